@@ -1,0 +1,132 @@
+using System.Globalization;
+
+namespace CadStream.Host.Cli;
+
+/// <summary>Bad usage: exit code 2 and this one line on stderr.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>One option of a command, for parsing and for --help.</summary>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, string? ValueName = null);
+
+/// <summary>
+/// Parsed "--name value" / "--flag" arguments, checked against the command's option list, with
+/// typed accessors whose errors say which option is wrong and what is expected.
+/// </summary>
+public sealed class ParsedArgs
+{
+    private readonly Dictionary<string, string?> values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, OptionSpec> specs;
+
+    public bool HelpRequested { get; }
+
+    public ParsedArgs(IReadOnlyList<string> args, IEnumerable<OptionSpec> options)
+    {
+        specs = options.ToDictionary(o => o.Name);
+        for (int i = 0; i < args.Count; i++)
+        {
+            var a = args[i];
+            if (a is "--help" or "-h") { HelpRequested = true; continue; }
+            if (!a.StartsWith("--", StringComparison.Ordinal) || a.Length == 2)
+                throw new UsageException($"unexpected argument '{a}'; options look like --name value (see --help)");
+            var name = a[2..];
+            string? inline = null;
+            int eq = name.IndexOf('=');
+            if (eq > 0) { inline = name[(eq + 1)..]; name = name[..eq]; }
+            if (!specs.TryGetValue(name, out var spec))
+                throw new UsageException($"unknown option --{name} (see --help)");
+            if (spec.IsFlag)
+            {
+                values[name] = inline ?? "true";
+                continue;
+            }
+            if (inline is null)
+            {
+                if (i + 1 >= args.Count) throw new UsageException($"--{name} needs a value");
+                inline = args[++i];
+            }
+            values[name] = inline;
+        }
+    }
+
+    public bool Has(string name) => values.ContainsKey(name);
+
+    public string? String(string name) => values.TryGetValue(name, out var v) ? v : specs[name].Default;
+
+    public string RequireString(string name) =>
+        String(name) ?? throw new UsageException($"--{name} is required");
+
+    public bool Flag(string name)
+    {
+        var v = String(name);
+        return v is not null && v is not "false" and not "0";
+    }
+
+    public int Int(string name, int min = int.MinValue, int max = int.MaxValue)
+    {
+        var v = RequireString(name);
+        if (!int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) || x < min || x > max)
+            throw new UsageException($"--{name} must be an integer in {Range(min, max)} (got '{v}')");
+        return x;
+    }
+
+    public long Long(string name, long min = long.MinValue, long max = long.MaxValue)
+    {
+        var v = RequireString(name);
+        if (!long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var x) || x < min || x > max)
+            throw new UsageException($"--{name} must be an integer in {Range(min, max)} (got '{v}')");
+        return x;
+    }
+
+    public double Double(string name, double min = double.NegativeInfinity, double max = double.PositiveInfinity)
+    {
+        var v = RequireString(name);
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x) || x < min || x > max)
+            throw new UsageException($"--{name} must be a number in {Range(min, max)} (got '{v}')");
+        return x;
+    }
+
+    public T Parse<T>(string name, Func<string, T> parse)
+    {
+        var v = RequireString(name);
+        try { return parse(v); }
+        catch (ArgumentException e) { throw new UsageException($"--{name}: {e.Message}"); }
+    }
+
+    static string Range<T>(T min, T max) where T : IComparable<T>
+    {
+        string lo = min is int i && i == int.MinValue || min is long l && l == long.MinValue || min is double d && double.IsNegativeInfinity(d) ? "" : Convert.ToString(min, CultureInfo.InvariantCulture)!;
+        string hi = max is int j && j == int.MaxValue || max is long m && m == long.MaxValue || max is double e && double.IsPositiveInfinity(e) ? "" : Convert.ToString(max, CultureInfo.InvariantCulture)!;
+        return (lo, hi) switch
+        {
+            ("", "") => "any value",
+            (_, "") => $"[{lo}, ...)",
+            ("", _) => $"(..., {hi}]",
+            _ => $"[{lo}, {hi}]",
+        };
+    }
+}
+
+/// <summary>A sub-command of the cadstream executable.</summary>
+public interface ICommand
+{
+    string Name { get; }
+    string Summary { get; }
+    IReadOnlyList<OptionSpec> Options { get; }
+    /// <returns>The process exit code.</returns>
+    int Run(ParsedArgs args, CancellationToken cancel);
+}
+
+public static class Help
+{
+    public static string For(ICommand command)
+    {
+        var lines = new List<string> { $"usage: cadstream {command.Name} [options]", "", command.Summary, "", "options:" };
+        int width = command.Options.Select(o => Label(o).Length).DefaultIfEmpty(0).Max();
+        foreach (var o in command.Options)
+            lines.Add($"  {Label(o).PadRight(width)}  {o.Help}{(o.Default is null || o.IsFlag ? "" : $" (default {o.Default})")}");
+        lines.Add($"  {"--help".PadRight(width)}  show this help");
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    static string Label(OptionSpec o) => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}";
+}

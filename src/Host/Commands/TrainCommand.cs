@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using CadStream.Host.Cli;
+using CadStream.Model;
+using CadStream.Model.Data;
+using CadStream.Model.Runtime;
+using CadStream.Model.Training;
+
+namespace CadStream.Host.Commands;
+
+/// <summary>`cadstream train`: the offline loop on label-noised Fashion-MNIST, writing a snapshot.</summary>
+public sealed class TrainCommand : ICommand
+{
+    public string Name => "train";
+    public string Summary => "Train a CAD model offline on Fashion-MNIST with synthetic label noise (no Kafka) and write a snapshot file.";
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("mode", "cad | baseline | filtered | weighted | cfg", "cad", ValueName: "MODE"),
+        new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
+        new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
+        new("classifier", "classifier file for --noise temperature (cadstream train-classifier)", ValueName: "FILE"),
+        new("steps", "training steps", "2000", ValueName: "N"),
+        new("batch", "batch size", "64", ValueName: "B"),
+        new("lr", "peak learning rate (AdamW)", "0.0005", ValueName: "LR"),
+        new("warmup", "linear warm-up steps", "200", ValueName: "N"),
+        new("ema", "EMA decay", "0.999", ValueName: "D"),
+        new("width", "U-Net base channels (48 gives ~3.8M parameters)", "48", ValueName: "C"),
+        new("schedule", "noise schedule: sigmoid | cosine | linear", "sigmoid", ValueName: "NAME"),
+        new("filter-threshold", "mode filtered drops pairs with coherence <= this", "0.5", ValueName: "T"),
+        new("guidance", "default guidance rate stored in the snapshot (cad and cfg)", "1", ValueName: "W"),
+        new("seed", "seed of the label noise, batches and initial weights", "0", ValueName: "S"),
+        new("limit", "use only the first N training images", ValueName: "N"),
+        new("resume", "continue from a snapshot that holds training state", ValueName: "FILE"),
+        new("no-training-state", "store only the EMA weights (smaller; cannot resume)", IsFlag: true),
+        new("out", "snapshot file to write", "model.cadsnap", ValueName: "FILE"),
+    ];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
+    {
+        var mode = a.Parse("mode", TrainingModes.Parse);
+        var noise = a.RequireString("noise").ToLowerInvariant();
+        if (noise is not ("none" or "entropy" or "temperature"))
+            throw new UsageException($"--noise must be none, entropy or temperature (got '{noise}')");
+        double beta = a.Double("beta", 1e-6, 1e6);
+        long steps = a.Long("steps", 1, 100_000_000);
+        int batch = a.Int("batch", 1, 65536);
+        int width = a.Int("width", 8, 1024);
+        if (width % 8 != 0) throw new UsageException($"--width must be a multiple of 8 (got {width})");
+        var schedule = a.RequireString("schedule");
+        try { Model.Schedules.NoiseSchedule.Parse(schedule); } catch (ArgumentException e) { throw new UsageException($"--schedule: {e.Message}"); }
+        int seed = a.Int("seed");
+        var options = new TrainerOptions
+        {
+            LearningRate = a.Double("lr", 0, 1),
+            WarmupSteps = a.Int("warmup", 0),
+            EmaDecay = a.Double("ema", 0, 1),
+            Seed = seed,
+        };
+        var outPath = a.RequireString("out");
+        string? classifierPath = a.String("classifier");
+        if (noise == "temperature" && classifierPath is null)
+            throw new UsageException("--noise temperature needs --classifier FILE (make one with: cadstream train-classifier --out classifier.bin)");
+        if (classifierPath is not null && !File.Exists(classifierPath))
+            throw new UsageException($"classifier file '{classifierPath}' does not exist");
+        string? resume = a.String("resume");
+        if (resume is not null && !File.Exists(resume))
+            throw new UsageException($"snapshot file '{resume}' does not exist");
+
+        var device = TorchRuntime.Initialize();
+        var data = FashionMnist.Load(train: true);
+        int count = a.Has("limit") ? Math.Min(data.Count, a.Int("limit", 1)) : data.Count;
+        var trueLabels = data.Labels.AsSpan(0, count);
+        NoisyLabels noisy = noise switch
+        {
+            "none" => LabelNoise.None(trueLabels),
+            "entropy" => LabelNoise.Entropy(trueLabels, FashionMnist.ClassNames.Count, seed),
+            _ => TemperatureNoise(data, count, classifierPath!, beta, seed),
+        };
+        Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
+        var pairs = new PairSet(data.Pixels.AsSpan(0, count * 784).ToArray(), count, 1, 28, 28, noisy.Labels, noisy.Coherence);
+
+        using var trainer = resume is not null
+            ? CadTrainer.FromSnapshot(Model.Snapshots.CadSnapshot.Load(resume), options, device)
+            : new CadTrainer(ModelConfig.FashionMnist(FashionMnist.ClassNames, mode, width) with
+            {
+                Schedule = schedule,
+                FilterThreshold = a.Double("filter-threshold", 0, 1),
+                DefaultGuidance = mode is TrainingMode.Cad or TrainingMode.Cfg ? a.Double("guidance", 0, 100) : 0,
+            }, options, device);
+        if (resume is not null && trainer.Config.Mode != mode && a.Has("mode"))
+            throw new UsageException($"--mode {mode.Name()} differs from the resumed snapshot's mode {trainer.Config.Mode.Name()}");
+        Console.Error.WriteLine($"model: mode {trainer.Config.Mode.Name()}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, {TorchRuntime.Describe()}");
+
+        var line = new ProgressLine();
+        var clock = Stopwatch.StartNew();
+        var final = OfflineTraining.Run(trainer, pairs, steps, batch, seed, p => line.Update(Format(p)), cancel);
+        line.Finish(Format(final));
+        if (cancel.IsCancellationRequested) Console.Error.WriteLine("interrupted: writing the snapshot of what was trained so far");
+
+        var snapshot = trainer.ToSnapshot(version: 1, includeTrainingState: !a.Flag("no-training-state"));
+        snapshot.Save(outPath);
+        Console.Error.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length / 1e6:F1} MB): {trainer.Steps} steps, {trainer.SamplesSeen} samples, {trainer.SkippedSteps} skipped, {clock.Elapsed.TotalSeconds:F0} s");
+        return 0;
+    }
+
+    static string Format(TrainingProgress p) =>
+        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}" +
+        (p.Skipped > 0 ? $"  skipped {p.Skipped}" : "");
+
+    static NoisyLabels TemperatureNoise(FashionMnist data, int count, string classifierPath, double beta, int seed)
+    {
+        var classifier = FashionClassifier.Load(classifierPath);
+        var logits = ClassifierTraining.PredictLogits(classifier, data, count);
+        return LabelNoise.Temperature(logits, data.Labels.AsSpan(0, count), FashionMnist.ClassNames.Count, beta, seed);
+    }
+}

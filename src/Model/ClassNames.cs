@@ -1,0 +1,26 @@
+using System.Globalization;
+
+namespace CadStream.Model;
+
+/// <summary>Resolves a class given by index or by name (case and punctuation ignored: "sneaker", "T-shirt/top", "tshirttop").</summary>
+public static class ClassNames
+{
+    public static int Parse(string nameOrIndex, IReadOnlyList<string> names)
+    {
+        var s = nameOrIndex.Trim();
+        if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var index))
+        {
+            if (index >= 0 && index < names.Count) return index;
+            throw new ArgumentException($"class index {index} is outside 0..{names.Count - 1}");
+        }
+        var key = Normalize(s);
+        for (int i = 0; i < names.Count; i++)
+            if (Normalize(names[i]) == key) return i;
+        // A unique prefix is enough ("T-shirt" for "T-shirt/top").
+        var prefixed = Enumerable.Range(0, names.Count).Where(i => key.Length > 0 && Normalize(names[i]).StartsWith(key, StringComparison.Ordinal)).ToArray();
+        if (prefixed.Length == 1) return prefixed[0];
+        throw new ArgumentException($"unknown class '{nameOrIndex}'; expected 0..{names.Count - 1} or one of: {string.Join(", ", names)}");
+    }
+
+    static string Normalize(string s) => new(s.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant).ToArray());
+}

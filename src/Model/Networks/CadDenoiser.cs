@@ -1,0 +1,74 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CadStream.Model.Networks;
+
+/// <summary>What a sampler needs of a model: the predicted noise for a batch.</summary>
+public interface IDenoiser
+{
+    ModelConfig Config { get; }
+    /// <summary>The class index that means "no condition" (classic CFG's second branch).</summary>
+    int NullClass { get; }
+    Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond);
+}
+
+/// <summary>
+/// eps_theta(x_t, condition, coherence, g): the noise-level embedding (sinusoidal of g * 1000,
+/// then an MLP) plus the condition encoder's vector modulate the U-Net. Pads the image to the
+/// U-Net's size and crops the prediction back, so diffusion happens at the data's resolution.
+/// </summary>
+public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor>, IDenoiser
+{
+    private readonly Sequential noiseLevelMlp;
+    private readonly ConditionEncoder condition;
+    private readonly UNet unet;
+    private readonly int pad, sinusoidDim;
+
+    public ModelConfig Config { get; }
+    public int NullClass { get; }
+
+    public CadDenoiser(ModelConfig config) : base(nameof(CadDenoiser))
+    {
+        config.Validate();
+        Config = config;
+        int emb = config.EmbeddingDim;
+        sinusoidDim = config.BaseChannels;
+        pad = (config.PaddedSize - config.ImageSize) / 2;
+        noiseLevelMlp = nn.Sequential(nn.Linear(sinusoidDim, emb), nn.SiLU(), nn.Linear(emb, emb));
+        var encoder = config.Kind switch
+        {
+            "class" => new ClassCoherenceEncoder(config.NumClasses, emb, sinusoidDim),
+            _ => throw new NotSupportedException($"condition kind '{config.Kind}' is not available yet"),
+        };
+        NullClass = encoder.NullClass;
+        condition = encoder;
+        unet = new UNet(config.Channels + config.ExtraInputChannels, config.Channels, config.BaseChannels,
+            config.ChannelMultipliers, config.ResBlocksPerLevel, emb, config.NormGroups, config.Dropout,
+            config.MidAttention, config.AttentionHeads);
+        RegisterComponents();
+    }
+
+    /// <param name="xt">(B, C, H, W) noisy images.</param>
+    /// <param name="gamma">(B) signal variance g(t) of each sample.</param>
+    /// <param name="cond">labels and coherence (B each).</param>
+    public override Tensor forward(Tensor xt, Tensor gamma, Conditioning cond)
+    {
+        using var scope = NewDisposeScope();
+        var emb = noiseLevelMlp.call(SinusoidalEmbedding.Embed(gamma * SinusoidalEmbedding.InputScale, sinusoidDim))
+                  + condition.call(cond);
+        var x = cond.SpatialMaps is null ? xt : cat([xt, cond.SpatialMaps], 1);
+        if (pad > 0) x = nn.functional.pad(x, [pad, pad, pad, pad]);
+        var eps = unet.call(x, emb);
+        if (pad > 0)
+        {
+            int s = Config.ImageSize;
+            eps = eps[.., .., pad..(pad + s), pad..(pad + s)];
+        }
+        return eps.contiguous().MoveToOuterDisposeScope();
+    }
+
+    public Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond) => call(xt, gamma, cond);
+
+    public long ParameterCount() => parameters().Sum(p => p.numel());
+}

@@ -1,0 +1,98 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CadStream.Model.Networks;
+
+internal static class Layers
+{
+    /// <summary>
+    /// GroupNorm with its affine parameters set to (1, 0). TorchSharp 0.107 allocates them with
+    /// torch.empty and never initialises them, which gives random NaN losses.
+    /// </summary>
+    public static GroupNorm Norm(int groups, int channels)
+    {
+        var norm = nn.GroupNorm(groups, channels);
+        using (no_grad())
+        {
+            norm.weight!.fill_(1.0f);
+            norm.bias!.zero_();
+        }
+        return norm;
+    }
+
+    public static Conv2d Conv3(long inCh, long outCh, long stride = 1) =>
+        nn.Conv2d(inCh, outCh, kernel_size: 3, stride: stride, padding: 1);
+
+    /// <summary>Zero the weights of a layer whose output is added to a residual path: each block starts as identity.</summary>
+    public static T ZeroInit<T>(T module) where T : nn.Module
+    {
+        using (no_grad())
+            foreach (var p in module.parameters()) p.zero_();
+        return module;
+    }
+}
+
+/// <summary>
+/// Residual block: GroupNorm, SiLU, conv, then GroupNorm modulated by the conditioning vector
+/// ((1 + scale) * h + shift, after normalisation), SiLU, dropout, conv.
+/// </summary>
+public sealed class ResidualBlock : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly GroupNorm norm1, norm2;
+    private readonly Conv2d conv1, conv2;
+    private readonly Linear film;
+    private readonly Dropout dropout;
+    private readonly nn.Module<Tensor, Tensor> skip;
+
+    public ResidualBlock(int inCh, int outCh, int embDim, int groups, double dropoutRate) : base(nameof(ResidualBlock))
+    {
+        norm1 = Layers.Norm(groups, inCh);
+        conv1 = Layers.Conv3(inCh, outCh);
+        film = nn.Linear(embDim, 2 * outCh);
+        norm2 = Layers.Norm(groups, outCh);
+        dropout = nn.Dropout(dropoutRate);
+        conv2 = Layers.ZeroInit(Layers.Conv3(outCh, outCh));
+        skip = inCh == outCh ? nn.Identity() : nn.Conv2d(inCh, outCh, kernel_size: 1);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x, Tensor emb)
+    {
+        using var scope = NewDisposeScope();
+        var h = conv1.call(nn.functional.silu(norm1.call(x)));
+        var ss = film.call(nn.functional.silu(emb)).unsqueeze(-1).unsqueeze(-1);
+        var parts = ss.chunk(2, 1);
+        h = norm2.call(h) * (parts[0] + 1) + parts[1];
+        h = conv2.call(dropout.call(nn.functional.silu(h)));
+        return (h + skip.call(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Multi-head self-attention over the pixels of a (small) feature map.</summary>
+public sealed class SelfAttention : nn.Module<Tensor, Tensor>
+{
+    private readonly GroupNorm norm;
+    private readonly Conv2d qkv, proj;
+    private readonly int heads;
+
+    public SelfAttention(int channels, int heads, int groups) : base(nameof(SelfAttention))
+    {
+        if (channels % heads != 0) throw new ArgumentException($"{channels} channels do not split into {heads} heads");
+        this.heads = heads;
+        norm = Layers.Norm(groups, channels);
+        qkv = nn.Conv2d(channels, 3 * channels, kernel_size: 1);
+        proj = Layers.ZeroInit(nn.Conv2d(channels, channels, kernel_size: 1));
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        var t = qkv.call(norm.call(x)).reshape(b, 3, heads, c / heads, h * w).permute(1, 0, 2, 4, 3); // 3,B,heads,HW,d
+        var a = nn.functional.scaled_dot_product_attention(t[0], t[1], t[2]);                          // B,heads,HW,d
+        var y = a.permute(0, 1, 3, 2).reshape(b, c, h, w);
+        return (x + proj.call(y)).MoveToOuterDisposeScope();
+    }
+}

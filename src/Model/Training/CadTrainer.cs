@@ -1,0 +1,217 @@
+using CadStream.Model.Networks;
+using CadStream.Model.Schedules;
+using CadStream.Model.Snapshots;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CadStream.Model.Training;
+
+/// <summary>Optimiser settings of a trainer; not part of the model (a snapshot samples without them).</summary>
+public sealed record TrainerOptions
+{
+    public double LearningRate { get; init; } = 5e-4;
+    public double WeightDecay { get; init; } = 0.0;
+    public int WarmupSteps { get; init; } = 200;
+    public double GradClip { get; init; } = 1.0;
+    public double EmaDecay { get; init; } = 0.999;
+    public int Seed { get; init; } = 0;
+}
+
+/// <summary>A mini-batch: images in [-1, 1] (B, C, H, W), class labels and coherence scores.</summary>
+public sealed record TrainBatch(Tensor Images, long[] Labels, float[] Coherence)
+{
+    public int Count => Labels.Length;
+}
+
+/// <summary>What one step did. A skipped step leaves the weights untouched.</summary>
+public readonly record struct StepResult(bool Applied, double Loss, int SamplesUsed, string? SkipReason);
+
+/// <summary>
+/// One CAD training step at a time: epsilon-prediction MSE with the comparison modes, AdamW
+/// with linear warm-up, gradient clipping, EMA weights and a guard that never lets a
+/// non-finite loss or gradient reach the weights. Owns its model; call it from one thread.
+/// </summary>
+public sealed class CadTrainer : IDisposable
+{
+    private readonly AdamW optimizer;
+    private readonly NoiseSchedule schedule;
+    private readonly Generator generator;
+    private readonly Random hostRandom;
+    private readonly Parameter[] parameters, emaParameters;
+
+    public ModelConfig Config { get; }
+    public TrainerOptions Options { get; }
+    public CadDenoiser Model { get; }
+    public CadDenoiser Ema { get; }
+    public Device Device { get; }
+    public long Steps { get; private set; }
+    public long SamplesSeen { get; private set; }
+    public long SkippedSteps { get; private set; }
+
+    public CadTrainer(ModelConfig config, TrainerOptions options, Device device)
+    {
+        Config = config;
+        Options = options;
+        Device = device;
+        torch.random.manual_seed(options.Seed);
+        Model = new CadDenoiser(config);
+        Model.to(device);
+        Ema = new CadDenoiser(config);
+        Ema.to(device);
+        Ema.eval();
+        parameters = Model.parameters().ToArray();
+        emaParameters = Ema.parameters().ToArray();
+        CopyWeights(Model, Ema);
+        optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
+        schedule = NoiseSchedule.Parse(config.Schedule);
+        generator = new Generator((ulong)options.Seed, device);
+        hostRandom = new Random(options.Seed);
+    }
+
+    /// <summary>Resumes from a snapshot: raw weights and optimiser state when present, else the EMA weights.</summary>
+    public static CadTrainer FromSnapshot(CadSnapshot snapshot, TrainerOptions options, Device device)
+    {
+        var trainer = new CadTrainer(snapshot.Config, options, device);
+        snapshot.LoadEmaInto(trainer.Ema);
+        if (snapshot.RawWeights is not null) snapshot.LoadRawInto(trainer.Model);
+        else CopyWeights(trainer.Ema, trainer.Model);
+        if (snapshot.OptimizerState is not null)
+        {
+            using var reader = new BinaryReader(new MemoryStream(snapshot.OptimizerState));
+            trainer.optimizer.load_state_dict(reader);
+        }
+        trainer.Steps = snapshot.Steps;
+        trainer.SamplesSeen = snapshot.SamplesSeen;
+        trainer.SkippedSteps = snapshot.SkippedSteps;
+        return trainer;
+    }
+
+    public double CurrentLearningRate =>
+        Options.LearningRate * Math.Min(1.0, (Steps + 1) / (double)Math.Max(1, Options.WarmupSteps));
+
+    public StepResult Step(TrainBatch batch)
+    {
+        if (batch.Count == 0) return new(false, double.NaN, 0, "empty batch");
+        using var scope = NewDisposeScope();
+        var (images, labels, coherence, weights, used) = Prepare(batch);
+        if (used == 0)
+        {
+            SamplesSeen += batch.Count;
+            return new(false, double.NaN, 0, "no pair passed the filter");
+        }
+
+        Model.train();
+        var t = rand(used, generator: generator, device: Device);
+        var gamma = schedule.Gamma(t);
+        var eps = randn(images.shape, generator: generator, device: Device);
+        var xt = Diffusion.AddNoise(images, eps, gamma);
+        var pred = Model.call(xt, gamma, new Conditioning(coherence, labels));
+        var perSample = (pred - eps).square().mean([1, 2, 3]);
+        var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
+
+        double lossValue = loss.item<float>();
+        SamplesSeen += batch.Count;
+        if (!double.IsFinite(lossValue)) return Skip(lossValue, used, "non-finite loss");
+
+        optimizer.zero_grad();
+        loss.backward();
+        double norm = nn.utils.clip_grad_norm_(parameters, Options.GradClip);
+        if (!double.IsFinite(norm)) { optimizer.zero_grad(); return Skip(lossValue, used, "non-finite gradient"); }
+
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = CurrentLearningRate;
+        optimizer.step();
+        Steps++;
+        UpdateEma();
+        return new(true, lossValue, used, null);
+    }
+
+    private StepResult Skip(double loss, int used, string reason)
+    {
+        SkippedSteps++;
+        return new(false, loss, used, reason);
+    }
+
+    /// <summary>Applies the training mode: which pairs count, what coherence the network sees, loss weights.</summary>
+    private (Tensor images, Tensor labels, Tensor coherence, Tensor? weights, int used) Prepare(TrainBatch batch)
+    {
+        var labels = (long[])batch.Labels.Clone();
+        var coh = (float[])batch.Coherence.Clone();
+        var images = batch.Images.to(ScalarType.Float32, Device);
+        Tensor? weights = null;
+        switch (Config.Mode)
+        {
+            case TrainingMode.Cad:
+                break;
+            case TrainingMode.Baseline:
+                Array.Fill(coh, 1f);
+                break;
+            case TrainingMode.Filtered:
+            {
+                var keep = Enumerable.Range(0, coh.Length).Where(i => coh[i] > Config.FilterThreshold).ToArray();
+                if (keep.Length == 0) return (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), null, 0);
+                if (keep.Length < coh.Length)
+                {
+                    images = images.index_select(0, tensor(keep.Select(i => (long)i).ToArray(), device: Device));
+                    labels = keep.Select(i => labels[i]).ToArray();
+                }
+                coh = Enumerable.Repeat(1f, keep.Length).ToArray();
+                break;
+            }
+            case TrainingMode.Weighted:
+            {
+                double mean = coh.Average();
+                if (mean <= 0) return (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), null, 0);
+                weights = tensor(coh.Select(c => (float)(c / mean)).ToArray(), device: Device);
+                Array.Fill(coh, 1f);
+                break;
+            }
+            case TrainingMode.Cfg:
+                for (int i = 0; i < labels.Length; i++)
+                    if (hostRandom.NextDouble() < Config.CfgDropout) labels[i] = Model.NullClass;
+                Array.Fill(coh, 1f);
+                break;
+        }
+        return (images, tensor(labels, device: Device), tensor(coh, device: Device), weights, labels.Length);
+    }
+
+    private void UpdateEma()
+    {
+        // Warm-up of the decay so early snapshots are not dominated by the random initialisation.
+        double decay = Math.Min(Options.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
+        using var _ = no_grad();
+        for (int i = 0; i < parameters.Length; i++)
+            emaParameters[i].lerp_(parameters[i], 1 - decay);
+    }
+
+    public static void CopyWeights(nn.Module from, nn.Module to)
+    {
+        using var _ = no_grad();
+        foreach (var (a, b) in from.parameters().Zip(to.parameters())) b.copy_(a);
+        foreach (var (a, b) in from.buffers().Zip(to.buffers())) b.copy_(a);
+    }
+
+    /// <summary>A self-describing snapshot of this trainer (EMA weights; optionally everything to resume).</summary>
+    public CadSnapshot ToSnapshot(long version, bool includeTrainingState)
+    {
+        byte[]? raw = null, opt = null;
+        if (includeTrainingState)
+        {
+            raw = CadSnapshot.ModuleBytes(Model);
+            using var ms = new MemoryStream();
+            using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
+                optimizer.save_state_dict(writer);
+            opt = ms.ToArray();
+        }
+        return new CadSnapshot(Config, version, Steps, SamplesSeen, SkippedSteps,
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), CadSnapshot.ModuleBytes(Ema), raw, opt);
+    }
+
+    public void Dispose()
+    {
+        optimizer.Dispose();
+        Model.Dispose();
+        Ema.Dispose();
+        generator.Dispose();
+    }
+}
