@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what CadStream needs from Debian's packages, only when missing (idempotent).
+# Usage: scripts/setup.sh [run|test]
+set -euo pipefail
+purpose="${1:-run}"
+
+packages=(dataset-fashion-mnist)
+if [ "$purpose" = "test" ]; then
+  packages+=()
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
