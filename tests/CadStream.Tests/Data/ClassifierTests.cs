@@ -1,0 +1,91 @@
+using CadStream.Model.Data;
+using CadStream.Model.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace CadStream.Tests.Data;
+
+public sealed class ClassifierTests : IDisposable
+{
+    readonly string _dir = Directory.CreateTempSubdirectory("cadstream-clf-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    static FashionClassifier TrainedAFewSteps()
+    {
+        torch.manual_seed(1);
+        var model = new FashionClassifier();
+        model.to(TorchRuntime.Device);
+        using var opt = optim.Adam(model.parameters(), 1e-3);
+        var x = rand(16, 1, 28, 28, device: TorchRuntime.Device) * 2 - 1;
+        var y = randint(0, 10, [16], device: TorchRuntime.Device);
+        // Train mode moves BatchNorm's running statistics, so the round trip must carry buffers too.
+        for (int i = 0; i < 3; i++)
+        {
+            using var scope = NewDisposeScope();
+            opt.zero_grad();
+            nn.functional.cross_entropy(model.call(x), y).backward();
+            opt.step();
+        }
+        return model;
+    }
+
+    [Fact]
+    public void SaveLoad_RoundTripGivesIdenticalLogitsAndFeatures()
+    {
+        using var model = TrainedAFewSteps();
+        var path = Path.Combine(_dir, "clf.bin");
+        model.Save(path);
+        using var loaded = FashionClassifier.Load(path);
+        using var images = rand(20, 1, 28, 28) * 2 - 1;
+        var logits = ClassifierTraining.PredictLogits(loaded, images);
+        Assert.Equal(ClassifierTraining.PredictLogits(model, images), logits);
+        // Batching changes only the GEMM path (float rounding), never the answer.
+        var batched = ClassifierTraining.PredictLogits(loaded, images, batch: 7);
+        for (int i = 0; i < logits.Length; i++) Assert.Equal(logits[i], batched[i], 1e-4f);
+        var features = ClassifierTraining.ExtractFeatures(loaded, images);
+        Assert.Equal(20 * FashionClassifier.FeatureDim, features.Length);
+        Assert.Equal(ClassifierTraining.ExtractFeatures(model, images), features);
+        Assert.True(model.training, "prediction helpers must restore train mode");
+    }
+
+    [Fact]
+    public void Load_RejectsCorruptedOrForeignFiles()
+    {
+        using var model = new FashionClassifier();
+        var path = Path.Combine(_dir, "clf.bin");
+        model.Save(path);
+        var bytes = File.ReadAllBytes(path);
+
+        var flipped = (byte[])bytes.Clone();
+        flipped[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, flipped);
+        Assert.Contains("sha256", Assert.Throws<InvalidDataException>(() => FashionClassifier.Load(path)).Message);
+
+        File.WriteAllBytes(path, bytes[..^10]);
+        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => FashionClassifier.Load(path)).Message);
+
+        File.WriteAllText(path, "definitely not a classifier");
+        Assert.Contains("magic", Assert.Throws<InvalidDataException>(() => FashionClassifier.Load(path)).Message);
+    }
+
+    [Fact]
+    public void QuickTraining_LearnsFashionMnist()
+    {
+        var train = RealData.Train.Slice(0, 6000);
+        var test = RealData.Test.Slice(0, 1000);
+        var log = new List<string>();
+        var result = ClassifierTraining.Train(train, test, epochs: 1, batch: 64, seed: 3, progress: log.Add);
+        using var model = result.Model;
+        Assert.True(result.TestAccuracy > 0.7, $"accuracy {result.TestAccuracy:F3} after one epoch on 6000 images");
+        Assert.Equal(result.TestAccuracy, ClassifierTraining.Accuracy(model, test));
+        Assert.Contains(log, l => l.Contains("test accuracy"));
+
+        // Temperature noise from real logits: confident predictions keep their label more often.
+        var logits = ClassifierTraining.PredictLogits(model, test);
+        var noisy = LabelNoise.Temperature(logits, test.Labels, 10, beta: 1.0, seed: 0);
+        Assert.InRange(noisy.WrongFraction, 0.01, 0.6);
+        var probs = FashionClassifier.Softmax(logits.AsSpan(0, 10));
+        Assert.Equal(1 - FashionClassifier.NormalizedEntropy(probs), noisy.Coherence[0], 4);
+    }
+}
