@@ -16,8 +16,8 @@ public static class ClassNames
         var key = Normalize(s);
         for (int i = 0; i < names.Count; i++)
             if (Normalize(names[i]) == key) return i;
-        // A unique prefix is enough ("T-shirt" for "T-shirt/top").
-        var prefixed = Enumerable.Range(0, names.Count).Where(i => key.Length > 0 && Normalize(names[i]).StartsWith(key, StringComparison.Ordinal)).ToArray();
+        // A unique prefix of 3+ characters is enough ("T-shirt" for "T-shirt/top").
+        var prefixed = Enumerable.Range(0, names.Count).Where(i => key.Length >= 3 && Normalize(names[i]).StartsWith(key, StringComparison.Ordinal)).ToArray();
         if (prefixed.Length == 1) return prefixed[0];
         throw new ArgumentException($"unknown class '{nameOrIndex}'; expected 0..{names.Count - 1} or one of: {string.Join(", ", names)}");
     }

@@ -50,7 +50,7 @@ public sealed class SampleCommand : ICommand
         if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
         else
         {
-            try { labels = [ClassNames.Parse(labelArg, names)]; }
+            try { labels = [Model.ClassNames.Parse(labelArg, names)]; }
             catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
         }
         double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : snapshot.Config.DefaultGuidance;

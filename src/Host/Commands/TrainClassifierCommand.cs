@@ -34,7 +34,7 @@ public sealed class TrainClassifierCommand : ICommand
         var clock = Stopwatch.StartNew();
         var result = ClassifierTraining.Train(train, test, epochs, batch, lr, seed, msg => line.Update(msg));
         line.Finish($"trained in {clock.Elapsed.TotalSeconds:F0} s");
-        result.Classifier.Save(outPath);
+        result.Model.Save(outPath);
         Console.Error.WriteLine($"wrote {outPath}: test accuracy {result.TestAccuracy:P2} on {test.Count} clean test images");
         return 0;
     }

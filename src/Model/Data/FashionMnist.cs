@@ -141,27 +141,7 @@ public sealed class FashionMnist
     }
 
     /// <summary>Class index from "0".."9" or a name, case-insensitive and ignoring non-alphanumerics ("tshirt", "ankle-boot").</summary>
-    public static int ParseClass(string nameOrIndex)
-    {
-        var s = (nameOrIndex ?? "").Trim();
-        if (int.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) && i < NumClasses)
-            return i;
-        var key = Normalize(s);
-        if (key.Length > 0)
-        {
-            for (int c = 0; c < NumClasses; c++)
-                if (Normalize(ClassNames[c]) == key) return c;
-            // "T-shirt" alone names class 0; accept a unique prefix of a normalised name.
-            int match = -1, hits = 0;
-            for (int c = 0; c < NumClasses; c++)
-                if (Normalize(ClassNames[c]).StartsWith(key, StringComparison.Ordinal)) { match = c; hits++; }
-            if (hits == 1 && key.Length >= 3) return match;
-        }
-        throw new ArgumentException($"unknown class '{nameOrIndex}'; expected 0..9 or one of: {string.Join(", ", ClassNames)}");
-    }
-
-    static string Normalize(string s) =>
-        string.Concat(s.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant));
+    public static int ParseClass(string nameOrIndex) => CadStream.Model.ClassNames.Parse(nameOrIndex ?? "", ClassNames);
 
     /// <summary>Images at <paramref name="indices"/> as float32 (B,1,28,28) scaled to [-1, 1], on <paramref name="device"/> (default <see cref="TorchRuntime.Device"/>).</summary>
     public torch.Tensor ToTensor(ReadOnlySpan<int> indices, torch.Device? device = null)

@@ -43,7 +43,8 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
         };
         NullClass = encoder.NullClass;
         condition = encoder;
-        unet = new UNet(config.Channels + config.ExtraInputChannels, config.Channels, config.BaseChannels,
+        int fold = config.PatchSize * config.PatchSize;
+        unet = new UNet((config.Channels + config.ExtraInputChannels) * fold, config.Channels * fold, config.BaseChannels,
             config.ChannelMultipliers, config.ResBlocksPerLevel, emb, config.NormGroups, config.Dropout,
             config.MidAttention, config.AttentionHeads);
         RegisterComponents();
@@ -59,7 +60,9 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
                   + condition.call(cond);
         var x = cond.SpatialMaps is null ? xt : cat([xt, cond.SpatialMaps], 1);
         if (pad > 0) x = nn.functional.pad(x, [pad, pad, pad, pad]);
+        if (Config.PatchSize > 1) x = nn.functional.pixel_unshuffle(x, Config.PatchSize);
         var eps = unet.call(x, emb);
+        if (Config.PatchSize > 1) eps = nn.functional.pixel_shuffle(eps, Config.PatchSize);
         if (pad > 0)
         {
             int s = Config.ImageSize;
