@@ -4,7 +4,7 @@
 set -euo pipefail
 purpose="${1:-run}"
 
-packages=(dataset-fashion-mnist)
+packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$purpose" = "test" ]; then
   packages+=()
 fi

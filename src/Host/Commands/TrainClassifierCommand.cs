@@ -17,6 +17,7 @@ public sealed class TrainClassifierCommand : ICommand
         new("batch", "batch size", "128", ValueName: "B"),
         new("lr", "learning rate (Adam)", "0.001", ValueName: "LR"),
         new("seed", "seed", "0", ValueName: "S"),
+        new("limit", "use only the first N training images (quick runs)", ValueName: "N"),
         new("out", "classifier file to write", "classifier.bin", ValueName: "FILE"),
     ];
 
@@ -29,6 +30,7 @@ public sealed class TrainClassifierCommand : ICommand
         var outPath = a.RequireString("out");
         TorchRuntime.Initialize();
         var train = FashionMnist.Load(train: true);
+        if (a.Has("limit")) train = train.Slice(0, Math.Min(train.Count, a.Int("limit", 1)));
         var test = FashionMnist.Load(train: false);
         var line = new ProgressLine();
         var clock = Stopwatch.StartNew();

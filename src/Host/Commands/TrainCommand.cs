@@ -67,17 +67,7 @@ public sealed class TrainCommand : ICommand
             throw new UsageException($"snapshot file '{resume}' does not exist");
 
         var device = TorchRuntime.Initialize();
-        var data = FashionMnist.Load(train: true);
-        int count = a.Has("limit") ? Math.Min(data.Count, a.Int("limit", 1)) : data.Count;
-        var trueLabels = data.Labels.AsSpan(0, count);
-        NoisyLabels noisy = noise switch
-        {
-            "none" => LabelNoise.None(trueLabels),
-            "entropy" => LabelNoise.Entropy(trueLabels, FashionMnist.ClassNames.Count, seed),
-            _ => TemperatureNoise(data, count, classifierPath!, beta, seed),
-        };
-        Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
-        var pairs = new PairSet(data.Pixels.AsSpan(0, count * 784).ToArray(), count, 1, 28, 28, noisy.Labels, noisy.Coherence);
+        var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
 
         using var trainer = resume is not null
             ? CadTrainer.FromSnapshot(Model.Snapshots.CadSnapshot.Load(resume), options, device)
@@ -106,6 +96,23 @@ public sealed class TrainCommand : ICommand
     static string Format(TrainingProgress p) =>
         $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}" +
         (p.Skipped > 0 ? $"  skipped {p.Skipped}" : "");
+
+    /// <summary>Fashion-MNIST training images with labels noised by the given protocol (seeded); prints what it did.</summary>
+    public static PairSet LoadPairs(string noise, int seed, int? limit, string? classifierPath, double beta)
+    {
+        var data = FashionMnist.Load(train: true);
+        int count = limit is int l ? Math.Min(data.Count, l) : data.Count;
+        var trueLabels = data.Labels.AsSpan(0, count);
+        NoisyLabels noisy = noise switch
+        {
+            "none" => LabelNoise.None(trueLabels),
+            "entropy" => LabelNoise.Entropy(trueLabels, FashionMnist.ClassNames.Count, seed),
+            "temperature" => TemperatureNoise(data, count, classifierPath ?? throw new UsageException("--noise temperature needs --classifier FILE"), beta, seed),
+            _ => throw new UsageException($"--noise must be none, entropy or temperature (got '{noise}')"),
+        };
+        Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
+        return new PairSet(data.Pixels.AsSpan(0, count * 784).ToArray(), count, 1, 28, 28, noisy.Labels, noisy.Coherence);
+    }
 
     static NoisyLabels TemperatureNoise(FashionMnist data, int count, string classifierPath, double beta, int seed)
     {

@@ -123,3 +123,36 @@ public class CliTests : IClassFixture<CliTests.TrainedSnapshot>
         Assert.Contains("dataset-fashion-mnist", r.Stderr);
     }
 }
+
+/// <summary>`cadstream eval` writes the whole report on a tiny snapshot and a quickly trained classifier.</summary>
+public class EvalCliTests
+{
+    [Fact]
+    public void Eval_writes_report_json_markdown_and_pngs()
+    {
+        var dir = Directory.CreateTempSubdirectory("cadstream-eval-").FullName;
+        try
+        {
+            var snap = Path.Combine(dir, "t.cadsnap");
+            var clf = Path.Combine(dir, "c.bin");
+            Assert.Equal(0, CliRunner.Run(["train", "--steps", "2", "--width", "16", "--limit", "256", "--batch", "16", "--out", snap]).ExitCode);
+            var c = CliRunner.Run(["train-classifier", "--limit", "1500", "--epochs", "1", "--out", clf]);
+            Assert.True(c.ExitCode == 0, c.Stderr);
+            var outDir = Path.Combine(dir, "report");
+            var r = CliRunner.Run(["eval", "--snapshot", snap, "--classifier", clf, "--n", "40", "--sweep-n", "20", "--steps", "2", "--out", outDir]);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            foreach (var f in new[] { "report.md", "report.json", "grid_coherence.png", "grid_guidance.png", "sweep_coherence.png", "sweep_guidance.png" })
+                Assert.True(new FileInfo(Path.Combine(outDir, f)).Length > 100, $"{f} missing or empty");
+            using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
+            var root = json.RootElement;
+            Assert.Equal(8, root.GetProperty("coherenceSweep").GetArrayLength());
+            Assert.Equal(7, root.GetProperty("guidanceSweep").GetArrayLength());
+            var acc = root.GetProperty("main").GetProperty("accuracy").GetDouble();
+            Assert.InRange(acc, 0, 1);
+            Assert.Contains("## Coherence sweep", File.ReadAllText(Path.Combine(outDir, "report.md")));
+            using var grid = SKBitmap.Decode(Path.Combine(outDir, "grid_coherence.png"));
+            Assert.Equal(8 * 56 + 9 * 2, grid.Height);  // 8 coherence rows
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

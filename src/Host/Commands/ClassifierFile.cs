@@ -1,0 +1,29 @@
+using CadStream.Host.Cli;
+using CadStream.Model.Data;
+
+namespace CadStream.Host.Commands;
+
+/// <summary>Loads the classifier a command was given, or trains one when none was named.</summary>
+public static class ClassifierFile
+{
+    public static FashionClassifier LoadOrTrain(string? path, string trainInto)
+    {
+        if (path is not null)
+        {
+            if (!File.Exists(path)) throw new UsageException($"classifier file '{path}' does not exist (make one with: cadstream train-classifier --out {path})");
+            return FashionClassifier.Load(path);
+        }
+        if (File.Exists(trainInto))
+        {
+            Console.Error.WriteLine($"classifier: using {trainInto}");
+            return FashionClassifier.Load(trainInto);
+        }
+        Console.Error.WriteLine($"classifier: none given (--classifier), training one on clean labels (2 epochs) into {trainInto}");
+        var line = new ProgressLine();
+        var result = ClassifierTraining.Train(FashionMnist.Load(true), FashionMnist.Load(false), 2, 128, 1e-3, 0, msg => line.Update(msg));
+        line.Finish($"classifier: test accuracy {result.TestAccuracy:P2}, trained in {result.TrainTime.TotalSeconds:F0} s");
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(trainInto))!);
+        result.Model.Save(trainInto);
+        return result.Model;
+    }
+}
