@@ -68,3 +68,42 @@ public class ReplayBufferTests
         Assert.Equal(0, buffer.FreshCount);
     }
 }
+
+public class DurabilityTrackerTests
+{
+    static CadStream.Actors.Ingest.RecordSource S(int p, long o) => new("cad.pairs", p, o);
+
+    [Fact]
+    public void Commit_waits_for_every_model_and_every_earlier_offset()
+    {
+        var t = new CadStream.Actors.Ingest.DurabilityTracker();
+        var now = DateTime.UtcNow;
+        t.Dispatched(1, [S(0, 0), S(0, 1)], ["cad", "baseline"], now);
+        t.Dispatched(2, [S(0, 2), S(0, 3)], ["cad", "baseline"], now);
+        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);
+        t.Durable("cad", [1, 2]);
+        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);      // baseline has not stored them yet
+        t.Durable("baseline", [2]);
+        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);      // batch 1 (offsets 0, 1) still open
+        t.Durable("baseline", [1]);
+        Assert.Equal(4, t.Committable()[("cad.pairs", 0)]);
+        t.Handled(S(0, 4));                                       // a dead-lettered record
+        Assert.Equal(5, t.Committable()[("cad.pairs", 0)]);
+        Assert.Equal(0, t.PendingBatches);
+    }
+
+    [Fact]
+    public void Overdue_batches_are_reported_once_per_timeout_and_forget_drops_a_partition()
+    {
+        var t = new CadStream.Actors.Ingest.DurabilityTracker();
+        var now = DateTime.UtcNow;
+        t.Dispatched(7, [S(1, 10)], ["cad"], now);
+        Assert.Empty(t.Overdue(now.AddSeconds(5), TimeSpan.FromSeconds(30)));
+        var overdue = t.Overdue(now.AddSeconds(31), TimeSpan.FromSeconds(30));
+        Assert.Equal(7, Assert.Single(overdue).BatchId);
+        Assert.Empty(t.Overdue(now.AddSeconds(40), TimeSpan.FromSeconds(30)));
+        t.Forget("cad.pairs", 1);
+        Assert.Equal(0, t.PendingBatches);
+        Assert.Empty(t.Committable());
+    }
+}
