@@ -8,7 +8,7 @@ namespace CadStream.Host;
 
 public static class Program
 {
-    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand()];
+    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand(), new ProduceCommand()];
 
     public static int Main(string[] args)
     {
