@@ -6,7 +6,7 @@ purpose="${1:-run}"
 
 packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$purpose" = "test" ]; then
-  packages+=()
+  packages+=(kcat)
 fi
 
 missing=()

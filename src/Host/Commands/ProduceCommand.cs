@@ -1,0 +1,92 @@
+using System.Globalization;
+using CadStream.Host.Cli;
+using CadStream.Ingress;
+using CadStream.Ingress.Producing;
+using CadStream.Model.Data;
+using Confluent.Kafka;
+
+namespace CadStream.Host.Commands;
+
+/// <summary>`cadstream produce`: streams label-noised Fashion-MNIST pairs into a Kafka topic.</summary>
+public sealed class ProduceCommand : ICommand
+{
+    public string Name => "produce";
+    public string Summary => "Push label-noised Fashion-MNIST image-label pairs (PNG, label, coherence) to a Kafka topic.";
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("bootstrap", "Kafka bootstrap servers", "127.0.0.1:9092", ValueName: "HOST:PORT"),
+        new("topic", "topic to write", IngressTopics.Pairs, ValueName: "NAME"),
+        new("dataset", "data set: fashion-mnist", "fashion-mnist", ValueName: "NAME"),
+        new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
+        new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
+        new("classifier", "classifier file for --noise temperature (cadstream train-classifier)", ValueName: "FILE"),
+        new("count", "pairs to send; 0 = until Ctrl-C", "1000", ValueName: "N"),
+        new("rate", "pairs per second; 0 = as fast as possible", "0", ValueName: "R"),
+        new("format", "record format: json | protobuf", "json", ValueName: "FMT"),
+        new("seed", "seed of the image selection and the label noise", "0", ValueName: "S"),
+        new("model", "model id written into each pair (default: every class model)", ValueName: "ID"),
+    ];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
+    {
+        var bootstrap = a.RequireString("bootstrap").Trim();
+        if (bootstrap.Length == 0) throw new UsageException("--bootstrap needs HOST:PORT");
+        var topic = a.RequireString("topic").Trim();
+        if (topic.Length == 0) throw new UsageException("--topic needs a name");
+        var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
+        if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
+        var noise = a.Parse("noise", FashionPairStream.ParseNoise);
+        double beta = a.Double("beta", 1e-6, 1e6);
+        long count = a.Long("count", 0);
+        double rate = a.Double("rate", 0, 1e7);
+        var format = a.Parse("format", PairEncoding.ParseFormat);
+        int seed = a.Int("seed");
+        var model = a.String("model");
+        if (model is not null && model.Trim().Length == 0) throw new UsageException("--model needs a model id");
+        string? classifier = a.String("classifier");
+        if (noise == LabelNoiseKind.Temperature && classifier is null)
+            throw new UsageException("--noise temperature needs --classifier FILE (make one with: cadstream train-classifier --out classifier.bin)");
+        if (classifier is not null && !File.Exists(classifier))
+            throw new UsageException($"classifier file '{classifier}' does not exist");
+
+        var data = FashionMnist.Load(train: true);
+        int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
+        var stream = FashionPairStream.Create(data, noise, beta, classifier, seed, size, model);
+        Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
+                                $"{stream.WrongFraction:P1} of labels wrong, mean coherence {stream.MeanCoherence:F3}");
+
+        using var producer = new PairProducer(bootstrap, topic, format);
+        try { producer.CheckReachable(TimeSpan.FromSeconds(10)); }
+        catch (KafkaException e)
+        {
+            throw new IOException($"cannot reach Kafka at {bootstrap} ({e.Error.Reason}); start a broker (cadstream demo embeds one) or pass --bootstrap HOST:PORT");
+        }
+        Console.Error.WriteLine($"kafka: {bootstrap}, topic {topic}, format {format.ToString().ToLowerInvariant()}, " +
+                                $"{(count == 0 ? "until Ctrl-C" : $"{count} pairs")}{(rate > 0 ? $" at {rate.ToString(CultureInfo.InvariantCulture)} pairs/s" : "")}");
+
+        var line = new ProgressLine();
+        var summary = PairStreaming.Run(producer, stream.Pairs(count), count, rate,
+            p => line.Update(Format(p)), cancel: cancel);
+        line.Finish(Format(new ProduceProgress(summary.Sent, summary.Delivered, summary.Failed, count, summary.Elapsed)));
+
+        double perSecond = summary.Elapsed.TotalSeconds > 0 ? summary.Delivered / summary.Elapsed.TotalSeconds : 0;
+        Console.WriteLine($"produced {summary.Delivered} pairs to {topic} at {bootstrap} in {summary.Elapsed.TotalSeconds:F1} s " +
+                          $"({perSecond:F0} pairs/s, {format.ToString().ToLowerInvariant()}): {summary.Delivered} delivered, {summary.Failed} failed" +
+                          (summary.Sent > summary.Delivered + summary.Failed ? $", {summary.Sent - summary.Delivered - summary.Failed} unconfirmed" : ""));
+        if (summary.Delivered < summary.Sent)
+        {
+            Console.Error.WriteLine($"cadstream produce: {summary.Sent - summary.Delivered} of {summary.Sent} pairs were not delivered ({summary.LastError ?? "no delivery report in time"})");
+            return 1;
+        }
+        if (summary.Interrupted && count > 0)
+        {
+            Console.Error.WriteLine($"cadstream produce: interrupted after {summary.Sent} of {count} pairs");
+            return 1;
+        }
+        return 0;
+    }
+
+    static string Format(ProduceProgress p) =>
+        $"sent {p.Sent}{(p.Target > 0 ? $"/{p.Target}" : "")}  delivered {p.Delivered}  failed {p.Failed}  {p.PairsPerSecond:F0} pairs/s";
+}

@@ -1,0 +1,429 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+
+namespace CadStream.Ingress.Kafka;
+
+public sealed record PairConsumerOptions
+{
+    public required string BootstrapServers { get; init; }
+    public string Topic { get; init; } = IngressTopics.Pairs;
+    public string DeadLetterTopic { get; init; } = IngressTopics.DeadLetters;
+    public string GroupId { get; init; } = IngressTopics.ConsumerGroup;
+    /// <summary>
+    /// Most records read but not yet committable (waiting to be durable); the consumer pauses
+    /// above it. Keep it well above the pairs the trainer consumes between two snapshots, or
+    /// both wait for each other.
+    /// </summary>
+    public int MaxInFlight { get; init; } = 100_000;
+    public int SessionTimeoutMs { get; init; } = 10_000;
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(200);
+    public TimeSpan LagInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Extra librdkafka settings for the consumer and the dead-letter producer.</summary>
+    public IReadOnlyDictionary<string, string>? ConsumerConfig { get; init; }
+    public IReadOnlyDictionary<string, string>? ProducerConfig { get; init; }
+    /// <summary>Where warnings and errors go; default stderr.</summary>
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>
+/// Reads cad.pairs in group cadstream-ingress, hands each valid pair to an <see cref="IPairSink"/>
+/// and dead-letters the rest (unchanged, with cad-error and cad-source headers). Offsets are
+/// committed by hand, only over records that are handled: pairs once the trainer calls
+/// <see cref="MarkDurable"/>, rejected records once their DLQ copy is acknowledged (see
+/// <see cref="CommitLedger"/>). A full sink or too many undurable records pause the
+/// partitions; the loop keeps polling so the consumer stays in its group. All Kafka calls
+/// happen on the consumer's own thread; the public members are thread-safe.
+/// </summary>
+public sealed class PairConsumer : IDisposable
+{
+    private readonly PairConsumerOptions options;
+    private readonly PairDecoder decoder;
+    private readonly IPairSink sink;
+    private readonly Action<string> log;
+    private readonly IConsumer<byte[]?, byte[]?> consumer;
+    private readonly IProducer<byte[]?, byte[]?> deadLetters;
+    private readonly CommitLedger ledger = new();
+    private readonly ConcurrentQueue<object> control = new();
+    private readonly Queue<IncomingPair> waiting = new();
+    private readonly HashSet<TopicPartition> paused = [];
+    private readonly List<(CommitLedger.Entry Entry, Message<byte[]?, byte[]?> Message, long DueTicks)> retries = [];
+    private readonly ConcurrentDictionary<TopicPartition, long> lag = new();
+    private readonly ConcurrentDictionary<TopicPartition, long> committed = new();
+    private readonly CancellationTokenSource stop = new();
+    private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Thread? thread;
+    private long accepted, rejected, deadLettered;
+    private volatile bool isPaused;
+    private volatile int inFlight;
+    private volatile TopicPartition[] assignment = [];
+    private long nextCommit, nextLag;
+    private int disposed;
+
+    sealed record DurableMark(TopicPartition TopicPartition, long Offset);
+    sealed record DeadLetterDone(CommitLedger.Entry Entry, Message<byte[]?, byte[]?> Message, Error Error);
+
+    public PairConsumer(PairConsumerOptions options, PairDecoder decoder, IPairSink sink)
+    {
+        this.options = options;
+        this.decoder = decoder;
+        this.sink = sink;
+        if (options.MaxInFlight < 1) throw new ArgumentException("MaxInFlight must be at least 1");
+        log = options.Log ?? (s => Console.Error.WriteLine($"ingress: {s}"));
+
+        var cc = new ConsumerConfig
+        {
+            BootstrapServers = options.BootstrapServers,
+            GroupId = options.GroupId,
+            ClientId = "cadstream-ingress",
+            EnableAutoCommit = false,
+            EnableAutoOffsetStore = false,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            AllowAutoCreateTopics = true,
+            SessionTimeoutMs = options.SessionTimeoutMs,
+            FetchWaitMaxMs = 100,
+            EnablePartitionEof = false,
+        };
+        foreach (var (k, v) in options.ConsumerConfig ?? new Dictionary<string, string>()) cc.Set(k, v);
+        consumer = new ConsumerBuilder<byte[]?, byte[]?>(cc)
+            .SetErrorHandler((_, e) => log($"kafka consumer: {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
+            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) log($"kafka consumer: {m.Message}"); })
+            .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
+            .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: true))
+            .SetPartitionsLostHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: false))
+            .Build();
+
+        var pc = new ProducerConfig
+        {
+            BootstrapServers = options.BootstrapServers,
+            ClientId = "cadstream-ingress-dlq",
+            Acks = Acks.All,
+            LingerMs = 5,
+        };
+        foreach (var (k, v) in options.ProducerConfig ?? new Dictionary<string, string>()) pc.Set(k, v);
+        deadLetters = new ProducerBuilder<byte[]?, byte[]?>(pc)
+            .SetErrorHandler((_, e) => log($"kafka dlq producer: {e.Reason}"))
+            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) log($"kafka dlq producer: {m.Message}"); })
+            .Build();
+    }
+
+    /// <summary>Pairs handed on (decoded and valid).</summary>
+    public long Accepted => Interlocked.Read(ref accepted);
+    /// <summary>Records rejected (bound for the DLQ).</summary>
+    public long Rejected => Interlocked.Read(ref rejected);
+    /// <summary>Rejected records whose DLQ copy the broker acknowledged.</summary>
+    public long DeadLettered => Interlocked.Read(ref deadLettered);
+    /// <summary>Whether the partitions are paused (sink full or too many undurable records).</summary>
+    public bool IsPaused => isPaused;
+    /// <summary>Records read and not yet committable.</summary>
+    public int InFlight => inFlight;
+    public IReadOnlyList<TopicPartition> Assignment => assignment;
+    /// <summary>Per partition: high watermark - position, refreshed every <see cref="PairConsumerOptions.LagInterval"/>.</summary>
+    public IReadOnlyDictionary<TopicPartition, long> Lag => new Dictionary<TopicPartition, long>(lag);
+    /// <summary>Per partition: the last offset this consumer committed (the next one to read).</summary>
+    public IReadOnlyDictionary<TopicPartition, long> CommittedOffsets => new Dictionary<TopicPartition, long>(committed);
+    /// <summary>Ends when the consumer stops; faulted if it failed (a fatal Kafka error or a sink exception).</summary>
+    public Task Completion => completion.Task;
+
+    /// <summary>Raised on the consumer thread when partitions are taken away; their undurable pairs will be delivered again elsewhere.</summary>
+    public event Action<IReadOnlyList<TopicPartition>>? PartitionsRevoked;
+
+    public PairConsumer Start()
+    {
+        if (thread is not null) throw new InvalidOperationException("already started");
+        thread = new Thread(Loop) { IsBackground = true, Name = "cad-ingress-consumer" };
+        thread.Start();
+        return this;
+    }
+
+    /// <summary>
+    /// The trainer stored a snapshot that reflects every pair up to these offsets (inclusive).
+    /// The consumer commits offset + 1 once every earlier record of the partition is handled too.
+    /// </summary>
+    public void MarkDurable(IReadOnlyDictionary<TopicPartition, long> upToOffsetInclusive)
+    {
+        foreach (var (tp, offset) in upToOffsetInclusive) control.Enqueue(new DurableMark(tp, offset));
+    }
+
+    /// <summary>Stops the loop, commits what is committable, leaves the group.</summary>
+    public async Task StopAsync()
+    {
+        stop.Cancel();
+        if (thread is null) return;
+        try { await completion.Task.ConfigureAwait(false); }
+        catch (Exception) { /* reported through Completion */ }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        StopAsync().GetAwaiter().GetResult();
+        consumer.Dispose();
+        deadLetters.Dispose();
+        stop.Dispose();
+    }
+
+    void Loop()
+    {
+        Exception? failure = null;
+        try
+        {
+            consumer.Subscribe(options.Topic);
+            while (!stop.IsCancellationRequested)
+            {
+                ApplyControl();
+                OfferWaiting();
+                UpdatePause();
+                CommitDue(force: false);
+                UpdateLag();
+                ConsumeResult<byte[]?, byte[]?>? record;
+                try
+                {
+                    record = consumer.Consume(TimeSpan.FromMilliseconds(isPaused ? 50 : 100));
+                }
+                catch (ConsumeException e) when (!e.Error.IsFatal)
+                {
+                    log($"consume: {e.Error.Reason}");
+                    continue;
+                }
+                if (record is null || record.IsPartitionEOF || record.Message is null) continue;
+                Handle(record);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        catch (Exception e)
+        {
+            failure = e;
+            log($"consumer stopped: {e.GetType().Name}: {e.Message}");
+        }
+        try
+        {
+            // Let outstanding DLQ copies land so their records can be committed, then leave the group.
+            deadLetters.Flush(TimeSpan.FromSeconds(5));
+            ApplyControl();
+            CommitDue(force: true);
+            consumer.Close();
+        }
+        catch (Exception e) when (e is KafkaException or ObjectDisposedException or InvalidOperationException)
+        {
+            log($"closing the consumer: {e.Message}");
+        }
+        if (failure is null) completion.TrySetResult(); else completion.TrySetException(failure);
+    }
+
+    void Handle(ConsumeResult<byte[]?, byte[]?> record)
+    {
+        var tp = record.TopicPartition;
+        PairDecodeResult result;
+        try { result = decoder.Decode(record); }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            result = PairDecodeResult.Reject($"undecodable record ({e.GetType().Name}: {e.Message.Split('\n')[0]})");
+        }
+        if (result.Pair is { } pair)
+        {
+            Interlocked.Increment(ref accepted);
+            IngressMetrics.Accepted.Inc();
+            if (ledger.Track(tp, record.Offset.Value, deadLetter: false) is null) return; // redelivery already tracked
+            waiting.Enqueue(pair);
+            OfferWaiting();
+        }
+        else
+        {
+            Interlocked.Increment(ref rejected);
+            IngressMetrics.Rejected.Inc();
+            var entry = ledger.Track(tp, record.Offset.Value, deadLetter: true);
+            var message = DeadLetterMessage(record, result.Rejection!);
+            if (entry is not null) SendDeadLetter(entry, message);
+        }
+        inFlight = ledger.InFlight;
+    }
+
+    static Message<byte[]?, byte[]?> DeadLetterMessage(ConsumeResult<byte[]?, byte[]?> record, string reason)
+    {
+        var headers = new Headers();
+        if (record.Message.Headers is { } original)
+            foreach (var h in original)
+                if (h.Key is not (IngressTopics.ErrorHeader or IngressTopics.SourceHeader)) headers.Add(h.Key, h.GetValueBytes());
+        headers.Add(IngressTopics.ErrorHeader, Encoding.UTF8.GetBytes(reason));
+        headers.Add(IngressTopics.SourceHeader, Encoding.UTF8.GetBytes(PairSource.From(record.TopicPartitionOffset).ToString()));
+        return new Message<byte[]?, byte[]?>
+        {
+            Key = record.Message.Key,
+            Value = record.Message.Value,
+            Headers = headers,
+            Timestamp = record.Message.Timestamp.Type == TimestampType.CreateTime ? record.Message.Timestamp : Timestamp.Default,
+        };
+    }
+
+    void SendDeadLetter(CommitLedger.Entry entry, Message<byte[]?, byte[]?> message)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                deadLetters.Produce(options.DeadLetterTopic, message,
+                    report => control.Enqueue(new DeadLetterDone(entry, message, report.Error)));
+                return;
+            }
+            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull && attempt < 100)
+            {
+                Thread.Sleep(20); // the producer's own thread drains its queue
+            }
+            catch (KafkaException e)
+            {
+                log($"dead-lettering {entry.TopicPartition.Topic}/{entry.TopicPartition.Partition.Value}/{entry.Offset}: {e.Error.Reason}; retrying");
+                retries.Add((entry, message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
+                return;
+            }
+        }
+    }
+
+    void ApplyControl()
+    {
+        while (control.TryDequeue(out var item))
+        {
+            switch (item)
+            {
+                case DurableMark m:
+                    ledger.MarkDurable(m.TopicPartition, m.Offset);
+                    break;
+                case DeadLetterDone d when !d.Error.IsError:
+                    if (ledger.IsCurrent(d.Entry)) Interlocked.Increment(ref deadLettered);
+                    ledger.AcknowledgeDeadLetter(d.Entry);
+                    break;
+                case DeadLetterDone d:
+                    if (!ledger.IsCurrent(d.Entry)) break; // revoked: the next owner dead-letters it again
+                    log($"dead-lettering {d.Entry.TopicPartition.Topic}/{d.Entry.TopicPartition.Partition.Value}/{d.Entry.Offset} failed: {d.Error.Reason}; retrying");
+                    retries.Add((d.Entry, d.Message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
+                    break;
+            }
+        }
+        if (retries.Count > 0)
+        {
+            long now = Stopwatch.GetTimestamp();
+            var due = retries.Where(r => r.DueTicks <= now).ToList();
+            retries.RemoveAll(r => r.DueTicks <= now);
+            foreach (var r in due)
+                if (ledger.IsCurrent(r.Entry)) SendDeadLetter(r.Entry, r.Message);
+        }
+        inFlight = ledger.InFlight;
+    }
+
+    void OfferWaiting()
+    {
+        while (waiting.TryPeek(out var pair))
+        {
+            var offer = sink.OfferAsync(pair, stop.Token);
+            bool taken = offer.IsCompletedSuccessfully ? offer.Result : offer.AsTask().GetAwaiter().GetResult();
+            if (!taken) return;
+            waiting.Dequeue();
+        }
+    }
+
+    void UpdatePause()
+    {
+        bool want = waiting.Count > 0 || ledger.InFlight >= options.MaxInFlight;
+        var current = assignment;
+        if (want)
+        {
+            var toPause = current.Where(tp => !paused.Contains(tp)).ToList();
+            if (toPause.Count > 0)
+            {
+                consumer.Pause(toPause);
+                paused.UnionWith(toPause);
+            }
+        }
+        else if (paused.Count > 0)
+        {
+            consumer.Resume(current);
+            paused.Clear();
+        }
+        isPaused = paused.Count > 0;
+    }
+
+    void CommitDue(bool force)
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (!force && now < nextCommit) return;
+        nextCommit = now + (long)(options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
+        var due = ledger.CommitsDue();
+        if (due.Count > 0) Commit(consumer, due);
+    }
+
+    void Commit(IConsumer<byte[]?, byte[]?> c, IReadOnlyList<TopicPartitionOffset> due)
+    {
+        try
+        {
+            c.Commit(due);
+            ledger.Committed(due);
+            foreach (var o in due) committed[o.TopicPartition] = o.Offset.Value;
+        }
+        catch (KafkaException e)
+        {
+            log($"commit of {string.Join(", ", due.Select(d => $"{d.Partition.Value}:{d.Offset.Value}"))} failed: {e.Error.Reason}; will retry");
+        }
+    }
+
+    void UpdateLag()
+    {
+        long now = Stopwatch.GetTimestamp();
+        if (now < nextLag) return;
+        nextLag = now + (long)(options.LagInterval.TotalSeconds * Stopwatch.Frequency);
+        foreach (var tp in assignment)
+        {
+            try
+            {
+                var position = consumer.Position(tp);
+                var marks = consumer.GetWatermarkOffsets(tp);
+                if (marks.High.IsSpecial) continue;
+                long behind;
+                if (!position.IsSpecial) behind = Math.Max(0, marks.High.Value - position.Value);
+                else if (marks.High.Value == 0) behind = 0;
+                else continue; // nothing fetched yet: unknown
+                lag[tp] = behind;
+                IngressMetrics.ConsumerLag.WithLabels(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture)).Set(behind);
+            }
+            catch (KafkaException) { /* not assigned any more */ }
+        }
+    }
+
+    void OnAssigned(List<TopicPartition> parts)
+    {
+        foreach (var tp in parts) ledger.Assign(tp);
+        assignment = assignment.Union(parts).ToArray();
+    }
+
+    void OnRevoked(IConsumer<byte[]?, byte[]?> c, List<TopicPartition> parts, bool commit)
+    {
+        if (commit)
+        {
+            ApplyControl();
+            var due = ledger.CommitsDue().Where(o => parts.Contains(o.TopicPartition)).ToList();
+            if (due.Count > 0) Commit(c, due);
+        }
+        var gone = parts.ToHashSet();
+        foreach (var tp in parts)
+        {
+            ledger.Revoke(tp);
+            paused.Remove(tp);
+            lag.TryRemove(tp, out _);
+            committed.TryRemove(tp, out _);
+            IngressMetrics.ConsumerLag.RemoveLabelled(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture));
+        }
+        retries.RemoveAll(r => gone.Contains(r.Entry.TopicPartition));
+        if (waiting.Count > 0)
+        {
+            var keep = waiting.Where(p => !gone.Contains(p.Source.TopicPartition)).ToList();
+            waiting.Clear();
+            foreach (var p in keep) waiting.Enqueue(p);
+        }
+        assignment = assignment.Where(tp => !gone.Contains(tp)).ToArray();
+        inFlight = ledger.InFlight;
+        isPaused = paused.Count > 0;
+        try { PartitionsRevoked?.Invoke(parts); }
+        catch (Exception e) { log($"PartitionsRevoked handler: {e.Message}"); }
+    }
+}

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using CadStream.Model.Data;
+
+namespace CadStream.Ingress.Producing;
+
+public enum LabelNoiseKind { None, Entropy, Temperature }
+
+/// <summary>
+/// Label-noised Fashion-MNIST pairs for cad.pairs: a seeded selection of training images,
+/// labels noised by one of the CAD protocols (the same <see cref="LabelNoise"/> code the offline
+/// trainer uses) and each image as a 28x28 grey PNG. Deterministic for (seed, size, noise).
+/// </summary>
+public sealed class FashionPairStream
+{
+    private readonly FashionMnist data;
+    private readonly int[] indices;
+    private readonly NoisyLabels noisy;
+    private readonly int seed;
+    private readonly string? model;
+
+    /// <summary>Distinct images the stream cycles through.</summary>
+    public int Size => indices.Length;
+    public double WrongFraction => noisy.WrongFraction;
+    public double MeanCoherence => noisy.Coherence.Length == 0 ? 0 : noisy.Coherence.Average();
+
+    private FashionPairStream(FashionMnist data, int[] indices, NoisyLabels noisy, int seed, string? model)
+    {
+        this.data = data;
+        this.indices = indices;
+        this.noisy = noisy;
+        this.seed = seed;
+        this.model = model;
+    }
+
+    public static LabelNoiseKind ParseNoise(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "none" => LabelNoiseKind.None,
+        "entropy" => LabelNoiseKind.Entropy,
+        "temperature" => LabelNoiseKind.Temperature,
+        _ => throw new ArgumentException($"unknown noise '{s}'; expected none, entropy or temperature"),
+    };
+
+    /// <param name="size">Distinct images to use (at most the data set); 0 = all.</param>
+    /// <param name="classifierPath">Classifier file, needed by <see cref="LabelNoiseKind.Temperature"/>.</param>
+    /// <param name="model">Model id written into each pair; null = every class model.</param>
+    public static FashionPairStream Create(FashionMnist data, LabelNoiseKind noise, double beta, string? classifierPath, int seed, int size = 0, string? model = null)
+    {
+        int n = size <= 0 ? data.Count : Math.Min(size, data.Count);
+        var order = Enumerable.Range(0, data.Count).ToArray();
+        new Random(seed).Shuffle(order);
+        var chosen = order[..n];
+        var labels = chosen.Select(i => data.Labels[i]).ToArray();
+        NoisyLabels noisy = noise switch
+        {
+            LabelNoiseKind.None => LabelNoise.None(labels),
+            LabelNoiseKind.Entropy => LabelNoise.Entropy(labels, FashionMnist.NumClasses, seed),
+            _ => Temperature(data, chosen, labels, classifierPath ?? throw new ArgumentException("temperature noise needs a classifier file"), beta, seed),
+        };
+        return new FashionPairStream(data, chosen, noisy, seed, model);
+    }
+
+    static NoisyLabels Temperature(FashionMnist data, int[] chosen, byte[] labels, string classifierPath, double beta, int seed)
+    {
+        var pixels = new byte[chosen.Length * 784];
+        for (int k = 0; k < chosen.Length; k++) data.Pixels.AsSpan(chosen[k] * 784, 784).CopyTo(pixels.AsSpan(k * 784));
+        using var classifier = FashionClassifier.Load(classifierPath);
+        var logits = ClassifierTraining.PredictLogits(classifier, new FashionMnist(pixels, labels));
+        return LabelNoise.Temperature(logits, labels, FashionMnist.NumClasses, beta, seed);
+    }
+
+    /// <summary>The pairs: the selection in order, then again in a fresh seeded order per pass. <paramref name="count"/> 0 = endless.</summary>
+    public IEnumerable<OutgoingPair> Pairs(long count)
+    {
+        var order = Enumerable.Range(0, indices.Length).ToArray();
+        long produced = 0;
+        for (int pass = 0; indices.Length > 0; pass++)
+        {
+            if (pass > 0) new Random(unchecked(seed * 1_000_003 + pass)).Shuffle(order); // HashCode is randomised per process
+            foreach (var k in order)
+            {
+                if (count > 0 && produced >= count) yield break;
+                int index = indices[k];
+                yield return new OutgoingPair
+                {
+                    Id = pass == 0 ? $"fashion-mnist/train/{index}" : $"fashion-mnist/train/{index}/pass{pass}",
+                    Model = model,
+                    ImagePng = PairEncoding.EncodePng(data.Pixels.AsSpan(index * 784, 784), 28, 28),
+                    Label = noisy.Labels[k],
+                    Coherence = Math.Round(noisy.Coherence[k], 6),
+                };
+                produced++;
+            }
+        }
+    }
+}
+
+public sealed record ProduceProgress(long Sent, long Delivered, long Failed, long Target, TimeSpan Elapsed)
+{
+    public double PairsPerSecond => Elapsed.TotalSeconds > 0 ? Sent / Elapsed.TotalSeconds : 0;
+}
+
+public sealed record ProduceSummary(long Sent, long Delivered, long Failed, TimeSpan Elapsed, bool Interrupted, string? LastError);
+
+/// <summary>Sends pairs at a steady rate and waits for every delivery report: shared by `cadstream produce` and the demo.</summary>
+public static class PairStreaming
+{
+    /// <param name="count">Pairs to send; 0 = until <paramref name="cancel"/>.</param>
+    /// <param name="rate">Pairs per second; 0 = as fast as the producer takes them.</param>
+    public static ProduceSummary Run(PairProducer producer, IEnumerable<OutgoingPair> pairs, long count, double rate,
+        Action<ProduceProgress>? progress = null, TimeSpan? progressInterval = null, TimeSpan? flushTimeout = null, CancellationToken cancel = default)
+    {
+        if (rate < 0 || !double.IsFinite(rate)) throw new ArgumentOutOfRangeException(nameof(rate), "rate must be >= 0");
+        var clock = Stopwatch.StartNew();
+        var every = progressInterval ?? TimeSpan.FromSeconds(1);
+        var nextReport = every;
+        long i = 0;
+        bool interrupted = false;
+        ProduceProgress Snapshot() => new(producer.Sent, producer.Delivered, producer.Failed, count, clock.Elapsed);
+        try
+        {
+            foreach (var pair in pairs)
+            {
+                if (count > 0 && i >= count) break;
+                if (rate > 0)
+                {
+                    var due = TimeSpan.FromSeconds(i / rate);
+                    var wait = due - clock.Elapsed;
+                    if (wait > TimeSpan.Zero) cancel.WaitHandle.WaitOne(wait);
+                }
+                if (cancel.IsCancellationRequested) { interrupted = true; break; }
+                producer.Produce(pair, cancel);
+                i++;
+                if (clock.Elapsed >= nextReport)
+                {
+                    progress?.Invoke(Snapshot());
+                    nextReport = clock.Elapsed + every;
+                }
+            }
+        }
+        catch (OperationCanceledException) { interrupted = true; }
+
+        // Every queued pair gets a delivery report (or times out) before the summary.
+        var flushUntil = clock.Elapsed + (flushTimeout ?? TimeSpan.FromSeconds(60));
+        while (producer.Flush(TimeSpan.FromMilliseconds(500)) > 0 && clock.Elapsed < flushUntil)
+            progress?.Invoke(Snapshot());
+        progress?.Invoke(Snapshot());
+        return new ProduceSummary(producer.Sent, producer.Delivered, producer.Failed, clock.Elapsed, interrupted, producer.LastError);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text;
+using Confluent.Kafka;
+
+namespace CadStream.Ingress.Producing;
+
+/// <summary>
+/// Sends pairs to a topic (default cad.pairs) as JSON or protobuf records keyed by the pair id.
+/// Delivery is asynchronous; <see cref="Delivered"/> and <see cref="Failed"/> count the reports.
+/// </summary>
+public sealed class PairProducer : IDisposable
+{
+    private readonly IProducer<string?, byte[]> producer;
+    private long sent, delivered, failed;
+    private volatile string? lastError;
+
+    public string Topic { get; }
+    public PairFormat Format { get; }
+    public string BootstrapServers { get; }
+
+    public PairProducer(string bootstrapServers, string topic = IngressTopics.Pairs, PairFormat format = PairFormat.Json,
+        TimeSpan? deliveryTimeout = null, IReadOnlyDictionary<string, string>? extraConfig = null)
+    {
+        BootstrapServers = bootstrapServers;
+        Topic = topic;
+        Format = format;
+        var config = new ProducerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            ClientId = "cadstream-produce",
+            Acks = Acks.All,
+            LingerMs = 5,
+            MessageTimeoutMs = (int)(deliveryTimeout ?? TimeSpan.FromSeconds(30)).TotalMilliseconds,
+        };
+        foreach (var (k, v) in extraConfig ?? new Dictionary<string, string>()) config.Set(k, v);
+        producer = new ProducerBuilder<string?, byte[]>(config).SetLogHandler((_, _) => { }).Build();
+    }
+
+    public long Sent => Interlocked.Read(ref sent);
+    public long Delivered => Interlocked.Read(ref delivered);
+    public long Failed => Interlocked.Read(ref failed);
+    public string? LastError => lastError;
+
+    /// <summary>Fails with a KafkaException when no broker answers within <paramref name="timeout"/>.</summary>
+    public void CheckReachable(TimeSpan timeout)
+    {
+        using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
+        var metadata = admin.GetMetadata(timeout);
+        if (metadata.Brokers.Count == 0)
+            throw new KafkaException(new Error(ErrorCode.Local_Transport, $"no broker answered at {BootstrapServers}"));
+    }
+
+    /// <summary>Queues one pair for sending; waits briefly when the local queue is full.</summary>
+    public void Produce(OutgoingPair pair, CancellationToken cancel = default)
+    {
+        var message = new Message<string?, byte[]>
+        {
+            Key = pair.Id,
+            Value = PairEncoding.Encode(pair, Format),
+            Headers = new Headers { { IngressTopics.ContentTypeHeader, Encoding.UTF8.GetBytes(PairEncoding.ContentType(Format)) } },
+        };
+        while (true)
+        {
+            try
+            {
+                producer.Produce(Topic, message, OnDelivery);
+                Interlocked.Increment(ref sent);
+                return;
+            }
+            catch (ProduceException<string?, byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                cancel.ThrowIfCancellationRequested();
+                Thread.Sleep(10);
+            }
+        }
+    }
+
+    void OnDelivery(DeliveryReport<string?, byte[]> report)
+    {
+        if (report.Error.IsError)
+        {
+            Interlocked.Increment(ref failed);
+            lastError = report.Error.Reason;
+        }
+        else Interlocked.Increment(ref delivered);
+    }
+
+    /// <summary>Waits until every queued pair has a delivery report; returns how many are still outstanding.</summary>
+    public int Flush(TimeSpan timeout) => producer.Flush(timeout);
+
+    public void Dispose() => producer.Dispose();
+}

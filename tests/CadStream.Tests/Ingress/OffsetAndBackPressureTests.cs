@@ -1,0 +1,110 @@
+using System.Text;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using Confluent.Kafka;
+using Xunit.Abstractions;
+using static CadStream.Tests.Ingress.IngressTestKit;
+using static CadStream.Tests.Ingress.KafkaTestKit;
+
+namespace CadStream.Tests.Ingress;
+
+/// <summary>Commits follow durability, restarts redeliver what was not durable, a full sink pauses without loss.</summary>
+public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
+{
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    static readonly TopicPartition P0 = new(IngressTopics.Pairs, new Partition(0));
+
+    [Fact]
+    public async Task Offsets_are_committed_only_when_durable_and_a_restart_redelivers_the_rest()
+    {
+        using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 1 });
+        using (var producer = RawProducer(kafka))
+            for (int i = 0; i < 10; i++)
+                Send(producer, $"k{i}", i == 7 ? Encoding.UTF8.GetBytes("not a pair") : GoodJson($"pair-{i}", label: i % 10));
+
+        var first = new RecordingSink();
+        var consumer = StartConsumer(kafka, first, output);
+        try
+        {
+            await WaitUntil(() => first.Count == 9 && consumer.DeadLettered == 1, Patience, () => $"9 pairs, 1 dead letter (have {first.Count}, {consumer.DeadLettered})");
+            // Handed to the sink, dead letter acknowledged, but nothing durable: nothing committed.
+            await Task.Delay(500);
+            Assert.Equal(Offset.Unset.Value, CommittedOffset(kafka, P0));
+            Assert.Equal(10, consumer.InFlight);
+
+            consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 5 });
+            await WaitUntil(() => CommittedOffset(kafka, P0) == 6, Patience, () => $"committed offset 6 (have {CommittedOffset(kafka, P0)})");
+            Assert.Equal(6, consumer.CommittedOffsets[P0]);
+        }
+        finally { consumer.Dispose(); }
+        Assert.Equal(6, CommittedOffset(kafka, P0));
+
+        // A new consumer of the group gets 6.. again: pairs 6, 8, 9 and the bad record 7 once more.
+        var second = new RecordingSink();
+        using var again = StartConsumer(kafka, second, output);
+        await WaitUntil(() => second.Count == 3 && again.DeadLettered == 1, Patience, () => $"3 pairs, 1 dead letter (have {second.Count}, {again.DeadLettered})");
+        Assert.Equal(["pair-6", "pair-8", "pair-9"], second.Pairs.Select(p => p.Id));
+        Assert.Equal([6L, 8, 9], second.Pairs.Select(p => p.Source.Offset));
+
+        // 6 durable and 7 dead-lettered: the commit moves over both, and stops before 8.
+        again.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 6 });
+        await WaitUntil(() => CommittedOffset(kafka, P0) == 8, Patience, () => $"committed offset 8 (have {CommittedOffset(kafka, P0)})");
+        again.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 9 });
+        await WaitUntil(() => CommittedOffset(kafka, P0) == 10, Patience, () => $"committed offset 10 (have {CommittedOffset(kafka, P0)})");
+        Assert.Equal(0, again.InFlight);
+    }
+
+    [Fact]
+    public async Task A_full_sink_pauses_the_consumer_which_stays_in_its_group_and_loses_nothing()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        var sink = new RecordingSink { Refuse = true };
+        int revocations = 0;
+        // A short poll interval: a paused consumer that stopped polling would be thrown out of the group.
+        using var consumer = StartConsumer(kafka, sink, output, o => o with
+        {
+            ConsumerConfig = new Dictionary<string, string> { ["max.poll.interval.ms"] = "6000" },
+        });
+        consumer.PartitionsRevoked += _ => Interlocked.Increment(ref revocations);
+        var ids = Enumerable.Range(0, 40).Select(i => $"bp-{i}").ToList();
+        using (var producer = RawProducer(kafka))
+            foreach (var id in ids) Send(producer, id, GoodJson(id, label: ids.IndexOf(id) % 10));
+
+        await WaitUntil(() => consumer.IsPaused && sink.Refusals > 0, Patience, () => $"a paused consumer (paused {consumer.IsPaused}, refusals {sink.Refusals})");
+        await Task.Delay(7000); // longer than max.poll.interval.ms
+        Assert.Equal(0, sink.Count);
+        Assert.True(consumer.IsPaused);
+        Assert.Equal(0, revocations);
+        Assert.Equal(4, consumer.Assignment.Count);
+        Assert.False(consumer.Completion.IsCompleted);
+
+        sink.Refuse = false;
+        await WaitUntil(() => sink.Count >= 40, Patience, () => $"40 pairs (have {sink.Count})");
+        await Task.Delay(500);
+        Assert.Equal(40, sink.Count); // no duplicates
+        Assert.Equal(ids.Order(), sink.Pairs.Select(p => p.Id).Order());
+        Assert.Equal(40, sink.Pairs.Select(p => (p.Source.Partition, p.Source.Offset)).Distinct().Count());
+        Assert.False(consumer.IsPaused);
+        Assert.Equal(0, revocations);
+    }
+
+    [Fact]
+    public async Task Too_many_undurable_records_pause_until_the_trainer_catches_up()
+    {
+        using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 1 });
+        var sink = new RecordingSink();
+        using var consumer = StartConsumer(kafka, sink, output, o => o with { MaxInFlight = 5 });
+        using (var producer = RawProducer(kafka))
+            for (int i = 0; i < 12; i++) Send(producer, "k", GoodJson($"m-{i}"));
+
+        await WaitUntil(() => sink.Count == 5 && consumer.IsPaused, Patience, () => $"5 pairs and a pause (have {sink.Count}, paused {consumer.IsPaused})");
+        await Task.Delay(1000);
+        Assert.Equal(5, sink.Count);
+
+        consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 4 });
+        await WaitUntil(() => sink.Count == 10, Patience, () => $"10 pairs (have {sink.Count})");
+        consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 9 });
+        await WaitUntil(() => sink.Count == 12, Patience, () => $"12 pairs (have {sink.Count})");
+        Assert.Equal(Enumerable.Range(0, 12).Select(i => $"m-{i}"), sink.Pairs.Select(p => p.Id));
+    }
+}

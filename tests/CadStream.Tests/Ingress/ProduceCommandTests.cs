@@ -1,0 +1,71 @@
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using CadStream.Tests.Host;
+using Xunit.Abstractions;
+using static CadStream.Tests.Ingress.IngressTestKit;
+using static CadStream.Tests.Ingress.KafkaTestKit;
+
+namespace CadStream.Tests.Ingress;
+
+/// <summary>`cadstream produce` as a separate process, into an embedded broker of the test process.</summary>
+public sealed class ProduceCommandTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Produce_streams_json_and_protobuf_pairs_that_ingress_accepts()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        var sink = new RecordingSink();
+        using var consumer = StartConsumer(kafka, sink, output);
+
+        var proto = CliRunner.Run(["produce", "--bootstrap", kafka.BootstrapServers, "--count", "30", "--format", "protobuf",
+            "--noise", "entropy", "--seed", "3"], timeoutSeconds: 120);
+        Assert.True(proto.ExitCode == 0, proto.Stderr);
+        Assert.Contains("produced 30 pairs to cad.pairs", proto.Stdout);
+        Assert.Contains("30 delivered, 0 failed", proto.Stdout);
+        Assert.Contains("labels wrong", proto.Stderr);
+
+        var json = CliRunner.Run(["produce", "--bootstrap", kafka.BootstrapServers, "--count", "10", "--format", "json",
+            "--noise", "none", "--seed", "4", "--rate", "200", "--model", "fashion-cad"], timeoutSeconds: 120);
+        Assert.True(json.ExitCode == 0, json.Stderr);
+        Assert.Contains("produced 10 pairs", json.Stdout);
+
+        await WaitUntil(() => sink.Count == 40, TimeSpan.FromSeconds(30), () => $"40 pairs (have {sink.Count}, rejected {consumer.Rejected})");
+        Assert.Equal(0, consumer.Rejected);
+        var pairs = sink.Pairs.ToList();
+        Assert.Equal(40, pairs.Select(p => p.Id).Distinct().Count());
+        Assert.All(pairs, p =>
+        {
+            Assert.StartsWith("fashion-mnist/train/", p.Id);
+            Assert.InRange(p.Label, 0, 9);
+            Assert.NotNull(p.Coherence);
+            Assert.InRange(p.Coherence!.Value, 0f, 1f);
+            Assert.Equal(784, p.Pixels.Length);
+            Assert.Contains(p.Pixels, v => v > 0); // a real picture, not a blank
+        });
+        // --noise none: clean labels, coherence 1.
+        Assert.Equal(10, pairs.Count(p => p.Coherence == 1f));
+    }
+
+    [Theory]
+    [InlineData("--format xml", "--format")]
+    [InlineData("--noise temperature", "--classifier")]
+    [InlineData("--count -1", "--count")]
+    [InlineData("--rate fast", "--rate")]
+    [InlineData("--dataset cifar", "--dataset")]
+    public void Bad_usage_exits_2_with_one_line(string args, string mentions)
+    {
+        var r = CliRunner.Run(["produce", .. args.Split(' ')], timeoutSeconds: 60);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Single(r.StderrLines);
+        Assert.Contains(mentions, r.Stderr);
+    }
+
+    [Fact]
+    public void An_unreachable_broker_fails_with_one_clear_line()
+    {
+        var r = CliRunner.Run(["produce", "--bootstrap", "127.0.0.1:1", "--count", "5"], timeoutSeconds: 60);
+        Assert.Equal(1, r.ExitCode);
+        var error = Assert.Single(r.StderrLines, l => l.StartsWith("cadstream produce:"));
+        Assert.Contains("cannot reach Kafka at 127.0.0.1:1", error);
+    }
+}
