@@ -6,7 +6,8 @@ purpose="${1:-run}"
 
 packages=(dataset-fashion-mnist)
 if [ "$purpose" = "test" ]; then
-  packages+=()
+  # redis-server: the snapshot store tests start their own throw-away server on a free port.
+  packages+=(redis-server)
 fi
 
 missing=()
