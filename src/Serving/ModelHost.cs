@@ -253,25 +253,23 @@ public sealed class ModelHost : IAsyncDisposable
             foreach (var p in batch) Complete(p, null, new NoSnapshotException($"model {ModelId} has no snapshot loaded yet"));
             return;
         }
-        try
-        {
-            var first = batch[0].Job;
-            var jobs = batch.Select(p => new SampleRequest(p.Job.Label, p.Job.Count, p.Job.Coherence, p.Job.Guidance, p.Job.Seed)).ToArray();
-            var images = model.Pipeline.Sample(jobs, new SamplerSettings(first.Steps, first.Sampler));
-            Interlocked.Increment(ref batchesRun);
-            Interlocked.Add(ref networkPasses, first.Steps);
-            Interlocked.Add(ref imagesSampled, jobs.Sum(j => (long)j.Count));
-            for (int i = 0; i < batch.Count; i++)
-                Complete(batch[i], new SampleOutput(images[i], model.Info), null);
-        }
+        var first = batch[0].Job;
+        var jobs = batch.Select(p => new SampleRequest(p.Job.Label, p.Job.Count, p.Job.Coherence, p.Job.Guidance, p.Job.Seed)).ToArray();
+        Tensor[] images;
+        try { images = model.Pipeline.Sample(jobs, new SamplerSettings(first.Steps, first.Sampler)); }
         catch (Exception e)
         {
-            foreach (var p in batch) Complete(p, null, e);
-        }
-        finally
-        {
             Release(model);
+            foreach (var p in batch) Complete(p, null, e);
+            return;
         }
+        // The outputs are CPU copies: let go of the network before answering, so a swapped-out one is freed at once.
+        Release(model);
+        Interlocked.Increment(ref batchesRun);
+        Interlocked.Add(ref networkPasses, first.Steps);
+        Interlocked.Add(ref imagesSampled, jobs.Sum(j => (long)j.Count));
+        for (int i = 0; i < batch.Count; i++)
+            Complete(batch[i], new SampleOutput(images[i], model.Info), null);
     }
 
     static void Complete(Pending p, SampleOutput? output, Exception? error)

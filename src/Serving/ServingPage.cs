@@ -55,7 +55,7 @@ public static class ServingPage
     <label for="steps">Steps</label>
     <input id="steps" type="number" min="1" max="1000" value="50">
     <label for="seed">Seed (empty = random)</label>
-    <input id="seed" type="number" min="0" value="0">
+    <input id="seed" type="number" min="0" value="">
     <label for="count">Count</label>
     <input id="count" type="number" min="1" max="64" value="8">
     <button id="sample">Sample</button>

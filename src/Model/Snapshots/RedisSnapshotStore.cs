@@ -108,6 +108,11 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         int partSize = options.PartSizeBytes;
         int parts = (int)Math.Max(1, (snapshotBytes.LongLength + partSize - 1) / partSize);
 
+        // Refuse early so an older kept version is never overwritten; the script below re-checks atomically.
+        var current = await db.HashGetAsync(LatestKey(modelId), "version").ConfigureAwait(false);
+        if (current.TryParse(out long latestVersion) && latestVersion > version)
+            throw new InvalidOperationException($"cannot publish {modelId} v{version}: the store already has v{latestVersion}");
+
         // A retried publish of the same version may have left more parts than this one needs.
         var previousParts = (long?)await db.HashGetAsync(MetaKey(modelId, version), "parts").ConfigureAwait(false) ?? 0;
 

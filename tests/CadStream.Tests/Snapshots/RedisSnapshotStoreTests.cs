@@ -26,6 +26,21 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
 
     IDatabase Db => redis.Admin.GetDatabase();
 
+    protected override Task ListeningAsync(int subscribers) => SubscribersAsync($"{prefix}snapshots", subscribers);
+
+    /// <summary>Waits until Redis counts that many connections subscribed to the channel (PUBSUB NUMSUB).</summary>
+    async Task SubscribersAsync(string channel, int count)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var reply = (RedisResult[])(await Db.ExecuteAsync("PUBSUB", "NUMSUB", channel))!;
+            if ((long)reply[1] >= count) return;
+            if (clock.Elapsed > TimeSpan.FromSeconds(15)) throw new TimeoutException($"{channel} has {(long)reply[1]} subscribers, expected {count}");
+            await Task.Delay(20);
+        }
+    }
+
     [Fact]
     public async Task Latest_hash_and_snapshot_key_follow_the_contract_with_the_default_prefix()
     {
@@ -94,7 +109,8 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
         var heardOnOther = Channel.CreateUnbounded<SnapshotNotice>();
         await using var s1 = plain.Subscribe(n => { if (n.ModelId == id) heardOnDefault.Writer.TryWrite(n); return Task.CompletedTask; });
         await using var s2 = other.Subscribe(n => { if (n.ModelId == id) heardOnOther.Writer.TryWrite(n); return Task.CompletedTask; });
-        await Task.Delay(300);
+        await SubscribersAsync("cad:snapshots", 1);
+        await SubscribersAsync("elsewhere:snapshots", 1);
 
         await other.PublishAsync(id, Blob(2000, 14), 1, 1, 1);
         Assert.Equal(new SnapshotNotice(id, 1), await ReadAsync(heardOnOther.Reader));
@@ -138,7 +154,8 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
         await publisher.PublishAsync(id, Blob(3000, 15), 4, 1, 1);
         var heard = Channel.CreateUnbounded<SnapshotNotice>();
         await using var sub = listener.Subscribe(n => { if (n.ModelId == id) heard.Writer.TryWrite(n); return Task.CompletedTask; });
-        await Task.Delay(300);
+        await ListeningAsync(1);
+        await Task.Delay(200);
         Assert.False(heard.Reader.TryRead(out _));
 
         var restored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -17,6 +17,9 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
     /// <summary>Flips a byte of a stored version's data (for a multi-part blob, in a later part).</summary>
     protected abstract Task CorruptAsync(string modelId, long version);
 
+    /// <summary>Waits until the backing has <paramref name="subscribers"/> store instances listening (Redis subscribes asynchronously).</summary>
+    protected virtual Task ListeningAsync(int subscribers) => Task.CompletedTask;
+
     protected async Task<ISnapshotStore> StoreAsync(int keepVersions = 3)
     {
         var s = await NewStoreAsync(keepVersions);
@@ -86,7 +89,7 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
         {
             if (n.ModelId == id) seen.Writer.TryWrite((n, await listener.GetLatestAsync(id)));
         });
-        await Task.Delay(300);  // let the subscription reach the backing
+        await ListeningAsync(1);
         await publisher.PublishAsync(id, Blob(5000, 4), 7, 70, 700);
         var (notice, latest) = await ReadAsync(seen.Reader);
         Assert.Equal(new SnapshotNotice(id, 7), notice);
@@ -95,7 +98,7 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
         // The publishing instance's own subscribers hear it too.
         var local = Channel.CreateUnbounded<SnapshotNotice>();
         await using var sub2 = publisher.Subscribe(n => { if (n.ModelId == id) local.Writer.TryWrite(n); return Task.CompletedTask; });
-        await Task.Delay(300);
+        await ListeningAsync(2);
         await publisher.PublishAsync(id, Blob(5000, 5), 8, 80, 800);
         Assert.Equal(new SnapshotNotice(id, 8), await ReadAsync(local.Reader));
     }
@@ -137,12 +140,16 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
     {
         var store = await StoreAsync();
         var id = NewModelId();
+        await store.PublishAsync(id, Blob(3000, 3), 3, 1, 1);
         await store.PublishAsync(id, Blob(3000, 1), 5, 1, 1);
         var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.PublishAsync(id, Blob(3000, 2), 4, 1, 1));
         Assert.Contains("v5", e.Message);
         Assert.Equal(5, (await store.GetLatestAsync(id))!.Version);
         Assert.Equal(Blob(3000, 1), await store.FetchAsync(id, 5));
         await Assert.ThrowsAsync<SnapshotNotFoundException>(() => store.FetchAsync(id, 4));
+        // A refused publish of a kept older version leaves that version as it was.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => store.PublishAsync(id, Blob(3000, 4), 3, 1, 1));
+        Assert.Equal(Blob(3000, 3), await store.FetchAsync(id, 3));
     }
 
     [Fact]
