@@ -6,7 +6,8 @@ purpose="${1:-run}"
 
 packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$purpose" = "test" ]; then
-  packages+=(kcat)
+  # kcat: a foreign Kafka client in the ingress tests; redis-server: the snapshot store tests start their own.
+  packages+=(kcat redis-server)
 fi
 
 missing=()

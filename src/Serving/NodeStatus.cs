@@ -1,0 +1,36 @@
+namespace CadStream.Serving;
+
+/// <summary>Lag of the ingress consumer group on one partition.</summary>
+public sealed record ConsumerLag(string Topic, int Partition, long Lag);
+
+/// <summary>Live training figures of one model, where this node (or the cluster) knows them.</summary>
+public sealed record TrainingStatus(long Steps, long SamplesSeen, double? Loss = null, double? StepsPerSecond = null);
+
+/// <summary>What /v1/status reports about the node and cluster, besides the served snapshots.</summary>
+public sealed record NodeStatus
+{
+    public string NodeId { get; init; } = Environment.MachineName;
+    public IReadOnlyList<string> Roles { get; init; } = ["serving"];
+    public IReadOnlyList<string> Members { get; init; } = [];
+    public string? KafkaBootstrap { get; init; }
+    public IReadOnlyList<ConsumerLag> ConsumerLag { get; init; } = [];
+    /// <summary>By model id.</summary>
+    public IReadOnlyDictionary<string, TrainingStatus> Training { get; init; } = new Dictionary<string, TrainingStatus>();
+}
+
+/// <summary>
+/// Supplies node roles, cluster members, Kafka and training figures to /v1/status. The host wires
+/// a provider that knows them (cluster, ingress, trainer); <see cref="StaticNodeStatus"/> is the default.
+/// Called on every status request: keep it cheap and thread-safe.
+/// </summary>
+public interface INodeStatus
+{
+    NodeStatus Current();
+}
+
+/// <summary>A fixed status: a lone serving node unless told otherwise.</summary>
+public sealed class StaticNodeStatus(NodeStatus? status = null) : INodeStatus
+{
+    private readonly NodeStatus status = status ?? new NodeStatus();
+    public NodeStatus Current() => status;
+}

@@ -1,0 +1,121 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using CadStream.Model;
+using CadStream.Model.Sampling;
+
+namespace CadStream.Serving;
+
+/// <summary>Answer shapes of POST /v1/models/{id}/samples.</summary>
+public enum SampleFormat { Png, Json }
+
+/// <summary>
+/// The body of POST /v1/models/{id}/samples (contract section 4), parsed and validated:
+/// <c>label</c> (index or name, required), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
+/// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm),
+/// <c>seed</c> (optional, >= 0; random when absent), <c>count</c> (1..64, default 1),
+/// <c>format</c> (png | json, default png). Unknown fields are ignored.
+/// </summary>
+public sealed record SampleBody(SampleJob Job, SampleFormat Format, bool SeedGiven)
+{
+    public const int MaxCount = 64;
+
+    /// <summary>Parses a body; on bad input returns null and a message saying what is wrong.</summary>
+    public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
+        int defaultSteps, out string? error)
+    {
+        error = null;
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 }); }
+        catch (JsonException e)
+        {
+            error = $"body is not JSON: {e.Message}";
+            return null;
+        }
+        using (doc)
+        {
+            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps); }
+            catch (BadInputException e)
+            {
+                error = e.Message;
+                return null;
+            }
+        }
+    }
+
+    sealed class BadInputException(string message) : Exception(message);
+
+    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps)
+    {
+        if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
+
+        int label;
+        if (!root.TryGetProperty("label", out var labelElement) || labelElement.ValueKind == JsonValueKind.Null)
+            throw new BadInputException($"label is required: a class index 0..{classNames.Count - 1} or a name ({string.Join(", ", classNames)})");
+        string labelText = labelElement.ValueKind switch
+        {
+            JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            JsonValueKind.String => labelElement.GetString()!,
+            _ => throw new BadInputException("label must be an integer class index or a class name"),
+        };
+        try { label = ClassNames.Parse(labelText, classNames); }
+        catch (ArgumentException e) { throw new BadInputException(e.Message); }
+
+        double coherence = Number(root, "coherence", 1.0);
+        if (!(coherence >= 0 && coherence <= 1)) throw new BadInputException($"coherence must be in [0, 1] (got {coherence})");
+        double guidance = Number(root, "guidance", defaultGuidance);
+        if (!(guidance >= 0 && guidance <= 100)) throw new BadInputException($"guidance must be in [0, 100] (got {guidance})");
+        long steps = Integer(root, "steps", defaultSteps);
+        if (steps is < 1 or > 1000) throw new BadInputException($"steps must be in 1..1000 (got {steps})");
+        long count = Integer(root, "count", 1);
+        if (count is < 1 or > MaxCount) throw new BadInputException($"count must be in 1..{MaxCount} (got {count})");
+
+        var sampler = Text(root, "sampler", "ddim").Trim().ToLowerInvariant() switch
+        {
+            "ddim" => SamplerKind.Ddim,
+            "ddpm" => SamplerKind.Ddpm,
+            var s => throw new BadInputException($"sampler must be ddim or ddpm (got '{s}')"),
+        };
+        var format = Text(root, "format", "png").Trim().ToLowerInvariant() switch
+        {
+            "png" => SampleFormat.Png,
+            "json" => SampleFormat.Json,
+            var f => throw new BadInputException($"format must be png or json (got '{f}')"),
+        };
+
+        bool seedGiven = root.TryGetProperty("seed", out var seedElement) && seedElement.ValueKind != JsonValueKind.Null;
+        long seed;
+        if (seedGiven)
+        {
+            seed = Integer(root, "seed", 0);
+            if (seed < 0) throw new BadInputException($"seed must be >= 0 (got {seed})");
+        }
+        else seed = RandomNumberGenerator.GetInt32(int.MaxValue);
+
+        return new SampleBody(new SampleJob(label, (int)count, coherence, guidance, (int)steps, sampler, seed), format, seedGiven);
+    }
+
+    static double Number(JsonElement root, string name, double fallback)
+    {
+        if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var d) && double.IsFinite(d)) return d;
+        throw new BadInputException($"{name} must be a number");
+    }
+
+    static long Integer(JsonElement root, string name, long fallback)
+    {
+        if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
+        if (e.ValueKind == JsonValueKind.Number)
+        {
+            if (e.TryGetInt64(out var n)) return n;
+            // 3.0 is an integer too; 3.5 and 1e30 are not.
+            if (e.TryGetDouble(out var d) && d == Math.Floor(d) && Math.Abs(d) < 9e15) return (long)d;
+        }
+        throw new BadInputException($"{name} must be an integer");
+    }
+
+    static string Text(JsonElement root, string name, string fallback)
+    {
+        if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
+        return e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new BadInputException($"{name} must be a string");
+    }
+}

@@ -1,0 +1,205 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CadStream.Model.Catalog;
+using CadStream.Model.Imaging;
+using CadStream.Model.Snapshots;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace CadStream.Serving;
+
+/// <summary>
+/// The HTTP API of contract section 4 plus the web page, for <c>cadstream demo</c> and
+/// <c>cadstream node --roles serving</c>. Either build a whole app with <see cref="BuildServingApp"/>,
+/// or add the stage to an existing one with <see cref="AddCadStreamServing"/> and <see cref="MapCadStream"/>.
+/// </summary>
+public static class ServingApp
+{
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// A web app serving <paramref name="catalog"/>'s models from <paramref name="store"/> on
+    /// <paramref name="url"/> ("127.0.0.1:8080", "http://0.0.0.0:8080"; port 0 picks a free one, read
+    /// it from <c>app.Urls</c> after start). Start it with StartAsync/RunAsync; stopping it stops sampling.
+    /// </summary>
+    public static WebApplication BuildServingApp(ServingOptions options, ISnapshotStore store, ModelCatalog catalog,
+        INodeStatus? nodeStatus = null, string url = "http://127.0.0.1:8080", Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(NormalizeUrl(url));
+        configure?.Invoke(builder);
+        builder.Services.AddCadStreamServing(options, store, catalog, nodeStatus);
+        var app = builder.Build();
+        app.MapCadStream();
+        return app;
+    }
+
+    /// <summary>"host:port" becomes "http://host:port"; URLs with a scheme stay as they are.</summary>
+    public static string NormalizeUrl(string url)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(url);
+        return url.Contains("://", StringComparison.Ordinal) ? url : "http://" + url;
+    }
+
+    /// <summary>Registers the <see cref="ServingRuntime"/> (a hosted service) and the node status provider (unless one is registered).</summary>
+    public static IServiceCollection AddCadStreamServing(this IServiceCollection services, ServingOptions options, ISnapshotStore store,
+        ModelCatalog catalog, INodeStatus? nodeStatus = null)
+    {
+        services.AddSingleton(sp => new ServingRuntime(options, store, catalog, null, sp.GetService<ILoggerFactory>()));
+        services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
+        if (nodeStatus is not null) services.AddSingleton(nodeStatus);
+        else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());
+        return services;
+    }
+
+    /// <summary>Maps GET /, /healthz, /readyz, /metrics, /v1/status, /v1/models and POST /v1/models/{id}/samples.</summary>
+    public static IEndpointRouteBuilder MapCadStream(this IEndpointRouteBuilder endpoints)
+    {
+        var runtime = endpoints.ServiceProvider.GetRequiredService<ServingRuntime>();
+        var status = endpoints.ServiceProvider.GetRequiredService<INodeStatus>();
+
+        endpoints.MapGet("/", () => Results.Content(ServingPage.Html, "text/html; charset=utf-8"));
+        endpoints.MapGet("/healthz", () => Results.Text("ok", "text/plain; charset=utf-8"));
+        endpoints.MapGet("/readyz", () => runtime.IsReady
+            ? Results.Text("ready", "text/plain; charset=utf-8")
+            : Error(StatusCodes.Status503ServiceUnavailable, "no model has a snapshot loaded yet"));
+        endpoints.MapMetrics("/metrics");
+        endpoints.MapGet("/v1/models", () => Results.Json(runtime.Hosts.Values.Select(ModelJson).ToArray(), Json));
+        endpoints.MapGet("/v1/status", () => Results.Json(StatusJson(runtime, status.Current()), Json));
+        endpoints.MapPost("/v1/models/{id}/samples", (HttpContext context, string id) => SampleAsync(context, id, runtime));
+        return endpoints;
+    }
+
+    static object ModelJson(ModelHost h)
+    {
+        var s = h.Current;
+        return new
+        {
+            id = h.ModelId,
+            kind = h.Spec.Kind,
+            mode = h.Spec.Mode,
+            classes = h.Spec.ClassNames,
+            snapshotVersion = s?.Version,
+            steps = s?.Steps,
+            samplesSeen = s?.Samples,
+            updated = s?.Created,
+            defaultGuidance = h.DefaultGuidance,
+        };
+    }
+
+    static object StatusJson(ServingRuntime runtime, NodeStatus node) => new
+    {
+        node = new
+        {
+            id = node.NodeId,
+            roles = node.Roles,
+            uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds, 1),
+        },
+        cluster = new { members = node.Members },
+        kafka = new
+        {
+            bootstrap = node.KafkaBootstrap,
+            consumerLag = node.ConsumerLag.Select(l => new { topic = l.Topic, partition = l.Partition, lag = l.Lag }),
+            totalLag = node.ConsumerLag.Sum(l => l.Lag),
+        },
+        snapshotStore = runtime.Store.Description,
+        models = runtime.Hosts.Values.Select(h =>
+        {
+            var s = h.Current;
+            var t = node.Training.GetValueOrDefault(h.ModelId);
+            return new
+            {
+                id = h.ModelId,
+                snapshotVersion = s?.Version,
+                steps = s?.Steps,
+                samplesSeen = s?.Samples,
+                updated = s?.Created,
+                training = t is null ? null : new { steps = t.Steps, samplesSeen = t.SamplesSeen, loss = t.Loss, stepsPerSecond = t.StepsPerSecond },
+                queue = h.QueueLength,
+                batchesRun = h.BatchesRun,
+                imagesSampled = h.ImagesSampled,
+                lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
+            };
+        }),
+    };
+
+    static IResult Error(int code, string message) => Results.Json(new { error = message }, Json, statusCode: code);
+
+    static IResult Count(string model, IResult result, int code)
+    {
+        ServingMetrics.SampleRequests.WithLabels(model, code.ToString(CultureInfo.InvariantCulture)).Inc();
+        return result;
+    }
+
+    static async Task<IResult> SampleAsync(HttpContext context, string id, ServingRuntime runtime)
+    {
+        var clock = Stopwatch.StartNew();
+        if (!runtime.Hosts.TryGetValue(id, out var host))
+            // Unknown ids share one label value, so callers cannot grow the metric without bound.
+            return Count("unknown", Error(StatusCodes.Status404NotFound,
+                $"unknown model '{id}'; models: {string.Join(", ", runtime.Hosts.Keys)}"), StatusCodes.Status404NotFound);
+
+        var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
+        if (body is null)
+            return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
+        var parsed = SampleBody.Parse(body, host.Spec.ClassNames, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem);
+        if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
+
+        SampleOutput output;
+        try { output = await host.SampleAsync(parsed.Job, context.RequestAborted); }
+        catch (NoSnapshotException e) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, e.Message), 503); }
+        catch (QueueFullException e) { return Count(id, Error(StatusCodes.Status429TooManyRequests, e.Message), 429); }
+        catch (ObjectDisposedException) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} is shutting down"), 503); }
+        catch (ArgumentException e) { return Count(id, Error(StatusCodes.Status400BadRequest, e.Message), 400); }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return Count(id, Results.Empty, 499);  // the client went away
+        }
+
+        IResult result;
+        using (output)
+        {
+            context.Response.Headers["X-Snapshot-Version"] = output.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["X-Seed"] = parsed.Job.Seed.ToString(CultureInfo.InvariantCulture);
+            if (parsed.Format == SampleFormat.Png)
+            {
+                int columns = Math.Min(parsed.Job.Count, runtime.Options.GridColumns);
+                result = Results.Bytes(ImageGrid.EncodeGridPng(output.Images, columns), "image/png");
+            }
+            else
+            {
+                var images = new string[parsed.Job.Count];
+                for (int i = 0; i < images.Length; i++)
+                {
+                    using var one = output.Images.narrow(0, i, 1);
+                    images[i] = Convert.ToBase64String(ImageGrid.EncodeGridPng(one, columns: 1, scale: 1, gap: 0));
+                }
+                result = Results.Json(new { images, snapshotVersion = output.Snapshot.Version, seed = parsed.Job.Seed }, Json);
+            }
+        }
+        ServingMetrics.SampleSeconds.WithLabels(id).Observe(clock.Elapsed.TotalSeconds);
+        return Count(id, result, 200);
+    }
+
+    /// <summary>The request body, or null when it is larger than <paramref name="limit"/>.</summary>
+    static async Task<byte[]?> ReadBodyAsync(HttpRequest request, int limit, CancellationToken cancel)
+    {
+        if (request.ContentLength > limit) return null;
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int n;
+        while ((n = await request.Body.ReadAsync(chunk, cancel)) > 0)
+        {
+            if (buffer.Length + n > limit) return null;
+            buffer.Write(chunk, 0, n);
+        }
+        return buffer.ToArray();
+    }
+}

@@ -1,0 +1,19 @@
+using Prometheus;
+
+namespace CadStream.Serving;
+
+/// <summary>The serving stage's Prometheus metrics; names and labels are contract section 5.</summary>
+public static class ServingMetrics
+{
+    public static readonly Counter SampleRequests = Metrics.CreateCounter(
+        "cad_sample_requests_total", "Sample requests answered, by model and HTTP status code.",
+        new CounterConfiguration { LabelNames = ["model", "code"] });
+
+    public static readonly Histogram SampleSeconds = Metrics.CreateHistogram(
+        "cad_sample_seconds", "Time to answer a successful sample request (queueing, sampling and encoding).",
+        new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(0.01, 2, 14) });
+
+    public static readonly Gauge SnapshotVersion = Metrics.CreateGauge(
+        "cad_snapshot_version", "Version of the snapshot in use, by model.",
+        new GaugeConfiguration { LabelNames = ["model"] });
+}

@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using CadStream.Model.Snapshots;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace CadStream.Serving;
+
+/// <summary>
+/// Keeps every <see cref="ModelHost"/> on its model's latest snapshot: reads the latest pointers at
+/// start, on each store notice, and every <see cref="ServingOptions.SnapshotPollInterval"/> as a
+/// fallback for lost notices. Fetching (with the store's sha256 check), parsing and building the
+/// network happen on a loader thread, never on a request. A snapshot that fails to load is logged,
+/// the old one keeps serving, and that same version is not tried again.
+/// </summary>
+public sealed class SnapshotFollower : IAsyncDisposable
+{
+    private readonly ISnapshotStore store;
+    private readonly IReadOnlyDictionary<string, ModelHost> hosts;
+    private readonly TimeSpan pollInterval;
+    private readonly ILogger logger;
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> gates = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (long Version, string Sha256)> failed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> lastErrors = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource stop = new();
+    private IAsyncDisposable? subscription;
+    private Task? pollLoop;
+    private int started, disposed;
+
+    public SnapshotFollower(ISnapshotStore store, IEnumerable<ModelHost> hosts, TimeSpan pollInterval, ILogger? logger = null)
+    {
+        this.store = store ?? throw new ArgumentNullException(nameof(store));
+        this.hosts = hosts.ToDictionary(h => h.ModelId, StringComparer.Ordinal);
+        if (pollInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(pollInterval));
+        this.pollInterval = pollInterval;
+        this.logger = logger ?? NullLogger.Instance;
+        foreach (var id in this.hosts.Keys) gates[id] = new SemaphoreSlim(1, 1);
+    }
+
+    /// <summary>Raised after a model switched to a new snapshot.</summary>
+    public event Action<string, SnapshotInfo>? Loaded;
+
+    /// <summary>The last load failure per model (cleared by a successful load).</summary>
+    public IReadOnlyDictionary<string, string> LastErrors => lastErrors;
+
+    /// <summary>Subscribes, then loads what the store already has (in the background), then polls.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref started, 1) != 0) return Task.CompletedTask;
+        // Subscribe before the first read, so a snapshot published in between is not missed.
+        subscription = store.Subscribe(OnNoticeAsync);
+        pollLoop = PollAsync(stop.Token);
+        return Task.CompletedTask;
+    }
+
+    Task OnNoticeAsync(SnapshotNotice notice) =>
+        hosts.ContainsKey(notice.ModelId) ? CheckAsync(notice.ModelId, stop.Token) : Task.CompletedTask;
+
+    async Task PollAsync(CancellationToken cancel)
+    {
+        try
+        {
+            while (true)
+            {
+                foreach (var id in hosts.Keys) await CheckAsync(id, cancel).ConfigureAwait(false);
+                await Task.Delay(pollInterval, cancel).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+    }
+
+    /// <summary>
+    /// Loads the model's latest snapshot if it is newer than the served one. Returns true when it
+    /// switched. Never throws for store or snapshot problems (they are logged and kept in <see cref="LastErrors"/>).
+    /// </summary>
+    public async Task<bool> CheckAsync(string modelId, CancellationToken cancellationToken = default)
+    {
+        if (!hosts.TryGetValue(modelId, out var host)) throw new ArgumentException($"unknown model '{modelId}'");
+        var gate = gates[modelId];
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        SnapshotInfo? latest = null;
+        try
+        {
+            latest = await store.GetLatestAsync(modelId, cancellationToken).ConfigureAwait(false);
+            if (latest is null || (host.Current is { } served && served.Version >= latest.Version)) return false;
+            if (failed.TryGetValue(modelId, out var bad) && bad == (latest.Version, latest.Sha256)) return false;
+            var bytes = await store.FetchAsync(modelId, latest.Version, cancellationToken).ConfigureAwait(false);
+            // Parsing and building the network take a while: a thread of their own, away from requests and the store's callbacks.
+            bool switched = await Task.Factory.StartNew(() => host.Install(latest, bytes), cancellationToken,
+                TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+            if (switched)
+            {
+                lastErrors.TryRemove(modelId, out _);
+                failed.TryRemove(modelId, out _);
+                logger.LogInformation("model {Model}: serving snapshot v{Version} (step {Steps}, {Samples} samples)",
+                    modelId, latest.Version, latest.Steps, latest.Samples);
+                Loaded?.Invoke(modelId, latest);
+            }
+            return switched;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { throw; }
+        catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException)
+        {
+            if (latest is not null) failed[modelId] = (latest.Version, latest.Sha256);
+            return Fail(modelId, e);
+        }
+        catch (Exception e)
+        {
+            // Store unreachable, version pruned between read and fetch, out of memory...: try again at the next poll.
+            return Fail(modelId, e);
+        }
+        finally { gate.Release(); }
+    }
+
+    bool Fail(string modelId, Exception e)
+    {
+        var message = $"{e.GetType().Name}: {e.Message}";
+        if (!lastErrors.TryGetValue(modelId, out var before) || before != message)
+            logger.LogWarning("model {Model}: snapshot not loaded: {Error}", modelId, message);
+        lastErrors[modelId] = message;
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        stop.Cancel();
+        if (subscription is not null) await subscription.DisposeAsync().ConfigureAwait(false);
+        if (pollLoop is not null)
+        {
+            try { await pollLoop.ConfigureAwait(false); }
+            catch (OperationCanceledException) { }
+        }
+        stop.Dispose();
+    }
+}

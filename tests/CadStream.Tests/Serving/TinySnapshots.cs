@@ -1,0 +1,39 @@
+using CadStream.Model;
+using CadStream.Model.Catalog;
+using CadStream.Model.Data;
+using CadStream.Model.Training;
+using CadStream.Tests.Model;
+using static TorchSharp.torch;
+
+namespace CadStream.Tests.Serving;
+
+/// <summary>Snapshot bytes of a tiny Fashion-MNIST-shaped model, trained a step or two (made once per test run).</summary>
+public static class TinySnapshots
+{
+    public const string ModelId = "fashion-cad";
+
+    static readonly Lazy<byte[][]> Versions = new(Make);
+
+    /// <summary>Version 1 (one training step) and 2 (two steps): different weights, same architecture.</summary>
+    public static byte[] V1 => Versions.Value[0];
+    public static byte[] V2 => Versions.Value[1];
+
+    public static ModelConfig Config => TestModels.Tiny() with { ClassNames = FashionMnist.ClassNames.ToArray(), DefaultGuidance = 1.0 };
+
+    public static ModelCatalog Catalog => new([new ModelSpec { Id = ModelId }]);
+
+    static byte[][] Make()
+    {
+        using var trainer = new CadTrainer(Config, new TrainerOptions { WarmupSteps = 1, EmaDecay = 0.5 }, TestModels.Cpu);
+        var result = new byte[2][];
+        for (int v = 1; v <= 2; v++)
+        {
+            using (var g = new Generator((ulong)v, CPU))
+            using (var images = rand([8, 1, 28, 28], generator: g) * 2 - 1)
+                trainer.Step(new TrainBatch(images, Enumerable.Range(0, 8).Select(i => (long)(i % 10)).ToArray(),
+                    Enumerable.Range(0, 8).Select(i => (i % 5) / 4f).ToArray()));
+            result[v - 1] = trainer.ToSnapshot(v, includeTrainingState: false).ToBytes();
+        }
+        return result;
+    }
+}
