@@ -8,7 +8,7 @@ namespace CadStream.Host;
 
 public static class Program
 {
-    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand(), new EvalCommand(), new ExperimentCommand(), new ProduceCommand()];
+    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand(), new EvalCommand(), new ExperimentCommand(), new ProduceCommand(), new NodeCommand(), new DemoCommand()];
 
     public static int Main(string[] args)
     {

@@ -42,6 +42,8 @@ public sealed class DurabilityTracker
         Close(source);
     }
 
+    public bool IsPending(long batchId) => batches.ContainsKey(batchId);
+
     /// <summary>A model stored a snapshot reflecting these batches.</summary>
     public void Durable(string model, IEnumerable<long> batchIds)
     {

@@ -32,8 +32,12 @@ public sealed class ReplayBuffer<T>
     /// while the buffer is still small), the rest replayed. Null when there is no fresh pair:
     /// a trainer steps while data comes in and does not overfit its buffer when the stream stops.
     /// </summary>
-    public List<T>? NextBatch(int batchSize, double replayFraction)
+    public List<T>? NextBatch(int batchSize, double replayFraction) => NextBatch(batchSize, replayFraction, out _);
+
+    /// <param name="freshCount">How many of the batch's items are fresh; they come last.</param>
+    public List<T>? NextBatch(int batchSize, double replayFraction, out int freshCount)
     {
+        freshCount = 0;
         if (fresh.Count == 0) return null;
         int replay = count < batchSize ? 0 : (int)Math.Round(batchSize * Math.Clamp(replayFraction, 0, 1));
         int takeFresh = Math.Min(fresh.Count, batchSize - replay);
@@ -46,6 +50,7 @@ public sealed class ReplayBuffer<T>
             batch.Add(item);
             Remember(item);
         }
+        freshCount = takeFresh;
         return batch;
     }
 

@@ -1,0 +1,116 @@
+using Confluent.Kafka;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
+using Akka.Cluster.Routing;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Akka.Remote.Hosting;
+using Akka.Routing;
+using CadStream.Actors.Ingest;
+using CadStream.Actors.Scoring;
+using CadStream.Actors.Training;
+using CadStream.Ingress;
+using CadStream.Model.Catalog;
+using CadStream.Model.Snapshots;
+using static TorchSharp.torch;
+
+namespace CadStream.Actors;
+
+/// <summary>Cluster settings of one node (config section "Node").</summary>
+public sealed record NodeSettings
+{
+    public string SystemName { get; init; } = "cadstream";
+    public string[] Roles { get; init; } = ["ingress", "scorer", "trainer", "serving"];
+    public string Hostname { get; init; } = "127.0.0.1";
+    /// <summary>0 picks a free port (fine for a single node or the first node of a test).</summary>
+    public int Port { get; init; } = 4053;
+    /// <summary>Akka addresses of the seed nodes; empty = this node founds the cluster.</summary>
+    public string[] SeedNodes { get; init; } = [];
+    /// <summary>Pairs accepted from Kafka but not yet in a stored snapshot, before partitions pause.</summary>
+    public int MaxInFlightPairs { get; init; } = 4096;
+    public double RedeliverAfterSeconds { get; init; } = 90;
+
+    public static readonly string[] KnownRoles = ["ingress", "scorer", "trainer", "serving"];
+    public bool Has(string role) => Roles.Contains(role);
+}
+
+/// <summary>Registry key of the ingest actor on ingress nodes.</summary>
+public sealed class IngestKey;
+
+/// <summary>
+/// All actor wiring in one place: remoting, clustering with the split-brain resolver, the
+/// trainer shard region (trainer nodes) or its proxy (other nodes), the scorer pool (scorer
+/// nodes) and the ingest actor behind a cluster-aware scorer router (ingress nodes).
+/// </summary>
+public static class CadStreamCluster
+{
+    public static AkkaConfigurationBuilder AddCadStream(this AkkaConfigurationBuilder builder, NodeSettings node,
+        ModelCatalog catalog, ISnapshotStore store, ScoringOptions scoring, Device device,
+        Action<IReadOnlyDictionary<TopicPartition, long>>? markDurable = null)
+    {
+        foreach (var r in node.Roles)
+            if (!NodeSettings.KnownRoles.Contains(r)) throw new ArgumentException($"unknown role '{r}'; roles are {string.Join(", ", NodeSettings.KnownRoles)}");
+
+        // Remember-entities on DData without durable keys: LightningDB (durable storage) does not load
+        // with the served packages (platform notes). Entities survive a node crash, and the configured
+        // models are started again at every cluster start.
+        builder.AddHocon("""
+            akka.cluster.sharding.distributed-data.durable.keys = []
+            akka.cluster.sharding.remember-entities-store = ddata
+            akka.cluster.split-brain-resolver.stable-after = 3s
+            akka.cluster.down-removal-margin = 3s
+            akka.remote.dot-netty.tcp.maximum-frame-size = 512000b
+            akka.coordinated-shutdown.exit-clr = off
+            akka.loglevel = WARNING
+            # A trainer stores a final snapshot when it stops (hand-off or shutdown): give it time.
+            akka.cluster.sharding.handoff-timeout = 120s
+            akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 120s
+            """, HoconAddMode.Prepend);
+        builder.WithRemoting(node.Hostname, node.Port)
+            .WithClustering(new ClusterOptions
+            {
+                Roles = node.Roles,
+                SeedNodes = node.SeedNodes,
+                SplitBrainResolver = new KeepMajorityOption(),
+            });
+
+        var extractor = new TrainerMessageExtractor();
+        if (node.Has("trainer"))
+            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device), extractor,
+                new ShardOptions
+                {
+                    Role = "trainer",
+                    RememberEntities = true,
+                    StateStoreMode = StateStoreMode.DData,
+                    RememberEntitiesStore = RememberEntitiesStore.DData,
+                    HandOffStopMessage = TrainerActor.Stop.Instance,
+                });
+        else
+            builder.WithShardRegionProxy<TrainerRegion>("trainer", "trainer", extractor);
+
+        builder.WithActors((system, registry) =>
+        {
+            var trainers = registry.Get<TrainerRegion>();
+            if (node.Has("scorer"))
+                system.ActorOf(ScorerActor.PropsFor(scoring, trainers).WithRouter(new RoundRobinPool(Math.Max(1, scoring.PoolSize))), "scorers");
+            if (node.Has("ingress"))
+            {
+                var scorers = system.ActorOf(Props.Empty.WithRouter(new ClusterRouterGroup(new RoundRobinGroup("/user/scorers"),
+                    new ClusterRouterGroupSettings(10_000, ["/user/scorers"], allowLocalRoutees: true, useRole: "scorer"))), "scorer-router");
+                var ingest = system.ActorOf(IngestActor.PropsFor(scorers, markDurable,
+                    new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(node.RedeliverAfterSeconds) }), "ingest");
+                registry.Register<IngestKey>(ingest);
+            }
+            // Without seed nodes this node founds the cluster (single-node demo, first node of a test).
+            if (node.SeedNodes.Length == 0) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
+            // The configured models train from cluster start on (also after a full restart).
+            Cluster.Get(system).RegisterOnMemberUp(() =>
+            {
+                foreach (var m in catalog.All) trainers.Tell(new ShardRegion.StartEntity(m.Id));
+            });
+        });
+        return builder;
+    }
+}

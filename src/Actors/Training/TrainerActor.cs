@@ -1,0 +1,85 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using CadStream.Model.Catalog;
+using CadStream.Model.Snapshots;
+using static TorchSharp.torch;
+
+namespace CadStream.Actors.Training;
+
+/// <summary>
+/// The sharded trainer entity of one model (entity id = model id), hosted on trainer nodes only.
+/// It owns a <see cref="TrainerLoop"/>; when its node dies the entity is re-created elsewhere
+/// (remember entities) and the loop resumes from the newest stored snapshot.
+/// </summary>
+public sealed class TrainerActor : ReceiveActor
+{
+    private readonly ILoggingAdapter log = Context.GetLogger();
+    private readonly Dictionary<long, IActorRef> ackTo = new();
+    private TrainerLoop? loop;
+
+    public TrainerActor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device)
+    {
+        if (!catalog.TryGet(modelId, out var spec))
+        {
+            log.Warning("trainer for unknown model {0}: not in the configured catalog, stopping", modelId);
+            Context.Stop(Self);
+            return;
+        }
+        var self = Self;
+        // Warning level: starts and resumes are rare and matter (a resume means a node was lost).
+        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg));
+        loop.Start();
+
+        Receive<TrainPairs>(m =>
+        {
+            ackTo[m.BatchId] = m.AckTo;
+            loop.Enqueue(m);
+        });
+        Receive<BatchesDurable>(m =>
+        {
+            foreach (var group in m.BatchIds.GroupBy(id => ackTo.GetValueOrDefault(id)))
+            {
+                var ids = group.ToArray();
+                foreach (var id in ids) ackTo.Remove(id);
+                group.Key?.Tell(m with { BatchIds = ids });
+            }
+            if (loop.Failure is { } e) throw new InvalidOperationException($"trainer loop of {modelId} failed", e);
+        });
+        Receive<GetTrainerStatus>(_ =>
+        {
+            if (loop.Failure is { } e) throw new InvalidOperationException($"trainer loop of {modelId} failed", e);
+            Sender.Tell(loop.Status);
+        });
+        Receive<Stop>(_ => Context.Stop(Self));
+    }
+
+    /// <summary>Hand-off message of the shard region: stop after storing a final snapshot.</summary>
+    public sealed record Stop
+    {
+        public static readonly Stop Instance = new();
+    }
+
+    protected override void PostStop()
+    {
+        loop?.Dispose();  // stores a final snapshot of what was trained since the last one
+        base.PostStop();
+    }
+
+    public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device) =>
+        Props.Create(() => new TrainerActor(modelId, catalog, store, device));
+}
+
+/// <summary>Routes trainer messages to the entity of their model id.</summary>
+public sealed class TrainerMessageExtractor() : HashCodeMessageExtractor(20)
+{
+    public override string? EntityId(object message) => message switch
+    {
+        TrainPairs m => m.ModelId,
+        GetTrainerStatus m => m.ModelId,
+        _ => null,
+    };
+}
+
+/// <summary>Registry key of the trainer shard region (or its proxy on non-trainer nodes).</summary>
+public sealed class TrainerRegion;

@@ -1,0 +1,105 @@
+using CadStream.Host.Cli;
+using CadStream.Host.Cluster;
+using CadStream.Host.Configuration;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using CadStream.Ingress.Producing;
+using CadStream.Model.Data;
+
+namespace CadStream.Host.Commands;
+
+/// <summary>
+/// `cadstream demo`: the whole system on one machine: an embedded Kafka-protocol broker, a
+/// producer of label-noised Fashion-MNIST, a single-node cluster with every role training
+/// fashion-cad and fashion-baseline side by side, snapshots, and the HTTP API and page.
+/// </summary>
+public sealed class DemoCommand : ICommand
+{
+    public string Name => "demo";
+    public string Summary => "Run the whole system on this machine: embedded broker, noisy Fashion-MNIST producer, online training of two models, snapshots, HTTP API and page.";
+
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("kafka", "use this Kafka (HOST:PORT) instead of the embedded broker", ValueName: "HOST:PORT"),
+        new("redis", "store snapshots in this Redis instead of a local folder", ValueName: "HOST:PORT"),
+        new("http", "HTTP listen address", "127.0.0.1:8080", ValueName: "HOST:PORT"),
+        new("duration", "stop after this long (e.g. 90s, 10m); default: until Ctrl-C", ValueName: "TIME"),
+        new("rate", "pairs per second the producer streams (default: the config's Demo:Rate)", ValueName: "R"),
+        new("noise", "label noise of the stream: none | entropy | temperature", ValueName: "KIND"),
+        new("snapshots", "snapshot folder when no Redis is given", ValueName: "DIR"),
+        new("config", "configuration file", "config/cadstream.json beside the executable", ValueName: "FILE"),
+    ];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
+    {
+        var settings = CadStreamSettings.Load(a.Has("config") ? a.RequireString("config") : null);
+        // One node with every role, on a free remoting port, founding its own cluster.
+        settings = settings with { Node = settings.Node with { Roles = ["ingress", "scorer", "trainer", "serving"], Port = 0, SeedNodes = [] } };
+        if (!a.Has("http")) settings = settings with { Http = new HttpSettings { Url = "http://127.0.0.1:8080" } };
+        settings = NodeOptions.Apply(a, settings);
+        if (a.Has("snapshots")) settings = settings with { Snapshots = settings.Snapshots with { Folder = a.RequireString("snapshots") } };
+        double rate = a.Has("rate") ? a.Double("rate", 0.1, 100_000) : settings.Demo.Rate;
+        var noise = a.Has("noise") ? a.RequireString("noise") : settings.Demo.Noise;
+        LabelNoiseKind noiseKind;
+        try { noiseKind = FashionPairStream.ParseNoise(noise); } catch (ArgumentException e) { throw new UsageException($"--noise: {e.Message}"); }
+        if (noiseKind == LabelNoiseKind.Temperature && settings.Scoring.Classifier is null)
+            throw new UsageException("--noise temperature needs Scoring:Classifier in the configuration (a file from cadstream train-classifier)");
+
+        using var timer = NodeOptions.Deadline(a, cancel, out var token);
+        var data = FashionMnist.Load(train: true);
+        EmbeddedKafka? broker = null;
+        string bootstrap = settings.Kafka.Bootstrap;
+        if (string.IsNullOrWhiteSpace(bootstrap))
+        {
+            broker = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = settings.Kafka.Partitions });
+            bootstrap = broker.BootstrapServers;
+        }
+        try
+        {
+            Task? producing = null;
+            var view = new DemoView();
+            return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, bootstrap, token, runner =>
+            {
+                Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
+                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {settings.Http.Url}/ in a browser");
+                var stream = FashionPairStream.Create(data, noiseKind, 0.5, settings.Scoring.Classifier, settings.Demo.Seed);
+                Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong) into {settings.Kafka.Topic}");
+                producing = Task.Run(() =>
+                {
+                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairEncoding.ParseFormat(settings.Demo.Format));
+                    PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token);
+                }, CancellationToken.None);
+            }, runner => Console.Error.WriteLine(view.Line(runner)));
+        }
+        finally { broker?.Dispose(); }
+    }
+
+    /// <summary>The live console line: ingest rate, per-model steps/s, loss, snapshot version, lag.</summary>
+    sealed class DemoView
+    {
+        public long Produced;
+        private readonly Dictionary<string, (long Steps, DateTime At)> last = new();
+        private long lastAccepted;
+        private DateTime lastAt = DateTime.UtcNow;
+
+        public string Line(NodeRunner runner)
+        {
+            var status = runner.CurrentStatus();
+            var now = DateTime.UtcNow;
+            long accepted = runner.Consumer?.Accepted ?? 0, rejected = runner.Consumer?.Rejected ?? 0;
+            double ingest = (accepted - lastAccepted) / Math.Max(1e-3, (now - lastAt).TotalSeconds);
+            lastAccepted = accepted;
+            lastAt = now;
+            var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected)" };
+            foreach (var (id, t) in status.Training.OrderBy(kv => kv.Key))
+            {
+                var prev = last.TryGetValue(id, out var p) ? p : (Steps: t.Steps, At: now);
+                double sps = (t.Steps - prev.Steps) / Math.Max(1e-3, (now - prev.At).TotalSeconds);
+                last[id] = (t.Steps, now);
+                parts.Add($"{id}: step {t.Steps} ({sps:F1}/s) loss {(t.Loss is double l ? l.ToString("F4") : "-")}");
+            }
+            parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}");
+            return string.Join(" | ", parts);
+        }
+    }
+}
