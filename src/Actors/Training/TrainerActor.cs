@@ -33,8 +33,12 @@ public sealed class TrainerActor : ReceiveActor
 
         Receive<TrainPairs>(m =>
         {
+            // Ingress re-sends batches it has not heard back about in time, also to a trainer that is only
+            // behind. One this entity still holds is not queued again: duplicates would pile more work on a
+            // trainer that is already late, and every re-send round would make it later.
+            bool held = ackTo.ContainsKey(m.BatchId);
             ackTo[m.BatchId] = m.AckTo;
-            loop.Enqueue(m);
+            if (!held) loop.Enqueue(m);
         });
         Receive<BatchesDurable>(m =>
         {
