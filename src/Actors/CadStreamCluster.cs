@@ -72,6 +72,14 @@ public static class CadStreamCluster
                 akka.cluster.sharding.handoff-timeout = 120s
                 akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 120s
                 """, HoconAddMode.Prepend);
+        // Akka's warnings go through the host's logging like everything else (one line each on the
+        // console of `cadstream node`/`demo`), not to stdout by Akka's own console logger.
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
         builder.WithRemoting(node.Hostname, node.Port)
             .WithClustering(new ClusterOptions
             {
