@@ -35,7 +35,8 @@ public sealed class NodeRunner : IAsyncDisposable
     private PairConsumer? consumer;
 
     public string KafkaBootstrap { get; }
-    public string HttpUrl => settings.Http.Url;
+    /// <summary>Where the HTTP API listens: the bound address once started (so a configured port 0 reads as the real one).</summary>
+    public string HttpUrl => app.Urls.FirstOrDefault() ?? settings.Http.Url;
     public ActorSystem System => app.Services.GetRequiredService<ActorSystem>();
     public PairConsumer? Consumer => consumer;
     public ModelCatalog Catalog => catalog;
