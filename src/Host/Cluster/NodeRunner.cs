@@ -76,9 +76,9 @@ public sealed class NodeRunner : IAsyncDisposable
     public static async Task<NodeRunner> StartAsync(CadStreamSettings settings, string kafkaBootstrap, Action<string>? log, CancellationToken cancel)
     {
         ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
-            ? new FolderSnapshotStore(settings.Snapshots.Folder)
+            ? new FolderSnapshotStore(settings.Snapshots.Folder, new FolderSnapshotStoreOptions { KeepVersions = settings.Snapshots.Keep })
             : await RedisSnapshotStore.ConnectAsync(RedisConfiguration(settings.Redis),
-                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix });
+                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         var runner = new NodeRunner(settings, store, kafkaBootstrap, log);
         await runner.app.StartAsync(cancel);
         if (settings.Node.Has("ingress"))
