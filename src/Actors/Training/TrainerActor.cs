@@ -28,7 +28,9 @@ public sealed class TrainerActor : ReceiveActor
         }
         var self = Self;
         // Warning level: starts and resumes are rare and matter (a resume means a node was lost).
-        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg));
+        // The node is the cluster address: several nodes can share one machine name (or one process, in tests).
+        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg),
+            Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString());
         loop.Start();
 
         Receive<TrainPairs>(m =>

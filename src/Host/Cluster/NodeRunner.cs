@@ -129,7 +129,7 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
         var lag = consumer()?.Lag.Select(kv => new ConsumerLag(kv.Key.Topic, kv.Key.Partition.Value, kv.Value)).ToArray() ?? [];
         Dictionary<string, TrainingStatus> training;
         lock (trainers)
-            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null));
+            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null, Node: kv.Value.Node));
         return new NodeStatus
         {
             NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),
