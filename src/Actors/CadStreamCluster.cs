@@ -64,10 +64,22 @@ public static class CadStreamCluster
             akka.remote.dot-netty.tcp.maximum-frame-size = 512000b
             akka.coordinated-shutdown.exit-clr = off
             akka.loglevel = WARNING
-            # A trainer stores a final snapshot when it stops (hand-off or shutdown): give it time.
-            akka.cluster.sharding.handoff-timeout = 120s
-            akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 120s
             """, HoconAddMode.Prepend);
+        // A trainer stores a final snapshot when it stops (hand-off or shutdown): give it time. Only on
+        // trainer nodes: a proxy holding messages for trainers that are gone would wait it out at every stop.
+        if (node.Has("trainer"))
+            builder.AddHocon("""
+                akka.cluster.sharding.handoff-timeout = 120s
+                akka.coordinated-shutdown.phases.cluster-sharding-shutdown-region.timeout = 120s
+                """, HoconAddMode.Prepend);
+        // Akka's warnings go through the host's logging like everything else (one line each on the
+        // console of `cadstream node`/`demo`), not to stdout by Akka's own console logger.
+        builder.ConfigureLoggers(loggers =>
+        {
+            loggers.LogLevel = Akka.Event.LogLevel.WarningLevel;
+            loggers.ClearLoggers();
+            loggers.AddLoggerFactory();
+        });
         builder.WithRemoting(node.Hostname, node.Port)
             .WithClustering(new ClusterOptions
             {

@@ -54,12 +54,20 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         });
         Receive<CheckOverdue>(_ =>
         {
+            int batches = 0, pairs = 0;
+            var silent = new HashSet<string>();
             foreach (var (batchId, models) in tracker.Overdue(DateTime.UtcNow, options.RedeliverAfter))
             {
                 if (!inFlight.TryGetValue(batchId, out var b)) continue;
-                log.Warning("batch {0} not stored by {1} within {2}: sending it again", batchId, string.Join(",", models), options.RedeliverAfter);
                 scorers.Tell(new ScorePairs(batchId, Self, b.Pairs.Select(p => ToScore(p, models.ToArray())).ToArray()));
+                batches++;
+                pairs += b.Pairs.Length;
+                silent.UnionWith(models);
             }
+            // One line per check: after a trainer node dies, every batch it held is overdue at once.
+            if (batches > 0)
+                log.Warning("{0} batches ({1} pairs) not stored by {2} within {3}: sending them again",
+                    batches, pairs, string.Join(",", silent.Order()), options.RedeliverAfter);
         });
         Timers.StartPeriodicTimer("overdue", CheckOverdue.Instance, TimeSpan.FromSeconds(5));
     }

@@ -28,13 +28,19 @@ public sealed class TrainerActor : ReceiveActor
         }
         var self = Self;
         // Warning level: starts and resumes are rare and matter (a resume means a node was lost).
-        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg));
+        // The node is the cluster address: several nodes can share one machine name (or one process, in tests).
+        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg),
+            Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString());
         loop.Start();
 
         Receive<TrainPairs>(m =>
         {
+            // Ingress re-sends batches it has not heard back about in time, also to a trainer that is only
+            // behind. One this entity still holds is not queued again: duplicates would pile more work on a
+            // trainer that is already late, and every re-send round would make it later.
+            bool held = ackTo.ContainsKey(m.BatchId);
             ackTo[m.BatchId] = m.AckTo;
-            loop.Enqueue(m);
+            if (!held) loop.Enqueue(m);
         });
         Receive<BatchesDurable>(m =>
         {

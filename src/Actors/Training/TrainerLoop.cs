@@ -32,14 +32,16 @@ public sealed class TrainerLoop : IDisposable
     private volatile TrainerStatus status;
     private volatile Exception? failure;
 
-    public TrainerLoop(ModelSpec spec, ISnapshotStore store, Device device, Action<BatchesDurable> onDurable, Action<string>? log = null)
+    /// <param name="node">Which node trains (its cluster address), for status; default the machine name.</param>
+    public TrainerLoop(ModelSpec spec, ISnapshotStore store, Device device, Action<BatchesDurable> onDurable, Action<string>? log = null,
+        string? node = null)
     {
         this.spec = spec;
         this.store = store;
         this.device = device;
         this.onDurable = onDurable;
         this.log = log;
-        status = new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, Environment.MachineName);
+        status = new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node ?? Environment.MachineName);
         thread = new Thread(Run) { IsBackground = true, Name = $"trainer-{spec.Id}" };
     }
 

@@ -35,7 +35,8 @@ public sealed class NodeRunner : IAsyncDisposable
     private PairConsumer? consumer;
 
     public string KafkaBootstrap { get; }
-    public string HttpUrl => settings.Http.Url;
+    /// <summary>Where the HTTP API listens: the bound address once started (so a configured port 0 reads as the real one).</summary>
+    public string HttpUrl => app.Urls.FirstOrDefault() ?? settings.Http.Url;
     public ActorSystem System => app.Services.GetRequiredService<ActorSystem>();
     public PairConsumer? Consumer => consumer;
     public ModelCatalog Catalog => catalog;
@@ -75,9 +76,9 @@ public sealed class NodeRunner : IAsyncDisposable
     public static async Task<NodeRunner> StartAsync(CadStreamSettings settings, string kafkaBootstrap, Action<string>? log, CancellationToken cancel)
     {
         ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
-            ? new FolderSnapshotStore(settings.Snapshots.Folder)
+            ? new FolderSnapshotStore(settings.Snapshots.Folder, new FolderSnapshotStoreOptions { KeepVersions = settings.Snapshots.Keep })
             : await RedisSnapshotStore.ConnectAsync(RedisConfiguration(settings.Redis),
-                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix });
+                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         var runner = new NodeRunner(settings, store, kafkaBootstrap, log);
         await runner.app.StartAsync(cancel);
         if (settings.Node.Has("ingress"))
@@ -128,7 +129,7 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
         var lag = consumer()?.Lag.Select(kv => new ConsumerLag(kv.Key.Topic, kv.Key.Partition.Value, kv.Value)).ToArray() ?? [];
         Dictionary<string, TrainingStatus> training;
         lock (trainers)
-            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null));
+            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null, Node: kv.Value.Node));
         return new NodeStatus
         {
             NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),

@@ -61,7 +61,7 @@ public sealed class DemoCommand : ICommand
             return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, bootstrap, token, runner =>
             {
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
-                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {settings.Http.Url}/ in a browser");
+                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
                 var stream = FashionPairStream.Create(data, noiseKind, 0.5, settings.Scoring.Classifier, settings.Demo.Seed);
                 Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong) into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>

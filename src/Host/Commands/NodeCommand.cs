@@ -28,7 +28,7 @@ public sealed class NodeCommand : ICommand
         var settings = NodeOptions.Apply(a, CadStreamSettings.Load(a.Has("config") ? a.RequireString("config") : null));
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
         return NodeOptions.RunUntil(settings, settings.Kafka.Bootstrap, token, runner =>
-            Console.Error.WriteLine($"node up: roles {string.Join(",", settings.Node.Roles)}, http {settings.Http.Url}, kafka {(runner.KafkaBootstrap == "" ? "none" : runner.KafkaBootstrap)}"));
+            Console.Error.WriteLine($"node up: roles {string.Join(",", settings.Node.Roles)}, http {runner.HttpUrl}, kafka {(runner.KafkaBootstrap == "" ? "none" : runner.KafkaBootstrap)}"));
     }
 }
 

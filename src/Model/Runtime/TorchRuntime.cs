@@ -30,6 +30,7 @@ public static class TorchRuntime
         lock (Gate)
         {
             if (_device is not null) return _device;
+            PreferPassiveOpenMpWaiting();
             var request = (deviceRequest ?? Environment.GetEnvironmentVariable("CADSTREAM_DEVICE") ?? "auto").Trim().ToLowerInvariant();
             if (request is not ("auto" or "cpu" or "cuda"))
                 throw new DeviceUnavailableException($"CADSTREAM_DEVICE must be auto, cpu or cuda (got '{request}')");
@@ -99,6 +100,23 @@ public static class TorchRuntime
     }
 
     static string FirstLine(string s) => s.Split('\n', 2)[0].Trim();
+
+    /// <summary>
+    /// libtorch's OpenMP threads spin while they wait for work. A node runs several torch users at once
+    /// (trainers, scorers, samplers) beside its actor and Kafka threads: spinning threads take the cores
+    /// the others need (measured on 2 busy cores: 14 img/s spinning, 89 img/s passive, and heartbeats
+    /// starve). OpenMP reads OMP_WAIT_POLICY when libtorch loads, so it is set in the native environment
+    /// before that, unless the operator set it.
+    /// </summary>
+    static void PreferPassiveOpenMpWaiting()
+    {
+        if (OperatingSystem.IsWindows() || Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is not null) return;
+        try { _ = setenv("OMP_WAIT_POLICY", "PASSIVE", overwrite: 0); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { /* no libc: leave the default */ }
+    }
+
+    [DllImport("libc", CharSet = CharSet.Ansi, SetLastError = true)]
+    static extern int setenv(string name, string value, int overwrite);
 
     /// <summary>The version string of the loaded libtorch, proving the native library works.</summary>
     public static string Describe()

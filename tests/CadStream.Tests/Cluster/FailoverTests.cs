@@ -1,0 +1,220 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using CadStream.Host.Cluster;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using CadStream.Ingress.Producing;
+using CadStream.Model.Catalog;
+using CadStream.Tests.Snapshots;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+using static CadStream.Tests.Cluster.ClusterTestKit;
+using AkkaCluster = Akka.Cluster.Cluster;
+
+namespace CadStream.Tests.Cluster;
+
+/// <summary>
+/// A trainer node dies under load. The victim is a real `cadstream node --roles trainer` process,
+/// killed outright, so nothing it trained after its last snapshot survives; the other trainer node
+/// (in this process) must take the model over from Redis and the ingress node must re-send what the
+/// dead one never stored.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class FailoverTests(ITestOutputHelper output)
+{
+    const string ModelId = "failover-cad";
+    /// <summary>The ingest actor's warning when it re-sends batches no trainer stored in time.</summary>
+    const string Resent = "not stored by failover-cad within";
+
+    [Fact]
+    public async Task A_killed_trainer_nodes_model_resumes_on_the_other_trainer_from_redis_and_no_pair_is_lost()
+    {
+        var log = new TestLog(output);
+        // Every step takes up to a whole batch of fresh pairs, so the survivor catches up quickly after the outage.
+        var model = TinyModel(ModelId) with { ReplayFraction = 0 };
+        var redis = new RedisServer();
+        await redis.InitializeAsync();
+        var folder = TempFolder("failover");
+        using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
+        NodeRunner? front = null, survivor = null;
+        Process? victim = null;
+        using var stopProducing = new CancellationTokenSource();
+        Task<long>? producing = null;
+        Task? watching = null;
+        using var stopWatching = new CancellationTokenSource();
+        var history = new ConcurrentQueue<(long Version, long Steps, long Samples)>();
+        try
+        {
+            // Ingress, scorer and serving in one node; batches not stored within 8 s are sent again.
+            front = await StartNodeAsync(Settings(["ingress", "scorer", "serving"], [model], kafka.BootstrapServers, redis.Endpoint,
+                redeliverAfterSeconds: 8), log, "front");
+            var frontCluster = AkkaCluster.Get(front.System);
+            victim = StartTrainerProcess(model, redis.Endpoint, AddressOf(front), folder, log);
+            await WaitUntilAsync(() => UpMembers(front) == 2, TimeSpan.FromSeconds(60), () => "the trainer process to join");
+            string victimAddress = frontCluster.State.Members.Single(m => m.HasRole("trainer")).Address.ToString();
+            log.Write($"victim trainer process {victim.Id} at {victimAddress}");
+
+            var db = redis.Admin.GetDatabase();
+            watching = WatchLatestAsync(db, history, stopWatching.Token);
+            producing = Task.Run(() => Produce(kafka.BootstrapServers, 8, log, stopProducing.Token));
+
+            // The victim trains and stores a few snapshots; only then does the second trainer join, so
+            // the model (one shard) stays where it is until the kill.
+            using var http = Http(front);
+            await WaitUntilAsync(async () => await TrainingNodeAsync(http) == victimAddress && Latest(history)?.Version >= 2,
+                TimeSpan.FromSeconds(90), () => $"the victim to train and store 2 snapshots (latest {Latest(history)})");
+            survivor = await StartNodeAsync(Settings(["trainer"], [model], redis: redis.Endpoint, seeds: [AddressOf(front)]), log, "survivor");
+            await WaitUntilAsync(() => UpMembers(front) == 3, TimeSpan.FromSeconds(30), () => "the second trainer to join");
+            string survivorAddress = AddressOf(survivor);
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.Equal(victimAddress, await TrainingNodeAsync(http));
+
+            var before = Latest(history)!.Value;
+            long acceptedBefore = front.Consumer!.Accepted;
+            int resendsBefore = log.Count(Resent);
+            victim.Kill(entireProcessTree: true);
+            await victim.WaitForExitAsync();
+            var killedAt = Stopwatch.StartNew();
+            log.Write($"killed the victim at snapshot v{before.Version} (steps {before.Steps}, samples {before.Samples}), {acceptedBefore} pairs accepted");
+
+            // The survivor hosts the model, resumed from Redis: its counters start from the stored ones.
+            long firstSteps = -1;
+            await WaitUntilAsync(async () =>
+            {
+                var t = await TrainingAsync(http);
+                if (t is not { } training || training.GetProperty("node").GetString() != survivorAddress) return false;
+                if (firstSteps < 0) firstSteps = training.GetProperty("steps").GetInt64();
+                return true;
+            }, TimeSpan.FromSeconds(60), () => $"the model to move to {survivorAddress}");
+            log.Write($"model on the survivor {killedAt.Elapsed.TotalSeconds:F1} s after the kill, first status at step {firstSteps}");
+            Assert.True(firstSteps >= before.Steps, $"the survivor started at step {firstSteps}, below the stored {before.Steps}: it did not resume");
+            await WaitUntilAsync(() => Latest(history)?.Version > before.Version + 1, TimeSpan.FromSeconds(60),
+                () => $"the survivor to publish snapshots after v{before.Version} (latest {Latest(history)})");
+            var after = Latest(history)!.Value;
+            Assert.True(after.Steps > before.Steps && after.Samples > before.Samples,
+                $"after the takeover v{after.Version} has steps {after.Steps}, samples {after.Samples}; before: steps {before.Steps}, samples {before.Samples}");
+
+            // Some more load on the survivor, then every produced pair must end up committed: reflected in
+            // a stored snapshot, including those the victim trained but never stored.
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            stopProducing.Cancel();
+            long produced = await producing;
+            log.Write($"produced {produced} pairs");
+            Assert.Equal(produced, EndOffsets(kafka).Values.Sum());
+            await WaitForAllCommittedAsync(kafka, front.Consumer, TimeSpan.FromSeconds(90));
+            Assert.Equal(produced, front.Consumer.Accepted);
+            log.Write($"all {produced} pairs committed {killedAt.Elapsed.TotalSeconds:F1} s after the kill; " +
+                      $"{log.Count(Resent) - resendsBefore} redelivery rounds since");
+            // What the victim held unstored (and what was sent its way while it was being declared dead) came
+            // back through the ingest node's redelivery, not through Kafka: the consumer never re-read anything.
+            Assert.True(log.Count(Resent) > resendsBefore, "the ingest node re-sent nothing after the kill");
+
+            // Counters never went back, across both trainers.
+            await Task.Delay(500);
+            var seen = history.ToArray();
+            for (int i = 1; i < seen.Length; i++)
+            {
+                Assert.True(seen[i].Version > seen[i - 1].Version, $"version went from {seen[i - 1].Version} to {seen[i].Version}");
+                Assert.True(seen[i].Steps >= seen[i - 1].Steps && seen[i].Samples >= seen[i - 1].Samples,
+                    $"counters went back from v{seen[i - 1].Version} ({seen[i - 1].Steps} steps, {seen[i - 1].Samples} samples) " +
+                    $"to v{seen[i].Version} ({seen[i].Steps} steps, {seen[i].Samples} samples)");
+            }
+            // The serving stage followed the takeover.
+            await WaitUntilAsync(async () => (await ModelEntryAsync(http, ModelId))?.GetProperty("snapshotVersion") is { ValueKind: JsonValueKind.Number } v
+                    && v.GetInt64() > before.Version, TimeSpan.FromSeconds(30), () => "the serving stage to load a snapshot of the survivor");
+            Assert.True(await SampleOneAsync(http, ModelId) > before.Version);
+        }
+        finally
+        {
+            stopProducing.Cancel();
+            if (producing is not null) await producing.ContinueWith(_ => { });
+            stopWatching.Cancel();
+            if (watching is not null) await watching.ContinueWith(_ => { });
+            if (victim is { HasExited: false }) victim.Kill(entireProcessTree: true);
+            victim?.Dispose();
+            // Ingress first, then the trainer stores its final snapshot.
+            await StopAllAsync(log, survivor, front);
+            await redis.DisposeAsync();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    static (long Version, long Steps, long Samples)? Latest(ConcurrentQueue<(long Version, long Steps, long Samples)> history) =>
+        history.IsEmpty ? null : history.Last();
+
+    /// <summary>Records every new cad:model:{id}:latest the test sees, polling Redis directly.</summary>
+    static async Task WatchLatestAsync(IDatabase db, ConcurrentQueue<(long, long, long)> history, CancellationToken cancel)
+    {
+        long last = 0;
+        while (!cancel.IsCancellationRequested)
+        {
+            var fields = (await db.HashGetAllAsync($"cad:model:{ModelId}:latest")).ToDictionary(f => f.Name.ToString(), f => f.Value);
+            if (fields.TryGetValue("version", out var v) && (long)v != last)
+            {
+                last = (long)v;
+                history.Enqueue(((long)v, (long)fields["steps"], (long)fields["samples"]));
+            }
+            try { await Task.Delay(100, cancel); } catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>Streams valid pairs at a steady rate until cancelled; returns how many the broker acknowledged.</summary>
+    static long Produce(string bootstrap, double perSecond, TestLog log, CancellationToken cancel)
+    {
+        using var producer = new PairProducer(bootstrap, IngressTopics.Pairs, PairFormat.Json);
+        var clock = Stopwatch.StartNew();
+        int i = 0;
+        while (!cancel.IsCancellationRequested)
+        {
+            producer.Produce(Pair($"f-{i}", i));
+            i++;
+            var due = TimeSpan.FromSeconds(i / perSecond) - clock.Elapsed;
+            if (due > TimeSpan.Zero) cancel.WaitHandle.WaitOne(due);
+        }
+        int left = producer.Flush(TimeSpan.FromSeconds(15));
+        Assert.Equal(0, left);
+        Assert.Equal(0, producer.Failed);
+        log.Write($"producer: {producer.Delivered} delivered");
+        return producer.Delivered;
+    }
+
+    static async Task<JsonElement?> TrainingAsync(HttpClient http)
+    {
+        var status = await GetJsonAsync(http, "/v1/status");
+        var t = status.GetProperty("models")[0].GetProperty("training");
+        return t.ValueKind == JsonValueKind.Object ? t : null;
+    }
+
+    static async Task<string?> TrainingNodeAsync(HttpClient http) => (await TrainingAsync(http))?.GetProperty("node").GetString();
+
+    /// <summary>`cadstream node --roles trainer` as its own process, joining the test's cluster.</summary>
+    static Process StartTrainerProcess(ModelSpec model, string redis, string seed, string folder, TestLog log)
+    {
+        var config = Path.Combine(folder, "trainer.json");
+        File.WriteAllText(config, JsonSerializer.Serialize(new
+        {
+            Node = new { Roles = new[] { "trainer" }, Port = 0 },
+            Models = new[]
+            {
+                new
+                {
+                    model.Id, model.Kind, model.Dataset, model.Mode, model.Width, model.LearningRate, model.Batch, model.EmaDecay,
+                    model.WarmupSteps, model.SnapshotEverySteps, model.SnapshotEverySeconds, model.ReplaySize, model.ReplayFraction,
+                    model.Guidance, model.Seed,
+                },
+            },
+        }));
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cadstream.dll"));
+        foreach (var a in new[] { "node", "--config", config, "--roles", "trainer", "--port", "0", "--seed", seed, "--redis", redis,
+                     "--http", $"127.0.0.1:{FreePort()}", "--duration", "5m" })  // ends by itself should the test host die
+            psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[victim] {e.Data}"); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[victim] {e.Data}"); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
+    }
+}
