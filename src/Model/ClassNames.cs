@@ -11,7 +11,7 @@ public static class ClassNames
         if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var index))
         {
             if (index >= 0 && index < names.Count) return index;
-            throw new ArgumentException($"class index {index} is outside 0..{names.Count - 1}");
+            throw Unknown(nameOrIndex, names);
         }
         var key = Normalize(s);
         for (int i = 0; i < names.Count; i++)
@@ -19,8 +19,11 @@ public static class ClassNames
         // A unique prefix of 3+ characters is enough ("T-shirt" for "T-shirt/top").
         var prefixed = Enumerable.Range(0, names.Count).Where(i => key.Length >= 3 && Normalize(names[i]).StartsWith(key, StringComparison.Ordinal)).ToArray();
         if (prefixed.Length == 1) return prefixed[0];
-        throw new ArgumentException($"unknown class '{nameOrIndex}'; expected 0..{names.Count - 1} or one of: {string.Join(", ", names)}");
+        throw Unknown(nameOrIndex, names);
     }
+
+    static ArgumentException Unknown(string given, IReadOnlyList<string> names) =>
+        new($"unknown class '{given}'; expected 0..{names.Count - 1} or one of: {string.Join(", ", names)}");
 
     static string Normalize(string s) => new(s.Where(char.IsLetterOrDigit).Select(char.ToLowerInvariant).ToArray());
 }
