@@ -11,7 +11,7 @@ public static class ClassNames
         if (int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var index))
         {
             if (index >= 0 && index < names.Count) return index;
-            throw Unknown(nameOrIndex, names);
+            throw new ArgumentException($"unknown class '{nameOrIndex}': index {index} is outside 0..{names.Count - 1}; the classes are {string.Join(", ", names)}");
         }
         var key = Normalize(s);
         for (int i = 0; i < names.Count; i++)
