@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using CadStream.Model.Catalog;
+using CadStream.Model.Snapshots;
+using CadStream.Model.Training;
+using CadStream.Serving;
+using Microsoft.AspNetCore.Builder;
+using static TorchSharp.torch;
+
+/// <summary>
+/// Serving latency and batching: p50/p99 of one request at a time (50 DDIM steps, CA-CFG, one image),
+/// then the throughput of 16 concurrent clients against one client. The ratio shows what dynamic
+/// batching buys on this machine (16 clients share each denoising step's forward pass).
+/// </summary>
+static class ServingBench
+{
+    public static void Run(Device device, int width, int requests, int clients)
+    {
+        var spec = new ModelSpec { Id = "bench", Width = width, Guidance = 1.0 };
+        var folder = Directory.CreateTempSubdirectory("cadstream-bench-").FullName;
+        try
+        {
+            using (var trainer = new CadTrainer(spec.ToModelConfig(), new TrainerOptions(), device))
+            {
+                var store = new FolderSnapshotStore(folder);
+                store.PublishAsync(spec.Id, trainer.ToSnapshot(1, includeTrainingState: false).ToBytes(), 1, 0, 0).GetAwaiter().GetResult();
+                store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+            int port = FreePort();
+            var serveStore = new FolderSnapshotStore(folder);
+            var app = ServingApp.BuildServingApp(new ServingOptions { MaxQueuedRequests = 256 }, serveStore, new ModelCatalog([spec]), url: $"http://127.0.0.1:{port}");
+            app.StartAsync().GetAwaiter().GetResult();
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(10) };
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (http.GetAsync("/readyz").GetAwaiter().GetResult().StatusCode != HttpStatusCode.OK)
+            {
+                if (DateTime.UtcNow > deadline) throw new TimeoutException("serving did not load the snapshot within 60 s");
+                Thread.Sleep(100);
+            }
+            string body = """{"label": 7, "coherence": 1, "guidance": 1, "steps": 50, "count": 1, "seed": 1}""";
+            double Request()
+            {
+                var clock = Stopwatch.StartNew();
+                using var r = http.PostAsync("/v1/models/bench/samples", new StringContent(body, Encoding.UTF8, "application/json")).GetAwaiter().GetResult();
+                if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"sampling answered {(int)r.StatusCode}");
+                r.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+                return clock.Elapsed.TotalMilliseconds;
+            }
+            for (int i = 0; i < 2; i++) Request();  // warm-up
+            var single = Enumerable.Range(0, requests).Select(_ => Request()).Order().ToArray();
+            double oneClientRps = 1000.0 / single.Average();
+
+            var all = Stopwatch.StartNew();
+            var tasks = Enumerable.Range(0, clients).Select(_ => Task.Run(() => { for (int i = 0; i < Math.Max(1, requests / 4); i++) Request(); })).ToArray();
+            Task.WaitAll(tasks);
+            double manyRps = clients * Math.Max(1, requests / 4) / all.Elapsed.TotalSeconds;
+
+            Console.WriteLine($"model: width {width}, one image per request, 50 DDIM steps, CA-CFG (w = 1)");
+            Console.WriteLine($"serve_latency_p50_ms {Percentile(single, 0.50):F1}");
+            Console.WriteLine($"serve_latency_p99_ms {Percentile(single, 0.99):F1}");
+            Console.WriteLine($"serve_rps_1_client {oneClientRps:F2}");
+            Console.WriteLine($"serve_rps_{clients}_clients {manyRps:F2}");
+            Console.WriteLine($"serve_throughput_ratio_{clients}_over_1 {manyRps / oneClientRps:F2}");
+            app.StopAsync().GetAwaiter().GetResult();
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            serveStore.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+
+    static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+
+    static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+}
