@@ -1,0 +1,75 @@
+using System.Diagnostics;
+using CadStream.Actors.Scoring;
+using CadStream.Actors.Training;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using CadStream.Ingress.Producing;
+using CadStream.Model.Catalog;
+using CadStream.Model.Data;
+
+/// <summary>
+/// Sustained pairs/s through Kafka consume, decoding, validation and scoring into a trainer's replay
+/// buffer, next to kcat's raw consume rate of the same records from the same broker in the same run.
+/// </summary>
+static class IngestBench
+{
+    public static void Run(int count)
+    {
+        using var broker = EmbeddedKafka.Start();
+        var data = FashionMnist.Load(train: true);
+        var stream = FashionPairStream.Create(data, LabelNoiseKind.Entropy, 0.5, null, 0);
+        using (var producer = new PairProducer(broker.BootstrapServers))
+            PairStreaming.Run(producer, stream.Pairs(count), count, 0);
+        Console.WriteLine($"records: {count} JSON pairs (28x28 PNG, label, coherence) in cad.pairs, embedded broker {broker.BootstrapServers}");
+
+        // kcat: raw consume of the same records, to the end of the topic.
+        var kcat = new ProcessStartInfo("kcat", $"-C -b {broker.BootstrapServers} -t {IngressTopics.Pairs} -o beginning -e -q -f %o\\n")
+            { RedirectStandardOutput = true, UseShellExecute = false };
+        var clock = Stopwatch.StartNew();
+        long kcatRecords = 0;
+        using (var p = Process.Start(kcat)!)
+        {
+            while (p.StandardOutput.ReadLine() is not null) kcatRecords++;
+            p.WaitForExit();
+        }
+        double kcatRate = kcatRecords / clock.Elapsed.TotalSeconds;
+
+        // CadStream: consumer + decoder + validation + scoring (coherence as given, else binned score, else 1) into a replay buffer.
+        var catalog = new ModelCatalog([new ModelSpec { Id = "fashion-cad" }]);
+        clock.Restart();
+        var sink = new ScoringSink(count);
+        using var consumer = new PairConsumer(new PairConsumerOptions { BootstrapServers = broker.BootstrapServers, MaxInFlight = count + 1 },
+            new PairDecoder(catalog), sink).Start();
+        if (!sink.Done.Wait(TimeSpan.FromMinutes(5))) throw new TimeoutException($"only {sink.Count} of {count} pairs arrived");
+        double total = clock.Elapsed.TotalSeconds;
+        // Sustained rate: from the first pair on, so the consumer group join (~3 s on the mock cluster) is left out.
+        double ours = (count - 1) / (total - sink.FirstAt.TotalSeconds);
+        double oursWithJoin = count / total;
+        consumer.StopAsync().GetAwaiter().GetResult();
+        Console.WriteLine($"ingest_pairs_per_second_including_group_join {oursWithJoin:F0}");
+        Console.WriteLine($"kcat_raw_records_per_second {kcatRate:F0}");
+        Console.WriteLine($"ingest_pairs_per_second {ours:F0}");
+        Console.WriteLine($"ingest_over_kcat {ours / kcatRate:F3}");
+    }
+
+    sealed class ScoringSink(int expected) : IPairSink
+    {
+        private readonly ReplayBuffer<ScoredPair> buffer = new(expected + 1);
+        private readonly QuantileBinner binner = new();
+        private int count;
+        private readonly Stopwatch since = Stopwatch.StartNew();
+        public TimeSpan FirstAt { get; private set; }
+        public ManualResetEventSlim Done { get; } = new();
+        public int Count => count;
+
+        public ValueTask<bool> OfferAsync(IncomingPair pair, CancellationToken cancel)
+        {
+            float c = pair.Coherence ?? (pair.Score is double s ? (float)binner.Observe(s) : 1f);
+            buffer.Add(new ScoredPair(pair.Pixels, pair.Label, c));
+            int n = Interlocked.Increment(ref count);
+            if (n == 1) FirstAt = since.Elapsed;
+            if (n >= expected) Done.Set();
+            return new(true);
+        }
+    }
+}
