@@ -15,6 +15,8 @@ namespace CadStream.Actors.Ingest;
 public sealed class IngestActor : ReceiveActor, IWithTimers
 {
     public sealed record Accepted(IncomingPair Pair);
+    /// <summary>The consumer lost these partitions (offsets ignored): their records belong to another consumer now.</summary>
+    public sealed record Revoked(IReadOnlyList<RecordSource> Partitions);
     private sealed record Flush { public static readonly Flush Instance = new(); }
     private sealed record CheckOverdue { public static readonly CheckOverdue Instance = new(); }
 
@@ -51,6 +53,12 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
             var committable = tracker.Committable();
             // The consumer wants, per partition, the highest offset through which handed-over pairs are durable.
             markDurable?.Invoke(committable.Where(kv => kv.Value > 0).ToDictionary(kv => new TopicPartition(kv.Key.Topic, new Partition(kv.Key.Partition)), kv => kv.Value - 1));
+        });
+        Receive<Revoked>(m =>
+        {
+            foreach (var p in m.Partitions) tracker.Forget(p.Topic, p.Partition);
+            pending.RemoveAll(x => m.Partitions.Any(p => p.Topic == x.Source.Topic && p.Partition == x.Source.Partition));
+            foreach (var id in inFlight.Keys.Where(id => !tracker.IsPending(id)).ToList()) inFlight.Remove(id);
         });
         Receive<CheckOverdue>(_ =>
         {

@@ -86,14 +86,18 @@ public sealed class NodeRunner : IAsyncDisposable
             if (string.IsNullOrWhiteSpace(kafkaBootstrap)) throw new ArgumentException("an ingress node needs Kafka:Bootstrap (or --kafka HOST:PORT)");
             var registry = runner.app.Services.GetRequiredService<ActorRegistry>();
             var ingest = await registry.GetAsync<IngestKey>(cancel);
-            runner.consumer = new PairConsumer(new PairConsumerOptions
+            var consumer = new PairConsumer(new PairConsumerOptions
             {
                 BootstrapServers = kafkaBootstrap,
                 Topic = settings.Kafka.Topic,
                 DeadLetterTopic = settings.Kafka.DeadLetterTopic,
                 MaxInFlight = settings.Node.MaxInFlightPairs,
                 Log = log,
-            }, new PairDecoder(runner.catalog), new ActorPairSink(ingest)).Start();
+            }, new PairDecoder(runner.catalog), new ActorPairSink(ingest));
+            // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
+            consumer.PartitionsRevoked += parts =>
+                ingest.Tell(new IngestActor.Revoked(parts.Select(p => new RecordSource(p.Topic, p.Partition.Value, 0)).ToArray()));
+            runner.consumer = consumer.Start();
         }
         return runner;
     }
