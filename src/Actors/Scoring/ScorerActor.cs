@@ -72,7 +72,7 @@ public sealed class ScorerActor : ReceiveActor
         using var scope = NewDisposeScope();
         var bytes = new byte[which.Count * 784];
         for (int j = 0; j < which.Count; j++) Buffer.BlockCopy(pairs[which[j]].Pixels, 0, bytes, j * 784, 784);
-        var images = tensor(bytes, [which.Count, 1, 28, 28]).to(ScalarType.Float32) / 127.5 - 1;
+        var images = CadStream.Model.Imaging.ImageGrid.FromBytes(bytes, which.Count, 1, 28, 28);
         var logits = ClassifierTraining.PredictLogits(classifier, images);
         for (int j = 0; j < which.Count; j++)
         {

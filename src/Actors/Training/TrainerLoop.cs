@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using CadStream.Model.Catalog;
+using CadStream.Model.Imaging;
 using CadStream.Model.Snapshots;
 using CadStream.Model.Training;
 using static TorchSharp.torch;
@@ -142,12 +143,13 @@ public sealed class TrainerLoop : IDisposable
             }
 
             var clock = Stopwatch.StartNew();
-            var pixels = new byte[items.Count * items[0].Pair.Pixels.Length];
-            for (int i = 0; i < items.Count; i++) Buffer.BlockCopy(items[i].Pair.Pixels, 0, pixels, i * items[0].Pair.Pixels.Length, items[0].Pair.Pixels.Length);
+            // One copy: the pairs' pixels into a contiguous buffer, straight into the batch tensor.
+            int size = items[0].Pair.Pixels.Length;
+            var pixels = new byte[items.Count * size];
+            for (int i = 0; i < items.Count; i++) Buffer.BlockCopy(items[i].Pair.Pixels, 0, pixels, i * size, size);
             var (c, h, w) = spec.ImageShape;
-            var pairs = new PairSet(pixels, items.Count, c, h, w, items.Select(x => x.Pair.Label).ToArray(), items.Select(x => x.Pair.Coherence).ToArray());
-            var batch = pairs.Batch(Enumerable.Range(0, items.Count).ToArray(), device);
-            long samplesBefore = trainer.SamplesSeen;
+            var batch = new TrainBatch(ImageGrid.FromBytes(pixels, items.Count, c, h, w, device),
+                items.Select(x => (long)x.Pair.Label).ToArray(), items.Select(x => x.Pair.Coherence).ToArray());
             StepResult result;
             using (batch.Images) result = trainer.Step(batch);
             TrainerMetrics.StepSeconds.WithLabels(spec.Id).Observe(clock.Elapsed.TotalSeconds);

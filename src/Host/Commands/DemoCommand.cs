@@ -41,7 +41,7 @@ public sealed class DemoCommand : ICommand
         double rate = a.Has("rate") ? a.Double("rate", 0.1, 100_000) : settings.Demo.Rate;
         var noise = a.Has("noise") ? a.RequireString("noise") : settings.Demo.Noise;
         LabelNoiseKind noiseKind;
-        try { noiseKind = FashionPairStream.ParseNoise(noise); } catch (ArgumentException e) { throw new UsageException($"--noise: {e.Message}"); }
+        try { noiseKind = LabelNoise.ParseKind(noise); } catch (ArgumentException e) { throw new UsageException($"--noise: {e.Message}"); }
         if (noiseKind == LabelNoiseKind.Temperature && settings.Scoring.Classifier is null)
             throw new UsageException("--noise temperature needs Scoring:Classifier in the configuration (a file from cadstream train-classifier)");
 

@@ -36,7 +36,7 @@ public sealed class ProduceCommand : ICommand
         if (topic.Length == 0) throw new UsageException("--topic needs a name");
         var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
         if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
-        var noise = a.Parse("noise", FashionPairStream.ParseNoise);
+        var noise = a.Parse("noise", LabelNoise.ParseKind);
         double beta = a.Double("beta", 1e-6, 1e6);
         long count = a.Long("count", 0);
         double rate = a.Double("rate", 0, 1e7);

@@ -102,22 +102,13 @@ public sealed class TrainCommand : ICommand
     {
         var data = FashionMnist.Load(train: true);
         int count = limit is int l ? Math.Min(data.Count, l) : data.Count;
-        var trueLabels = data.Labels.AsSpan(0, count);
-        NoisyLabels noisy = noise switch
-        {
-            "none" => LabelNoise.None(trueLabels),
-            "entropy" => LabelNoise.Entropy(trueLabels, FashionMnist.ClassNames.Count, seed),
-            "temperature" => TemperatureNoise(data, count, classifierPath ?? throw new UsageException("--noise temperature needs --classifier FILE"), beta, seed),
-            _ => throw new UsageException($"--noise must be none, entropy or temperature (got '{noise}')"),
-        };
+        if (count < data.Count) data = data.Slice(0, count);
+        LabelNoiseKind kind;
+        try { kind = LabelNoise.ParseKind(noise); }
+        catch (ArgumentException) { throw new UsageException($"--noise must be none, entropy or temperature (got '{noise}')"); }
+        if (kind == LabelNoiseKind.Temperature && classifierPath is null) throw new UsageException("--noise temperature needs --classifier FILE");
+        var noisy = LabelNoise.Apply(kind, data, beta, classifierPath, seed);
         Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
-        return new PairSet(data.Pixels.AsSpan(0, count * 784).ToArray(), count, 1, 28, 28, noisy.Labels, noisy.Coherence);
-    }
-
-    static NoisyLabels TemperatureNoise(FashionMnist data, int count, string classifierPath, double beta, int seed)
-    {
-        var classifier = FashionClassifier.Load(classifierPath);
-        var logits = ClassifierTraining.PredictLogits(classifier, data, count);
-        return LabelNoise.Temperature(logits, data.Labels.AsSpan(0, count), FashionMnist.ClassNames.Count, beta, seed);
+        return new PairSet(data.Pixels, count, 1, 28, 28, noisy.Labels, noisy.Coherence);
     }
 }

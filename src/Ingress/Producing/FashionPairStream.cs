@@ -3,8 +3,6 @@ using CadStream.Model.Data;
 
 namespace CadStream.Ingress.Producing;
 
-public enum LabelNoiseKind { None, Entropy, Temperature }
-
 /// <summary>
 /// Label-noised Fashion-MNIST pairs for cad.pairs: a seeded selection of training images,
 /// labels noised by one of the CAD protocols (the same <see cref="LabelNoise"/> code the offline
@@ -32,14 +30,6 @@ public sealed class FashionPairStream
         this.model = model;
     }
 
-    public static LabelNoiseKind ParseNoise(string s) => s.Trim().ToLowerInvariant() switch
-    {
-        "none" => LabelNoiseKind.None,
-        "entropy" => LabelNoiseKind.Entropy,
-        "temperature" => LabelNoiseKind.Temperature,
-        _ => throw new ArgumentException($"unknown noise '{s}'; expected none, entropy or temperature"),
-    };
-
     /// <param name="size">Distinct images to use (at most the data set); 0 = all.</param>
     /// <param name="classifierPath">Classifier file, needed by <see cref="LabelNoiseKind.Temperature"/>.</param>
     /// <param name="model">Model id written into each pair; null = every class model.</param>
@@ -49,23 +39,10 @@ public sealed class FashionPairStream
         var order = Enumerable.Range(0, data.Count).ToArray();
         new Random(seed).Shuffle(order);
         var chosen = order[..n];
-        var labels = chosen.Select(i => data.Labels[i]).ToArray();
-        NoisyLabels noisy = noise switch
-        {
-            LabelNoiseKind.None => LabelNoise.None(labels),
-            LabelNoiseKind.Entropy => LabelNoise.Entropy(labels, FashionMnist.NumClasses, seed),
-            _ => Temperature(data, chosen, labels, classifierPath ?? throw new ArgumentException("temperature noise needs a classifier file"), beta, seed),
-        };
+        var pixels = new byte[n * 784];
+        for (int k = 0; k < n; k++) data.Pixels.AsSpan(chosen[k] * 784, 784).CopyTo(pixels.AsSpan(k * 784));
+        var noisy = LabelNoise.Apply(noise, new FashionMnist(pixels, chosen.Select(i => data.Labels[i]).ToArray()), beta, classifierPath, seed);
         return new FashionPairStream(data, chosen, noisy, seed, model);
-    }
-
-    static NoisyLabels Temperature(FashionMnist data, int[] chosen, byte[] labels, string classifierPath, double beta, int seed)
-    {
-        var pixels = new byte[chosen.Length * 784];
-        for (int k = 0; k < chosen.Length; k++) data.Pixels.AsSpan(chosen[k] * 784, 784).CopyTo(pixels.AsSpan(k * 784));
-        using var classifier = FashionClassifier.Load(classifierPath);
-        var logits = ClassifierTraining.PredictLogits(classifier, new FashionMnist(pixels, labels));
-        return LabelNoise.Temperature(logits, labels, FashionMnist.NumClasses, beta, seed);
     }
 
     /// <summary>The pairs: the selection in order, then again in a fresh seeded order per pass. <paramref name="count"/> 0 = endless.</summary>

@@ -134,4 +134,36 @@ public static class LabelNoise
         for (int i = 0; i < labels.Length; i++)
             if (labels[i] >= numClasses) throw new ArgumentException($"label {labels[i]} at {i} is outside 0..{numClasses - 1}");
     }
+
+    /// <summary>Parses a protocol name: none, entropy or temperature.</summary>
+    public static LabelNoiseKind ParseKind(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "none" => LabelNoiseKind.None,
+        "entropy" => LabelNoiseKind.Entropy,
+        "temperature" => LabelNoiseKind.Temperature,
+        _ => throw new ArgumentException($"unknown noise '{s}'; expected none, entropy or temperature"),
+    };
+
+    /// <summary>
+    /// Noises the labels of <paramref name="images"/> with one protocol, seeded: the one place the
+    /// offline trainer, the producer and the demo get noisy labels from. Temperature noise needs the
+    /// clean-label classifier's logits, hence its file.
+    /// </summary>
+    public static NoisyLabels Apply(LabelNoiseKind kind, FashionMnist images, double beta, string? classifierPath, int seed)
+    {
+        switch (kind)
+        {
+            case LabelNoiseKind.None: return None(images.Labels);
+            case LabelNoiseKind.Entropy: return Entropy(images.Labels, FashionMnist.NumClasses, seed);
+            default:
+                if (classifierPath is null) throw new ArgumentException("temperature noise needs a classifier file");
+                using (var classifier = FashionClassifier.Load(classifierPath))
+                {
+                    var logits = ClassifierTraining.PredictLogits(classifier, images);
+                    return Temperature(logits, images.Labels, FashionMnist.NumClasses, beta, seed);
+                }
+        }
+    }
 }
+
+public enum LabelNoiseKind { None, Entropy, Temperature }

@@ -6,6 +6,19 @@ namespace CadStream.Model.Imaging;
 /// <summary>Turns model outputs (N, C, H, W) in [-1, 1] into 8-bit pixels and PNG files.</summary>
 public static class ImageGrid
 {
+    /// <summary>
+    /// The inverse of <see cref="ToBytes"/>: N*C*H*W 8-bit pixels (channel-first, row-major) as a
+    /// float (N, C, H, W) tensor in [-1, 1], the model's input range.
+    /// </summary>
+    public static Tensor FromBytes(byte[] pixels, int count, int channels, int height, int width, Device? device = null)
+    {
+        using var bytes = tensor(pixels, [count, channels, height, width]);
+        using var f = bytes.to(ScalarType.Float32);
+        var x = f / 127.5 - 1;
+        if (device is null || device.type == TorchSharp.DeviceType.CPU) return x;
+        using (x) return x.to(device);
+    }
+
     /// <summary>Row-major 8-bit pixels, N*C*H*W, channel-first per image.</summary>
     public static byte[] ToBytes(Tensor images)
     {

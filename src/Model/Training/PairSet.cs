@@ -31,10 +31,7 @@ public sealed class PairSet
         var buffer = new byte[indices.Length * ImageBytes];
         for (int i = 0; i < indices.Length; i++)
             Buffer.BlockCopy(Pixels, indices[i] * ImageBytes, buffer, i * ImageBytes, ImageBytes);
-        using var bytes = tensor(buffer, [indices.Length, Channels, Height, Width]);
-        using var f = bytes.to(ScalarType.Float32);
-        var x = f / 127.5 - 1;
-        return device is null || device.type == DeviceType.CPU ? x : x.to(device);
+        return Imaging.ImageGrid.FromBytes(buffer, indices.Length, Channels, Height, Width, device);
     }
 
     public TrainBatch Batch(ReadOnlySpan<int> indices, Device device)
