@@ -118,6 +118,26 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
     public static string MetricsRow(QualityMetrics m) =>
         $"| {F(m.Fid, "F2")} | {F(m.Precision)} | {F(m.Recall)} | {F(m.Density)} | {F(m.Coverage)} | {F(m.Accuracy)} |";
 
+    /// <summary>One sweep section: table, plot, and the grid whose rows are the sweep's values.</summary>
+    static void Sweep(StringBuilder s, string title, string expectation, string name, QualityMetrics[] sweep,
+        Func<QualityMetrics, string> value, string columns)
+    {
+        s.AppendLine();
+        s.AppendLine($"## {title}");
+        s.AppendLine();
+        s.AppendLine(expectation);
+        s.AppendLine();
+        s.AppendLine($"| {name} " + MetricsHeader);
+        s.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var m in sweep) s.AppendLine($"| {value(m)} " + MetricsRow(m));
+        s.AppendLine();
+        s.AppendLine($"![{name} sweep](sweep_{name}.png)");
+        s.AppendLine();
+        s.AppendLine($"Rows: {name} " + string.Join(", ", sweep.Select(value)) + $" (top to bottom); {columns}");
+        s.AppendLine();
+        s.AppendLine($"![{name} grid](grid_{name}.png)");
+    }
+
     static string Markdown(EvalResult r, IReadOnlyList<string> names, string? title)
     {
         var s = new StringBuilder();
@@ -141,34 +161,11 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
         s.AppendLine("| " + string.Join(" | ", r.Main.PerClassAccuracy.Select(v => F(v, "F2"))) + " |");
         if (r.CoherenceSweep.Length > 0)
         {
-            s.AppendLine();
-            s.AppendLine("## Coherence sweep (guidance 0)");
-            s.AppendLine();
-            s.AppendLine("Accuracy should fall toward 1/10 as the prompted coherence goes to 0 (paper, Fig. 5a).");
-            s.AppendLine();
-            s.AppendLine("| coherence " + MetricsHeader);
-            s.AppendLine("|---|---|---|---|---|---|---|");
-            foreach (var m in r.CoherenceSweep) s.AppendLine($"| {F(m.Coherence, "F2")} " + MetricsRow(m));
-            s.AppendLine();
-            s.AppendLine("![coherence sweep](sweep_coherence.png)");
-            s.AppendLine();
-            s.AppendLine("Rows: coherence " + string.Join(", ", r.CoherenceSweep.Select(m => F(m.Coherence, "F2"))) + " (top to bottom); columns: " + string.Join(", ", names) + "; the same seed in each column.");
-            s.AppendLine();
-            s.AppendLine("![coherence grid](grid_coherence.png)");
-            s.AppendLine();
-            s.AppendLine("## Guidance sweep (coherence 1)");
-            s.AppendLine();
-            s.AppendLine("Guidance trades FID for accuracy (paper, Fig. 5b).");
-            s.AppendLine();
-            s.AppendLine("| guidance " + MetricsHeader);
-            s.AppendLine("|---|---|---|---|---|---|---|");
-            foreach (var m in r.GuidanceSweep) s.AppendLine($"| {F(m.Guidance, "G")} " + MetricsRow(m));
-            s.AppendLine();
-            s.AppendLine("![guidance sweep](sweep_guidance.png)");
-            s.AppendLine();
-            s.AppendLine("Rows: guidance " + string.Join(", ", r.GuidanceSweep.Select(m => F(m.Guidance, "G"))) + " (top to bottom); columns: classes as above.");
-            s.AppendLine();
-            s.AppendLine("![guidance grid](grid_guidance.png)");
+            Sweep(s, "Coherence sweep (guidance 0)", "Accuracy should fall toward 1/10 as the prompted coherence goes to 0 (paper, Fig. 5a).",
+                "coherence", r.CoherenceSweep, m => F(m.Coherence, "F2"),
+                "columns: " + string.Join(", ", names) + "; the same seed in each column.");
+            Sweep(s, "Guidance sweep (coherence 1)", "Guidance trades FID for accuracy (paper, Fig. 5b).",
+                "guidance", r.GuidanceSweep, m => F(m.Guidance, "G"), "columns: classes as above.");
         }
         return s.ToString();
     }
