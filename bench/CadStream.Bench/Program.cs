@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 // in the same run (a plain matmul), so runs on noisy machines can be compared as ratios.
 //   dotnet run -c Release --project bench/CadStream.Bench -- train [--batch 64] [--width 48] [--steps 20] [--warmup 5]
 //   dotnet run -c Release --project bench/CadStream.Bench -- stream-train [--width 32] [--batch 64] [--steps 30]
+//   dotnet run -c Release --project bench/CadStream.Bench -- demo-train [--width 32] [--batch 64] [--seconds 20] [--threads 0]
 //   dotnet run -c Release --project bench/CadStream.Bench -- ingest [--count 10000]
 //   dotnet run -c Release --project bench/CadStream.Bench -- serve [--width 32] [--requests 20] [--clients 16]
 
@@ -25,6 +26,9 @@ switch (what)
     case "stream-train":
         StreamingTrainerBench.Run(device, Get("width", 32), Get("batch", 64), Get("steps", 30));
         break;
+    case "demo-train":
+        DemoTrainBench.Run(device, Get("width", 32), Get("batch", 64), Get("seconds", 20), Get("threads", 0));
+        break;
     case "ingest":
         IngestBench.Run(Get("count", 10_000));
         break;
@@ -32,7 +36,7 @@ switch (what)
         ServingBench.Run(device, Get("width", 32), Get("requests", 20), Get("clients", 16));
         break;
     default:
-        Console.Error.WriteLine($"unknown benchmark '{what}'; available: train, stream-train, ingest, serve");
+        Console.Error.WriteLine($"unknown benchmark '{what}'; available: train, stream-train, demo-train, ingest, serve");
         return 2;
 }
 return 0;

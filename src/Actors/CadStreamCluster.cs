@@ -31,6 +31,16 @@ public sealed record NodeSettings
     /// <summary>Pairs accepted from Kafka but not yet in a stored snapshot, before partitions pause.</summary>
     public int MaxInFlightPairs { get; init; } = 4096;
     public double RedeliverAfterSeconds { get; init; } = 90;
+    /// <summary>
+    /// libtorch threads each trainer computes with; 0 = the node's cores shared out over the configured
+    /// models. Trainers on one node each run their own thread team: left at every core each, two
+    /// trainers on 2 cores run 4 busy threads and lose time to switching.
+    /// </summary>
+    public int TrainerThreads { get; init; }
+
+    /// <summary>The threads one trainer uses when <see cref="TrainerThreads"/> is 0.</summary>
+    public int ThreadsPerTrainer(int models) =>
+        TrainerThreads > 0 ? TrainerThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, models));
 
     public static readonly string[] KnownRoles = ["ingress", "scorer", "trainer", "serving"];
     public bool Has(string role) => Roles.Contains(role);
@@ -90,7 +100,7 @@ public static class CadStreamCluster
 
         var extractor = new TrainerMessageExtractor();
         if (node.Has("trainer"))
-            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device), extractor,
+            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device, node.ThreadsPerTrainer(catalog.All.Count)), extractor,
                 new ShardOptions
                 {
                     Role = "trainer",

@@ -18,7 +18,7 @@ public sealed class TrainerActor : ReceiveActor
     private readonly Dictionary<long, IActorRef> ackTo = new();
     private TrainerLoop? loop;
 
-    public TrainerActor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device)
+    public TrainerActor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device, int threads)
     {
         if (!catalog.TryGet(modelId, out var spec))
         {
@@ -30,7 +30,7 @@ public sealed class TrainerActor : ReceiveActor
         // Warning level: starts and resumes are rare and matter (a resume means a node was lost).
         // The node is the cluster address: several nodes can share one machine name (or one process, in tests).
         loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg),
-            Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString());
+            Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), threads);
         loop.Start();
 
         Receive<TrainPairs>(m =>
@@ -72,8 +72,8 @@ public sealed class TrainerActor : ReceiveActor
         base.PostStop();
     }
 
-    public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device) =>
-        Props.Create(() => new TrainerActor(modelId, catalog, store, device));
+    public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device, int threads = 0) =>
+        Props.Create(() => new TrainerActor(modelId, catalog, store, device, threads));
 }
 
 /// <summary>Routes trainer messages to the entity of their model id.</summary>

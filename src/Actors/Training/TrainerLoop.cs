@@ -23,6 +23,7 @@ public sealed class TrainerLoop : IDisposable
     private readonly Action<BatchesDurable> onDurable;
     private readonly Action<string>? log;
     private readonly Device device;
+    private readonly int threads;
     private readonly ConcurrentQueue<TrainPairs> inbox = new();
     private readonly AutoResetEvent signal = new(false);
     private readonly CancellationTokenSource stop = new();
@@ -34,9 +35,11 @@ public sealed class TrainerLoop : IDisposable
     private volatile Exception? failure;
 
     /// <param name="node">Which node trains (its cluster address), for status; default the machine name.</param>
+    /// <param name="threads">libtorch threads of this loop's thread (0 = libtorch's default).</param>
     public TrainerLoop(ModelSpec spec, ISnapshotStore store, Device device, Action<BatchesDurable> onDurable, Action<string>? log = null,
-        string? node = null)
+        string? node = null, int threads = 0)
     {
+        this.threads = threads;
         this.spec = spec;
         this.store = store;
         this.device = device;
@@ -62,6 +65,8 @@ public sealed class TrainerLoop : IDisposable
     {
         try
         {
+            // OpenMP's thread count is per calling thread: this sets this trainer's team only.
+            if (threads > 0 && device.type == TorchSharp.DeviceType.CPU) set_num_threads(threads);
             using var trainer = Resume();
             Ready = true;
             Loop(trainer);
