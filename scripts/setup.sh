@@ -6,8 +6,10 @@ purpose="${1:-run}"
 
 packages=(dataset-fashion-mnist fonts-dejavu-core)
 if [ "$purpose" = "test" ]; then
-  # kcat: a foreign Kafka client in the ingress tests; redis-server: the snapshot store tests start their own.
-  packages+=(kcat redis-server)
+  # kcat: a foreign Kafka client in the ingress tests; redis-server: the snapshot store tests start their own;
+  # chromium (+ chromium-driver): the web page tests drive /usr/bin/chromium headless through Playwright,
+  # whose node driver comes with its NuGet package (no browser download).
+  packages+=(kcat redis-server chromium chromium-driver)
 fi
 
 missing=()

@@ -13,6 +13,7 @@ public static class ServingPage
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>CadStream</title>
+<link rel="icon" href="data:,">
 <style>
   body { font-family: system-ui, sans-serif; margin: 0; background: #16181d; color: #e6e6e6; }
   header { padding: 12px 20px; background: #20232b; border-bottom: 1px solid #333; }
@@ -74,6 +75,23 @@ let models = [];
 
 function show(id, text) { $(id).textContent = text; }
 
+// The body as JSON, or null when it is not JSON (a proxy's error page, an empty answer).
+async function readJson(r) {
+  const text = await r.text();
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+// What a failed answer says: the API's {"error": ...}, else the HTTP status text.
+function failure(r, data) {
+  return r.status + ": " + ((data && data.error) || r.statusText || "request failed");
+}
+
+// The numbers beside the sliders, read from the sliders themselves so that the two always agree.
+function showSliders() {
+  show("coherence-value", Number($("coherence").value).toFixed(2));
+  show("guidance-value", Number($("guidance").value).toFixed(1));
+}
+
 function fillClasses() {
   const m = models.find(x => x.id === $("model").value);
   const select = $("class");
@@ -87,14 +105,17 @@ function fillClasses() {
   });
   if (typeof m.defaultGuidance === "number") {
     $("guidance").value = String(m.defaultGuidance);
-    show("guidance-value", Number(m.defaultGuidance).toFixed(1));
   }
+  showSliders();
 }
 
 async function loadModels() {
   try {
     const r = await fetch("/v1/models");
-    models = await r.json();
+    const data = await readJson(r);
+    if (!r.ok || !Array.isArray(data)) { show("error", "could not load models: " + failure(r, data)); return; }
+    if (data.length === 0) show("error", "this server serves no models");
+    models = data;
     const select = $("model");
     select.innerHTML = "";
     for (const m of models) {
@@ -128,8 +149,9 @@ async function sample() {
     const r = await fetch("/v1/models/" + encodeURIComponent(model) + "/samples", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
     });
-    const data = await r.json();
-    if (!r.ok) { show("error", r.status + ": " + (data.error || "request failed")); show("meta", ""); return; }
+    const data = await readJson(r);
+    if (!r.ok) { show("error", failure(r, data)); show("meta", ""); return; }
+    if (!data || !Array.isArray(data.images)) { show("error", "the server's answer has no images"); show("meta", ""); return; }
     const images = $("images");
     images.innerHTML = "";
     for (const b64 of data.images) {
@@ -186,8 +208,9 @@ async function pollStatus() {
 }
 
 $("model").addEventListener("change", fillClasses);
-$("coherence").addEventListener("input", () => show("coherence-value", Number($("coherence").value).toFixed(2)));
-$("guidance").addEventListener("input", () => show("guidance-value", Number($("guidance").value).toFixed(1)));
+$("coherence").addEventListener("input", showSliders);
+$("guidance").addEventListener("input", showSliders);
+showSliders();
 $("sample").addEventListener("click", sample);
 loadModels();
 pollStatus();
