@@ -121,7 +121,7 @@ public static class ServingApp
                 steps = s?.Steps,
                 samplesSeen = s?.Samples,
                 updated = s?.Created,
-                training = t is null ? null : new { steps = t.Steps, samplesSeen = t.SamplesSeen, loss = t.Loss, stepsPerSecond = t.StepsPerSecond, node = t.Node },
+                training = t is null ? null : new { steps = t.Steps, samplesSeen = t.SamplesSeen, loss = t.Loss, stepsPerSecond = t.StepsPerSecond, snapshotVersion = t.SnapshotVersion, node = t.Node },
                 queue = h.QueueLength,
                 batchesRun = h.BatchesRun,
                 imagesSampled = h.ImagesSampled,

@@ -121,6 +121,8 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
 {
     private IServiceProvider? services;
     private readonly Dictionary<string, TrainerStatus> trainers = new();
+    // Steps per second from the last two answers of each trainer, at least 5 s apart.
+    private readonly Dictionary<string, (long Steps, DateTime At, double? Rate)> rates = new();
     private DateTime lastAsk = DateTime.MinValue;
 
     public void Attach(IServiceProvider sp) => services = sp;
@@ -133,7 +135,9 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
         var lag = consumer()?.Lag.Select(kv => new ConsumerLag(kv.Key.Topic, kv.Key.Partition.Value, kv.Value)).ToArray() ?? [];
         Dictionary<string, TrainingStatus> training;
         lock (trainers)
-            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null, Node: kv.Value.Node));
+            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null,
+                rates.GetValueOrDefault(kv.Key).Rate, kv.Value.Node,
+                SnapshotVersion: kv.Value.SnapshotVersion));
         return new NodeStatus
         {
             NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),
@@ -155,7 +159,15 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
         foreach (var m in catalog.All)
             _ = region.Ask<TrainerStatus>(new GetTrainerStatus(m.Id), TimeSpan.FromSeconds(2)).ContinueWith(t =>
             {
-                if (t.IsCompletedSuccessfully) lock (trainers) trainers[m.Id] = t.Result;
+                if (!t.IsCompletedSuccessfully) return;
+                lock (trainers)
+                {
+                    trainers[m.Id] = t.Result;
+                    var now = DateTime.UtcNow;
+                    if (!rates.TryGetValue(m.Id, out var last) || t.Result.Steps < last.Steps) rates[m.Id] = (t.Result.Steps, now, null);
+                    else if ((now - last.At).TotalSeconds >= 5)
+                        rates[m.Id] = (t.Result.Steps, now, (t.Result.Steps - last.Steps) / (now - last.At).TotalSeconds);
+                }
             });
     }
 }

@@ -74,7 +74,7 @@ public sealed class DemoCommand : ICommand
         finally { broker?.Dispose(); }
     }
 
-    /// <summary>The live console line: ingest rate, per-model steps/s, loss, snapshot version, lag.</summary>
+    /// <summary>The live console line: ingest rate, per-model steps/s, loss and snapshot version, lag.</summary>
     sealed class DemoView
     {
         public long Produced;
@@ -96,7 +96,7 @@ public sealed class DemoCommand : ICommand
                 var prev = last.TryGetValue(id, out var p) ? p : (Steps: t.Steps, At: now);
                 double sps = (t.Steps - prev.Steps) / Math.Max(1e-3, (now - prev.At).TotalSeconds);
                 last[id] = (t.Steps, now);
-                parts.Add($"{id}: step {t.Steps} ({sps:F1}/s) loss {(t.Loss is double l ? l.ToString("F4") : "-")}");
+                parts.Add($"{id}: step {t.Steps} ({sps:F1}/s) loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}");
             }
             parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}");
             return string.Join(" | ", parts);

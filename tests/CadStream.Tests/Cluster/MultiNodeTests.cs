@@ -97,6 +97,8 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
             var training = (await GetJsonAsync(http, "/v1/status")).GetProperty("models")[0].GetProperty("training");
             Assert.Equal(AddressOf(trainer), training.GetProperty("node").GetString());
             Assert.True(training.GetProperty("samplesSeen").GetInt64() >= count);
+            // The trainer's own view of its newest snapshot: at least the one found in Redis above.
+            Assert.True(training.GetProperty("snapshotVersion").GetInt64() >= version);
 
             // Nodes without the serving role answer health, metrics and status.
             using var trainerHttp = Http(trainer);
