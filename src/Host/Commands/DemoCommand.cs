@@ -67,7 +67,11 @@ public sealed class DemoCommand : ICommand
                 producing = Task.Run(() =>
                 {
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairEncoding.ParseFormat(settings.Demo.Format));
-                    PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token);
+                    // The embedded broker keeps ~5 MiB per partition (platform notes): past that, pairs the trainers have not
+                    // reached yet would be deleted, so the producer waits while the consumer is far behind.
+                    long maxLag = DemoSettings.MaxLagPerPartition * settings.Kafka.Partitions;
+                    PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token,
+                        hold: broker is null ? null : () => view.Held = (runner.Consumer?.Lag.Values.Sum() ?? 0) > maxLag);
                 }, CancellationToken.None);
             }, runner => Console.Error.WriteLine(view.Line(runner)));
         }
@@ -78,6 +82,7 @@ public sealed class DemoCommand : ICommand
     sealed class DemoView
     {
         public long Produced;
+        public volatile bool Held;
         private readonly Dictionary<string, (long Steps, DateTime At)> last = new();
         private long lastAccepted;
         private DateTime lastAt = DateTime.UtcNow;
@@ -98,7 +103,7 @@ public sealed class DemoCommand : ICommand
                 last[id] = (t.Steps, now);
                 parts.Add($"{id}: step {t.Steps} ({sps:F1}/s) loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}");
             }
-            parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}");
+            parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}{(Held ? " (producer waiting for the trainers)" : "")}");
             return string.Join(" | ", parts);
         }
     }

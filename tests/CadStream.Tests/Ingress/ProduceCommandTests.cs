@@ -1,5 +1,6 @@
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
+using CadStream.Ingress.Producing;
 using CadStream.Tests.Host;
 using Xunit.Abstractions;
 using static CadStream.Tests.Ingress.IngressTestKit;
@@ -67,5 +68,30 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
         Assert.Equal(1, r.ExitCode);
         var error = Assert.Single(r.StderrLines, l => l.StartsWith("cadstream produce:"));
         Assert.Contains("cannot reach Kafka at 127.0.0.1:1", error);
+    }
+}
+
+/// <summary>The stream's pacing: the demo holds its producer while consumers are far behind.</summary>
+public sealed class PairStreamingTests
+{
+    [Fact]
+    public async Task A_held_stream_sends_nothing_and_then_resumes_at_its_rate_without_a_burst()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        using var producer = new PairProducer(kafka.BootstrapServers);
+        var pairs = Enumerable.Range(0, 10).Select(i => new OutgoingPair
+            { Id = $"h-{i}", ImageU8 = new byte[784], Width = 28, Height = 28, Channels = 1, Label = i % 10, Coherence = 1 });
+        var holding = true;
+        const double rate = 20;
+        var run = Task.Run(() => PairStreaming.Run(producer, pairs, 10, rate, hold: () => Volatile.Read(ref holding)));
+
+        await Task.Delay(1500);
+        Assert.Equal(0, producer.Sent);  // held from the first pair on
+        var released = System.Diagnostics.Stopwatch.StartNew();
+        Volatile.Write(ref holding, false);
+        var summary = await run;
+        Assert.Equal(10, summary.Delivered);
+        // Nine gaps at 20/s after the release: the 1.5 s held are not made up for with a burst.
+        Assert.True(released.Elapsed.TotalSeconds >= 9 / rate * 0.8, $"sent 10 pairs {released.Elapsed.TotalSeconds:F2} s after the release");
     }
 }
