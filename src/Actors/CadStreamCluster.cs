@@ -23,7 +23,18 @@ public sealed record NodeSettings
 {
     public string SystemName { get; init; } = "cadstream";
     public string[] Roles { get; init; } = ["ingress", "scorer", "trainer", "serving"];
+    /// <summary>
+    /// The host name or address other nodes reach this one at (Akka's public hostname, part of this
+    /// node's cluster address). Empty = this machine's host name (<see cref="System.Net.Dns.GetHostName"/>),
+    /// which in a container is the container's own host name: every replica of a scaled compose service
+    /// then advertises a name the others resolve.
+    /// </summary>
     public string Hostname { get; init; } = "127.0.0.1";
+    /// <summary>
+    /// The local address remoting listens on. Empty = <see cref="Hostname"/> when that is set, else
+    /// 0.0.0.0 (every interface: what a container needs to be reachable under its host name).
+    /// </summary>
+    public string BindHostname { get; init; } = "";
     /// <summary>0 picks a free port (fine for a single node or the first node of a test).</summary>
     public int Port { get; init; } = 4053;
     /// <summary>Akka addresses of the seed nodes; empty = this node founds the cluster.</summary>
@@ -41,6 +52,16 @@ public sealed record NodeSettings
 
     public static readonly string[] KnownRoles = ["ingress", "scorer", "trainer", "serving"];
     public bool Has(string role) => Roles.Contains(role);
+
+    /// <summary>The host name in this node's cluster address: <see cref="Hostname"/>, or this machine's host name when empty.</summary>
+    public string PublicHostname(Func<string>? machineHostname = null) =>
+        string.IsNullOrWhiteSpace(Hostname) ? (machineHostname ?? System.Net.Dns.GetHostName)().Trim() : Hostname.Trim();
+
+    /// <summary>Where remoting listens: <see cref="BindHostname"/>, else <see cref="Hostname"/>, else every interface.</summary>
+    public string EffectiveBindHostname =>
+        !string.IsNullOrWhiteSpace(BindHostname) ? BindHostname.Trim()
+        : !string.IsNullOrWhiteSpace(Hostname) ? Hostname.Trim()
+        : "0.0.0.0";
 }
 
 /// <summary>Registry key of the ingest actor on ingress nodes.</summary>
@@ -87,7 +108,8 @@ public static class CadStreamCluster
             loggers.ClearLoggers();
             loggers.AddLoggerFactory();
         });
-        builder.WithRemoting(node.Hostname, node.Port)
+        // Listen on the bind address, advertise the public one (they differ in containers: 0.0.0.0 and the host name).
+        builder.WithRemoting(node.EffectiveBindHostname, node.Port, node.PublicHostname())
             .WithClustering(new ClusterOptions
             {
                 Roles = node.Roles,

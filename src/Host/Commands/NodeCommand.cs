@@ -14,7 +14,7 @@ public sealed class NodeCommand : ICommand
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("roles", "comma list of ingress, scorer, trainer, serving (default: the config's)", ValueName: "ROLES"),
-        new("config", "configuration file", "config/cadstream.json beside the executable", ValueName: "FILE"),
+        new("config", "configuration file, or a role file over it (config/compose/*.json, config/cluster/*.json)", "config/cadstream.json beside the executable", ValueName: "FILE"),
         new("port", "Akka remoting port (0 = any free port)", ValueName: "PORT"),
         new("seed", "comma list of seed-node addresses (akka.tcp://cadstream@HOST:PORT)", ValueName: "LIST"),
         new("kafka", "Kafka bootstrap HOST:PORT", ValueName: "HOST:PORT"),

@@ -13,6 +13,9 @@ public sealed class RedisServer : IAsyncLifetime
 {
     private Process? process;
 
+    /// <summary>When set, the server requires it (requirepass), as the compose stack's Redis does.</summary>
+    public string? Password { get; init; }
+
     public int Port { get; private set; }
     public string Endpoint => $"127.0.0.1:{Port}";
     /// <summary>A connection for looking at and damaging keys directly (admin commands allowed).</summary>
@@ -28,6 +31,7 @@ public sealed class RedisServer : IAsyncLifetime
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning" })
                 psi.ArgumentList.Add(a);
+            if (Password is not null) { psi.ArgumentList.Add("--requirepass"); psi.ArgumentList.Add(Password); }
             process = Process.Start(psi)!;
             process.OutputDataReceived += (_, _) => { };
             process.ErrorDataReceived += (_, _) => { };
@@ -37,7 +41,8 @@ public sealed class RedisServer : IAsyncLifetime
             Kill();
             if (attempt == 2) throw new InvalidOperationException($"redis-server did not start on port {Port}");
         }
-        Admin = await ConnectionMultiplexer.ConnectAsync($"{Endpoint},allowAdmin=true,abortConnect=false");
+        Admin = await ConnectionMultiplexer.ConnectAsync(
+            $"{Endpoint},allowAdmin=true,abortConnect=false" + (Password is null ? "" : $",password={Password}"));
     }
 
     static int FreePort()
