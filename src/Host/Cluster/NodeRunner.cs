@@ -77,7 +77,7 @@ public sealed class NodeRunner : IAsyncDisposable
     {
         ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
             ? new FolderSnapshotStore(settings.Snapshots.Folder, new FolderSnapshotStoreOptions { KeepVersions = settings.Snapshots.Keep })
-            : await RedisSnapshotStore.ConnectAsync(RedisConfiguration(settings.Redis),
+            : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         var runner = new NodeRunner(settings, store, kafkaBootstrap, log);
         await runner.app.StartAsync(cancel);
@@ -101,9 +101,6 @@ public sealed class NodeRunner : IAsyncDisposable
         }
         return runner;
     }
-
-    static string RedisConfiguration(RedisSettings r) =>
-        string.IsNullOrEmpty(r.Password) ? $"{r.Endpoint},abortConnect=false" : $"{r.Endpoint},password={r.Password},abortConnect=false";
 
     public NodeStatus CurrentStatus() => status.Current();
 

@@ -74,10 +74,18 @@ public sealed class RedisSnapshotStore : ISnapshotStore
     /// configuration string). AbortOnConnectFail is off: the store keeps retrying in the background,
     /// so a node can start before Redis does.
     /// </summary>
-    public static async Task<RedisSnapshotStore> ConnectAsync(string configuration, RedisSnapshotStoreOptions? options = null)
+    public static Task<RedisSnapshotStore> ConnectAsync(string configuration, RedisSnapshotStoreOptions? options = null) =>
+        ConnectAsync(configuration, null, options);
+
+    /// <summary>
+    /// As above, with a password set as an option rather than spliced into the configuration string,
+    /// where a ',' or '=' in it would be read as another option.
+    /// </summary>
+    public static async Task<RedisSnapshotStore> ConnectAsync(string configuration, string? password, RedisSnapshotStoreOptions? options = null)
     {
         var config = ConfigurationOptions.Parse(configuration);
         config.AbortOnConnectFail = false;
+        if (!string.IsNullOrEmpty(password)) config.Password = password;
         var mux = await ConnectionMultiplexer.ConnectAsync(config).ConfigureAwait(false);
         return new RedisSnapshotStore(mux, options, ownsConnection: true);
     }

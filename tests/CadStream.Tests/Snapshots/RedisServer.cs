@@ -41,8 +41,11 @@ public sealed class RedisServer : IAsyncLifetime
             Kill();
             if (attempt == 2) throw new InvalidOperationException($"redis-server did not start on port {Port}");
         }
-        Admin = await ConnectionMultiplexer.ConnectAsync(
-            $"{Endpoint},allowAdmin=true,abortConnect=false" + (Password is null ? "" : $",password={Password}"));
+        var admin = ConfigurationOptions.Parse(Endpoint);
+        admin.AllowAdmin = true;
+        admin.AbortOnConnectFail = false;
+        admin.Password = Password;
+        Admin = await ConnectionMultiplexer.ConnectAsync(admin);
     }
 
     static int FreePort()

@@ -42,6 +42,23 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
     }
 
     [Fact]
+    public async Task A_password_with_commas_and_equals_signs_reaches_redis_whole()
+    {
+        // Spliced into a configuration string, ',' and '=' would split it into other options.
+        const string password = "p,ass=word,ssl=true";
+        var guarded = new RedisServer { Password = password };
+        await guarded.InitializeAsync();
+        try
+        {
+            await using var store = await RedisSnapshotStore.ConnectAsync(guarded.Endpoint, password);
+            var blob = Blob(10_000, 5);
+            await store.PublishAsync("guarded", blob, 1, 10, 640);
+            Assert.Equal(blob, await store.FetchAsync("guarded", 1));
+        }
+        finally { await guarded.DisposeAsync(); }
+    }
+
+    [Fact]
     public async Task Latest_hash_and_snapshot_key_follow_the_contract_with_the_default_prefix()
     {
         await using var store = await RedisSnapshotStore.ConnectAsync(redis.Endpoint);
