@@ -15,7 +15,7 @@ static class DemoTrainBench
     public static void Run(Device device, int width, int batch, int seconds, int threads)
     {
         double alone = Measure(device, width, batch, seconds, [("alone", "cad")], 0)[0];
-        var pairThreads = threads > 0 ? threads : Math.Max(1, Environment.ProcessorCount / 2);  // default: a share of the cores each
+        var pairThreads = threads > 0 ? threads : Math.Max(1, Environment.ProcessorCount / 2);  // the node default: a share of the cores each
         var sideBySide = Measure(device, width, batch, seconds, [("fashion-cad", "cad"), ("fashion-baseline", "baseline")], pairThreads);
         var shared = Measure(device, width, batch, seconds, [("fashion-cad", "cad"), ("fashion-baseline", "baseline")], 0);
         Console.WriteLine($"model: width {width}, batch {batch}, {seconds} s timed per run, {Environment.ProcessorCount} cores");

@@ -43,12 +43,16 @@ public sealed record NodeSettings
     public int MaxInFlightPairs { get; init; } = 4096;
     public double RedeliverAfterSeconds { get; init; } = 90;
     /// <summary>
-    /// libtorch threads each trainer computes with; 0 = libtorch's default (every core). Measured with
-    /// `bench demo-train` on 2 cores, two trainers side by side: 2 threads each 2.40 steps/s together,
-    /// 1 thread each 2.07 (one trainer alone: 2.60), so the default stays; a node with many cores and
-    /// several models may do better with a share each.
+    /// libtorch threads each trainer computes with on the CPU; 0 = the node's cores shared out over the
+    /// configured models (at least 1). Each trainer runs its own OpenMP team: left at every core each,
+    /// two trainers on 2 cores run 4 busy threads that wait on each other's barriers. Measured with
+    /// `cadstream demo` on 2 cores, the same 100 s: 1 thread each 0.47 s per step, 2 each 0.59 s.
     /// </summary>
     public int TrainerThreads { get; init; }
+
+    /// <summary>The threads one trainer uses (<see cref="TrainerThreads"/>, or the cores shared out over <paramref name="models"/>).</summary>
+    public int ThreadsPerTrainer(int models) =>
+        TrainerThreads > 0 ? TrainerThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, models));
 
     public static readonly string[] KnownRoles = ["ingress", "scorer", "trainer", "serving"];
     public bool Has(string role) => Roles.Contains(role);
@@ -119,7 +123,7 @@ public static class CadStreamCluster
 
         var extractor = new TrainerMessageExtractor();
         if (node.Has("trainer"))
-            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device, node.TrainerThreads), extractor,
+            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device, node.ThreadsPerTrainer(catalog.All.Count)), extractor,
                 new ShardOptions
                 {
                     Role = "trainer",
