@@ -83,7 +83,6 @@ public sealed class DemoCommand : ICommand
     {
         public long Produced;
         public volatile bool Held;
-        private readonly Dictionary<string, (long Steps, DateTime At)> last = new();
         private long lastAccepted;
         private DateTime lastAt = DateTime.UtcNow;
 
@@ -96,13 +95,10 @@ public sealed class DemoCommand : ICommand
             lastAccepted = accepted;
             lastAt = now;
             var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected)" };
+            // Steps/s as the node measures it from the trainers' own counters (over >= 5 s).
             foreach (var (id, t) in status.Training.OrderBy(kv => kv.Key))
-            {
-                var prev = last.TryGetValue(id, out var p) ? p : (Steps: t.Steps, At: now);
-                double sps = (t.Steps - prev.Steps) / Math.Max(1e-3, (now - prev.At).TotalSeconds);
-                last[id] = (t.Steps, now);
-                parts.Add($"{id}: step {t.Steps} ({sps:F1}/s) loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}");
-            }
+                parts.Add($"{id}: step {t.Steps} ({(t.StepsPerSecond is double r ? r.ToString("F1") : "-")}/s) " +
+                          $"loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}");
             parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}{(Held ? " (producer waiting for the trainers)" : "")}");
             return string.Join(" | ", parts);
         }
