@@ -112,6 +112,45 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task An_ingress_node_without_scorers_has_its_pairs_scored_on_another_node()
+    {
+        var log = new TestLog(output);
+        const string modelId = "remote-scored";
+        var folder = Directory.CreateTempSubdirectory("cadstream-remote-scoring-").FullName;
+        using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
+        NodeRunner? ingress = null, worker = null;
+        try
+        {
+            var model = TinyModel(modelId);
+            // Only the other node has scorers: every pair must cross the cluster to be scored.
+            ingress = await StartNodeAsync(Settings(["ingress"], [model], kafka.BootstrapServers, folder: folder), log, "ingress");
+            worker = await StartNodeAsync(Settings(["scorer", "trainer"], [model], folder: folder, seeds: [AddressOf(ingress)]), log, "scorer+trainer");
+            await WaitUntilAsync(() => UpMembers(ingress) == 2 && UpMembers(worker) == 2, TimeSpan.FromSeconds(30),
+                () => $"two members up (ingress sees {UpMembers(ingress)})");
+
+            const int count = 32;
+            using (var producer = new PairProducer(kafka.BootstrapServers, IngressTopics.Pairs, PairFormat.Json))
+            {
+                for (int i = 0; i < count; i++) producer.Produce(Pair($"r-{i}", i));
+                Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(10)));
+            }
+
+            // Committed only once a snapshot on the worker reflects them.
+            await WaitForAllCommittedAsync(kafka, ingress.Consumer!, TimeSpan.FromSeconds(90));
+            Assert.Equal(count, ingress.Consumer!.Accepted);
+            Assert.Equal(0, ingress.Consumer.Rejected);
+            var latest = await worker.Store.GetLatestAsync(modelId);
+            Assert.NotNull(latest);
+            Assert.True(latest.Samples >= count, $"the newest snapshot reflects {latest.Samples} samples, expected >= {count}");
+        }
+        finally
+        {
+            await StopAllAsync(log, ingress, worker);
+            Directory.Delete(folder, true);
+        }
+    }
+
     static bool IsNotice(string json, string model, long version)
     {
         using var doc = JsonDocument.Parse(json);
