@@ -94,7 +94,9 @@ public sealed class DemoCommand : ICommand
             double ingest = (accepted - lastAccepted) / Math.Max(1e-3, (now - lastAt).TotalSeconds);
             lastAccepted = accepted;
             lastAt = now;
-            var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected)" };
+            // Paused = back-pressure: too many accepted pairs are not yet trained into a stored snapshot.
+            var paused = runner.Consumer?.IsPaused == true ? ", paused: the trainers are behind" : "";
+            var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected{paused})" };
             // Steps/s as the node measures it from the trainers' own counters (over >= 5 s).
             foreach (var (id, t) in status.Training.OrderBy(kv => kv.Key))
                 parts.Add($"{id}: step {t.Steps} ({(t.StepsPerSecond is double r ? r.ToString("F1") : "-")}/s) " +
