@@ -51,12 +51,4 @@ public sealed class BrowserFixture : IAsyncLifetime
         playwright?.Dispose();
         if (App is not null) await App.DisposeAsync();
     }
-
-    /// <summary>The repository root (the folder holding CadStream.sln), found by walking up from the test assembly.</summary>
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "CadStream.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no CadStream.sln above {AppContext.BaseDirectory}");
-    }
 }

@@ -54,7 +54,7 @@ public sealed class ServingPageBrowserTests(BrowserFixture fixture, ITestOutputH
 
     // The folder is made here: a fresh clone has no artifacts/ yet, and File.Delete throws on a missing folder.
     static string ScreenshotPath(string name) =>
-        Path.Combine(Directory.CreateDirectory(Path.Combine(BrowserFixture.RepositoryRoot(), "artifacts", "screenshots")).FullName, name);
+        Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, name);
 
     async Task<string> SaveScreenshotAsync(IPage page, string name)
     {

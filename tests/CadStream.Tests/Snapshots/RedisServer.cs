@@ -27,7 +27,7 @@ public sealed class RedisServer : IAsyncLifetime
             ?? throw new InvalidOperationException("redis-server is not installed: run scripts/setup.sh test (Debian package redis-server)");
         for (int attempt = 0; ; attempt++)
         {
-            Port = FreePort();
+            Port = Cluster.ClusterTestKit.FreePort();
             var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel", "warning" })
                 psi.ArgumentList.Add(a);
@@ -46,15 +46,6 @@ public sealed class RedisServer : IAsyncLifetime
         admin.AbortOnConnectFail = false;
         admin.Password = Password;
         Admin = await ConnectionMultiplexer.ConnectAsync(admin);
-    }
-
-    static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
     }
 
     async Task<bool> WaitForPortAsync(TimeSpan timeout)

@@ -1,4 +1,4 @@
-namespace CadStream.Tests.Deploy;
+namespace CadStream.Tests;
 
 /// <summary>Paths in the repository the tests run from (found upwards from the test binaries).</summary>
 public static class Repo
