@@ -67,9 +67,9 @@ public sealed class DemoCommand : ICommand
                 producing = Task.Run(() =>
                 {
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairEncoding.ParseFormat(settings.Demo.Format));
-                    // The embedded broker keeps ~5 MiB per partition (platform notes): past that, pairs the trainers have not
-                    // reached yet would be deleted, so the producer waits while the consumer is far behind.
-                    long maxLag = DemoSettings.MaxLagPerPartition * settings.Kafka.Partitions;
+                    // The embedded broker deletes old records past a few MiB per partition, read or not: the producer
+                    // waits while the consumer is far behind.
+                    long maxLag = EmbeddedKafka.SafeLagPerPartition * settings.Kafka.Partitions;
                     PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token,
                         hold: broker is null ? null : () => view.Held = (runner.Consumer?.Lag.Values.Sum() ?? 0) > maxLag);
                 }, CancellationToken.None);

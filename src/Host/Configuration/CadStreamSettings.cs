@@ -42,12 +42,6 @@ public sealed record DemoSettings
     public string Noise { get; init; } = "entropy";
     public string Format { get; init; } = "json";
     public int Seed { get; init; }
-
-    /// <summary>
-    /// Consumer lag per partition at which the demo's producer waits for the trainers: about 1 MiB of
-    /// JSON pairs, well inside the ~5 MiB per partition the embedded broker keeps.
-    /// </summary>
-    public const long MaxLagPerPartition = 1000;
 }
 
 /// <summary>

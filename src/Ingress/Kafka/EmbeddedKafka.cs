@@ -27,6 +27,12 @@ public sealed class EmbeddedKafka : IDisposable
     public string BootstrapServers { get; }
     public EmbeddedKafkaOptions Options { get; }
 
+    /// <summary>
+    /// Unread records per partition a producer should stay under: about 1 MiB of JSON pairs, well inside
+    /// the ~5 MiB a partition keeps before older records are deleted unread.
+    /// </summary>
+    public const long SafeLagPerPartition = 1000;
+
     private EmbeddedKafka(EmbeddedKafkaOptions options)
     {
         Options = options;
