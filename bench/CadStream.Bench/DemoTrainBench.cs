@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using CadStream.Actors;
 using CadStream.Actors.Training;
 using CadStream.Model.Catalog;
 using CadStream.Model.Snapshots;
@@ -15,7 +16,7 @@ static class DemoTrainBench
     public static void Run(Device device, int width, int batch, int seconds, int threads)
     {
         double alone = Measure(device, width, batch, seconds, [("alone", "cad")], 0)[0];
-        var pairThreads = threads > 0 ? threads : Math.Max(1, Environment.ProcessorCount / 2);  // the node default: a share of the cores each
+        var pairThreads = new NodeSettings { TrainerThreads = threads }.ThreadsPerTrainer(2);  // as a node with two models picks it
         var sideBySide = Measure(device, width, batch, seconds, [("fashion-cad", "cad"), ("fashion-baseline", "baseline")], pairThreads);
         var shared = Measure(device, width, batch, seconds, [("fashion-cad", "cad"), ("fashion-baseline", "baseline")], 0);
         Console.WriteLine($"model: width {width}, batch {batch}, {seconds} s timed per run, {Environment.ProcessorCount} cores");
