@@ -15,10 +15,17 @@ WORKDIR /src
 # Restore from the project files alone: this layer stays cached while only sources change.
 COPY Directory.Build.props Directory.Build.targets ./
 COPY build/ build/
-COPY src/Model/CadStream.Model.csproj src/Model/
-COPY src/Actors/CadStream.Actors.csproj src/Actors/
+COPY src/Records/CadStream.Records.csproj src/Records/
+COPY src/Imaging/CadStream.Imaging.csproj src/Imaging/
+COPY src/Data/CadStream.Data.csproj src/Data/
 COPY src/Ingress/CadStream.Ingress.csproj src/Ingress/
+COPY src/Actors/CadStream.Actors.csproj src/Actors/
+COPY src/Model/CadStream.Model.csproj src/Model/
+COPY src/Runtime/CadStream.Runtime.csproj src/Runtime/
+COPY src/Snapshots/CadStream.Snapshots.csproj src/Snapshots/
+COPY src/Snapshots.Redis/CadStream.Snapshots.Redis.csproj src/Snapshots.Redis/
 COPY src/Serving/CadStream.Serving.csproj src/Serving/
+COPY src/Evaluation/CadStream.Evaluation.csproj src/Evaluation/
 COPY src/Host/CadStream.Host.csproj src/Host/
 RUN dotnet restore src/Host/CadStream.Host.csproj -r linux-x64
 COPY proto/ proto/

@@ -1,20 +1,27 @@
 using System.Diagnostics;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
+using CadStream.Data;
+using CadStream.Host.Cli;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Catalog;
-using CadStream.Model.Data;
+using CadStream.Model;
 
 /// <summary>
 /// Sustained pairs/s through Kafka consume, decoding, validation and scoring into a trainer's replay
 /// buffer, next to kcat's raw consume rate of the same records from the same broker in the same run.
 /// </summary>
-static class IngestBench
+sealed class IngestBench : ICommand
 {
-    public static void Run(int count)
+    public string Name => "ingest";
+    public string Summary => "Pairs/s through consume, decoding, validation and scoring, against kcat's raw consume rate (the anchor).";
+    public IReadOnlyList<OptionSpec> Options { get; } = [new("count", "pairs to push through", "10000", ValueName: "N")];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
     {
+        Bench.Start();
+        int count = a.Int("count", 10);
         using var broker = EmbeddedKafka.Start();
         var data = FashionMnist.Load(train: true);
         var stream = FashionPairStream.Create(data, LabelNoiseKind.Entropy, 0.5, null, 0);
@@ -35,7 +42,7 @@ static class IngestBench
         double kcatRate = kcatRecords / clock.Elapsed.TotalSeconds;
 
         // CadStream: consumer + decoder + validation + scoring (coherence as given, else binned score, else 1) into a replay buffer.
-        var catalog = new ModelCatalog([new ModelSpec { Id = "fashion-cad" }]);
+        var catalog = new ModelCatalog([Bench.Spec("fashion-cad", 32)]);
         clock.Restart();
         var sink = new ScoringSink(count);
         using var consumer = new PairConsumer(new PairConsumerOptions { BootstrapServers = broker.BootstrapServers, MaxInFlight = count + 1 },
@@ -50,6 +57,7 @@ static class IngestBench
         Console.WriteLine($"kcat_raw_records_per_second {kcatRate:F0}");
         Console.WriteLine($"ingest_pairs_per_second {ours:F0}");
         Console.WriteLine($"ingest_over_kcat {ours / kcatRate:F3}");
+        return 0;
     }
 
     sealed class ScoringSink(int expected) : IPairSink

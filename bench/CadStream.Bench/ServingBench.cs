@@ -2,27 +2,39 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using CadStream.Model.Catalog;
-using CadStream.Model.Snapshots;
+using CadStream.Host.Cli;
+using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Serving;
+using CadStream.Snapshots;
 using Microsoft.AspNetCore.Builder;
-using static TorchSharp.torch;
+using Microsoft.Extensions.Logging;
 
 /// <summary>
 /// Serving latency and batching: p50/p99 of one request at a time (50 DDIM steps, CA-CFG, one image),
 /// then the throughput of 16 concurrent clients against one client. The ratio shows what dynamic
 /// batching buys on this machine (16 clients share each denoising step's forward pass).
 /// </summary>
-static class ServingBench
+sealed class ServingBench : ICommand
 {
-    public static void Run(Device device, int width, int requests, int clients)
+    public string Name => "serve";
+    public string Summary => "Sampling latency of one client and the throughput of many, over HTTP (one client is the anchor).";
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("width", "U-Net base channels", "32", ValueName: "C"),
+        new("requests", "requests of the single client", "20", ValueName: "N"),
+        new("clients", "concurrent clients", "16", ValueName: "N"),
+    ];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
     {
-        var spec = new ModelSpec { Id = "bench", Width = width, Guidance = 1.0 };
+        var device = Bench.Start();
+        int width = a.Int("width", 8), requests = a.Int("requests", 1), clients = a.Int("clients", 1);
+        var spec = Bench.Spec("bench", width) with { Guidance = 1.0 };
         var folder = Directory.CreateTempSubdirectory("cadstream-bench-").FullName;
         try
         {
-            using (var trainer = new CadTrainer(spec.ToModelConfig(), new TrainerOptions(), device))
+            using (var trainer = new CadTrainer(spec, device))
             {
                 var store = new FolderSnapshotStore(folder);
                 store.PublishAsync(spec.Id, trainer.ToSnapshot(1, includeTrainingState: false).ToBytes(), 1, 0, 0).GetAwaiter().GetResult();
@@ -30,7 +42,9 @@ static class ServingBench
             }
             int port = FreePort();
             var serveStore = new FolderSnapshotStore(folder);
-            var app = ServingApp.BuildServingApp(new ServingOptions { MaxQueuedRequests = 256 }, serveStore, new ModelCatalog([spec]), url: $"http://127.0.0.1:{port}");
+            // Quiet: the bench prints its figures, not a log line per request.
+            var app = ServingApp.BuildServingApp(new ServingOptions { MaxQueuedRequests = 256 }, serveStore, new ModelCatalog([spec]), url: $"http://127.0.0.1:{port}",
+                configure: b => b.Logging.ClearProviders());
             app.StartAsync().GetAwaiter().GetResult();
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(10) };
             var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -68,6 +82,7 @@ static class ServingBench
             serveStore.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
         finally { Directory.Delete(folder, true); }
+        return 0;
     }
 
     static double Percentile(double[] sorted, double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];

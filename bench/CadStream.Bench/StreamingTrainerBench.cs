@@ -1,66 +1,70 @@
 using System.Diagnostics;
 using Akka.Actor;
 using CadStream.Actors.Training;
-using CadStream.Model.Catalog;
-using CadStream.Model.Snapshots;
+using CadStream.Host.Cli;
+using CadStream.Model;
 using CadStream.Model.Training;
+using Microsoft.Extensions.Logging.Abstractions;
 using static TorchSharp.torch;
 
 /// <summary>
-/// Training steps/s of the streaming trainer (TrainerLoop: inbox, replay buffer, batch assembly
+/// Training steps/s of the streaming trainer (TrainerWorker: inbox, replay buffer, batch assembly
 /// from pairs, its own thread) next to the offline loop with the same model and batch, in one run.
 /// </summary>
-static class StreamingTrainerBench
+sealed class StreamingTrainerBench : ICommand
 {
-    public static void Run(Device device, int width, int batch, int steps)
+    public string Name => "stream-train";
+    public string Summary => "Steps/s of the streaming trainer against the offline loop (the anchor), same model and batch.";
+    public IReadOnlyList<OptionSpec> Options { get; } =
+    [
+        new("width", "U-Net base channels", "32", ValueName: "C"),
+        new("batch", "batch size", "64", ValueName: "B"),
+        new("steps", "timed steps each", "30", ValueName: "N"),
+    ];
+
+    public int Run(ParsedArgs a, CancellationToken cancel)
     {
-        var rng = new Random(0);
+        var device = Bench.Start();
+        int width = a.Int("width", 8), batch = a.Int("batch", 1), steps = a.Int("steps", 1);
+        var spec = Bench.Spec("bench", width) with { Batch = batch, SnapshotEverySteps = 1_000_000, SnapshotEverySeconds = 1e9, ReplaySize = 20_000 };
         int count = steps * batch + batch;
-        var pixels = new byte[count * 784];
-        rng.NextBytes(pixels);
-        var labels = Enumerable.Range(0, count).Select(i => i % 10).ToArray();
-        var coherence = Enumerable.Range(0, count).Select(_ => (float)rng.NextDouble()).ToArray();
-        var spec = new ModelSpec { Id = "bench", Width = width, Batch = batch, SnapshotEverySteps = 1_000_000, SnapshotEverySeconds = 1e9, ReplaySize = 20_000 };
+        var pairs = Bench.RandomPairs(count, spec);
 
         // Offline: the same steps through OfflineTraining.
         double offline;
-        using (var trainer = new CadTrainer(spec.ToModelConfig(), new TrainerOptions(), device))
+        using (var trainer = new CadTrainer(spec, device))
         {
-            var pairs = new PairSet(pixels, count, 1, 28, 28, labels, coherence);
             OfflineTraining.Run(trainer, pairs, 3, batch, 0);
             var clock = Stopwatch.StartNew();
             OfflineTraining.Run(trainer, pairs, steps, batch, 0);
             offline = steps / clock.Elapsed.TotalSeconds;
         }
 
-        // Streaming: all pairs are queued up front so the loop never waits for data.
-        var folder = Directory.CreateTempSubdirectory("cadstream-bench-").FullName;
-        try
+        // Streaming: all pairs are queued up front so the worker never waits for data.
+        Exception? failure = null;
+        using var worker = new TrainerWorker(spec, null, 0, device, 0, "bench", m => { if (m is TrainerWorker.Failed f) failure = f.Error; },
+            NullLogger.Instance);
+        int size = spec.ImageBytes;
+        for (int b = 0; b * 32 < count; b++)
         {
-            var store = new FolderSnapshotStore(folder);
-            using var loop = new TrainerLoop(spec, store, device, _ => { });
-            for (int b = 0; b * 32 < count; b++)
-            {
-                var items = Enumerable.Range(b * 32, Math.Min(32, count - b * 32))
-                    .Select(i => new ScoredPair(pixels.AsSpan(i * 784, 784).ToArray(), labels[i], coherence[i])).ToArray();
-                loop.Enqueue(new TrainPairs(spec.Id, b, ActorRefs.Nobody, items));
-            }
-            loop.Start();
-            while (loop.Status.Steps < 3) Thread.Sleep(5);
-            long start = loop.Status.Steps;
-            var clock = Stopwatch.StartNew();
-            while (loop.Status.Steps < start + steps)
-            {
-                if (loop.Failure is { } e) throw e;
-                Thread.Sleep(2);
-            }
-            double streaming = steps / clock.Elapsed.TotalSeconds;
-            Console.WriteLine($"model: width {width}, batch {batch}, {steps} timed steps each (streaming: replay fraction {spec.ReplayFraction})");
-            Console.WriteLine($"offline_steps_per_second {offline:F2}");
-            Console.WriteLine($"streaming_steps_per_second {streaming:F2}");
-            Console.WriteLine($"streaming_over_offline {streaming / offline:F3}");
-            store.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            var items = Enumerable.Range(b * 32, Math.Min(32, count - b * 32))
+                .Select(i => new ScoredPair(pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray();
+            worker.TryPost(new TrainPairs(spec.Id, b, ActorRefs.Nobody, items));
         }
-        finally { Directory.Delete(folder, true); }
+        worker.Start();
+        while (worker.Status.Steps < 3) { if (failure is not null) throw failure; Thread.Sleep(5); }
+        long start = worker.Status.Steps;
+        var watch = Stopwatch.StartNew();
+        while (worker.Status.Steps < start + steps)
+        {
+            if (failure is not null) throw failure;
+            Thread.Sleep(2);
+        }
+        double streaming = steps / watch.Elapsed.TotalSeconds;
+        Console.WriteLine($"model: width {width}, batch {batch}, {steps} timed steps each (streaming: replay fraction {spec.ReplayFraction})");
+        Console.WriteLine($"offline_steps_per_second {offline:F2}");
+        Console.WriteLine($"streaming_steps_per_second {streaming:F2}");
+        Console.WriteLine($"streaming_over_offline {streaming / offline:F3}");
+        return 0;
     }
 }

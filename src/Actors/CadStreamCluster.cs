@@ -1,4 +1,3 @@
-using Confluent.Kafka;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
@@ -12,9 +11,9 @@ using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Ingress;
-using CadStream.Model.Catalog;
-using CadStream.Model.Snapshots;
-using static TorchSharp.torch;
+using CadStream.Model;
+using CadStream.Snapshots;
+using Microsoft.Extensions.Logging;
 
 namespace CadStream.Actors;
 
@@ -71,6 +70,17 @@ public sealed record NodeSettings
 /// <summary>Registry key of the ingest actor on ingress nodes.</summary>
 public sealed class IngestKey;
 
+/// <summary>What the actors of a node work with, made by the host before the actor system starts.</summary>
+/// <param name="CoherenceModels">Makes each scorer's model of image-condition agreement (null: none).</param>
+/// <param name="Durable">Told the positions of pairs every model of theirs has stored (the consumer commits past them).</param>
+public sealed record ActorServices(
+    ModelCatalog Catalog,
+    ISnapshotStore Store,
+    ScoringOptions Scoring,
+    Func<ICoherenceModel?> CoherenceModels,
+    TrainerServices Trainers,
+    Action<IReadOnlyList<RecordPosition>> Durable);
+
 /// <summary>
 /// All actor wiring in one place: remoting, clustering with the split-brain resolver, the
 /// trainer shard region (trainer nodes) or its proxy (other nodes), the scorer pool (scorer
@@ -78,10 +88,9 @@ public sealed class IngestKey;
 /// </summary>
 public static class CadStreamCluster
 {
-    public static AkkaConfigurationBuilder AddCadStream(this AkkaConfigurationBuilder builder, NodeSettings node,
-        ModelCatalog catalog, ISnapshotStore store, ScoringOptions scoring, Device device,
-        Action<IReadOnlyDictionary<TopicPartition, long>>? markDurable = null)
+    public static AkkaConfigurationBuilder AddCadStream(this AkkaConfigurationBuilder builder, NodeSettings node, ActorServices services)
     {
+        var catalog = services.Catalog;
         foreach (var r in node.Roles)
             if (!NodeSettings.KnownRoles.Contains(r)) throw new ArgumentException($"unknown role '{r}'; roles are {string.Join(", ", NodeSettings.KnownRoles)}");
 
@@ -123,7 +132,7 @@ public static class CadStreamCluster
 
         var extractor = new TrainerMessageExtractor();
         if (node.Has("trainer"))
-            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, store, device, node.ThreadsPerTrainer(catalog.All.Count)), extractor,
+            builder.WithShardRegion<TrainerRegion>("trainer", id => TrainerActor.PropsFor(id, catalog, services.Store, services.Trainers), extractor,
                 new ShardOptions
                 {
                     Role = "trainer",
@@ -139,13 +148,15 @@ public static class CadStreamCluster
         {
             var trainers = registry.Get<TrainerRegion>();
             if (node.Has("scorer"))
-                system.ActorOf(ScorerActor.PropsFor(scoring, trainers).WithRouter(new RoundRobinPool(Math.Max(1, scoring.PoolSize))), "scorers");
+                system.ActorOf(ScorerActor.PropsFor(services.Scoring, catalog, services.CoherenceModels, trainers)
+                    .WithRouter(new RoundRobinPool(Math.Max(1, services.Scoring.PoolSize))), "scorers");
             if (node.Has("ingress"))
             {
                 var scorers = system.ActorOf(Props.Empty.WithRouter(new ClusterRouterGroup(new RoundRobinGroup("/user/scorers"),
                     new ClusterRouterGroupSettings(10_000, ["/user/scorers"], allowLocalRoutees: true, useRole: "scorer"))), "scorer-router");
-                var ingest = system.ActorOf(IngestActor.PropsFor(scorers, markDurable,
-                    new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(node.RedeliverAfterSeconds) }), "ingest");
+                var ingest = system.ActorOf(IngestActor.PropsFor(scorers, services.Durable,
+                    new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(node.RedeliverAfterSeconds) },
+                    services.Trainers.Loggers.CreateLogger<IngestActor>()), "ingest");
                 registry.Register<IngestKey>(ingest);
             }
             // Without seed nodes this node founds the cluster (single-node demo, first node of a test).

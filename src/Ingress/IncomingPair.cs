@@ -2,7 +2,7 @@ using Confluent.Kafka;
 
 namespace CadStream.Ingress;
 
-/// <summary>Names fixed by the contract (CONTRACT.md, section 2).</summary>
+/// <summary>Names of the Kafka side (docs/interfaces.md, "Kafka").</summary>
 public static class IngressTopics
 {
     public const string Pairs = "cad.pairs";
@@ -13,25 +13,30 @@ public static class IngressTopics
     public const string ErrorHeader = "cad-error";
     /// <summary>Header of a dead-lettered record: where it came from, "topic/partition/offset".</summary>
     public const string SourceHeader = "cad-source";
-    public const string ContentTypeHeader = "content-type";
-    public const string ProtobufContentType = "application/x-protobuf";
-    public const string JsonContentType = "application/json";
-}
-
-/// <summary>Where a record was read: topic, partition and offset.</summary>
-public readonly record struct PairSource(string Topic, int Partition, long Offset)
-{
-    public TopicPartition TopicPartition => new(Topic, new Partition(Partition));
-
-    public static PairSource From(TopicPartitionOffset tpo) => new(tpo.Topic, tpo.Partition.Value, tpo.Offset.Value);
-
-    /// <summary>"topic/partition/offset", the form of the cad-source header.</summary>
-    public override string ToString() => $"{Topic}/{Partition}/{Offset}";
 }
 
 /// <summary>
-/// A validated image-condition pair, ready for training: the image is already converted to the
-/// shape of the models it goes to (Channels x Height x Width bytes, channel-first, row-major).
+/// Where a record was read: topic, partition, offset. The one name for a record's position, from the
+/// consumer through the ingest actor's batches back to the commit ledger; no Kafka types, so it can
+/// travel in cluster messages.
+/// </summary>
+public readonly record struct RecordPosition(string Topic, int Partition, long Offset)
+{
+    /// <summary>"topic/partition/offset", the form of the cad-source header.</summary>
+    public override string ToString() => $"{Topic}/{Partition}/{Offset}";
+
+    public bool IsIn(string topic, int partition) => Topic == topic && Partition == partition;
+}
+
+public static class RecordPositions
+{
+    public static RecordPosition ToPosition(this TopicPartitionOffset tpo) => new(tpo.Topic, tpo.Partition.Value, tpo.Offset.Value);
+    public static TopicPartition ToTopicPartition(this RecordPosition p) => new(p.Topic, new Partition(p.Partition));
+}
+
+/// <summary>
+/// A validated image-condition pair, ready for scoring and training: the image is already converted
+/// to the shape of the models it goes to (Channels x Height x Width bytes, channel-first, row-major).
 /// </summary>
 public sealed record IncomingPair(
     string Id,
@@ -43,7 +48,7 @@ public sealed record IncomingPair(
     int Channels,
     int Height,
     int Width,
-    PairSource Source);
+    RecordPosition Position);
 
 /// <summary>The outcome of decoding one record: a pair, or the short reason it was rejected.</summary>
 public readonly record struct PairDecodeResult(IncomingPair? Pair, string? Rejection)

@@ -1,17 +1,14 @@
 using CadStream.Model;
-using CadStream.Model.Catalog;
 using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
-using CadStream.Model.Snapshots;
+using CadStream.Model.Scheduling;
+using CadStream.Runtime;
+using CadStream.Snapshots;
 using static TorchSharp.torch;
 
 namespace CadStream.Serving;
 
-/// <summary>One sampling request, already validated against the model (label in range etc.).</summary>
-public sealed record SampleJob(int Label, int Count = 1, double Coherence = 1.0, double Guidance = 0.0, int Steps = 50,
-    SamplerKind Sampler = SamplerKind.Ddim, long Seed = 0);
-
-/// <summary>A job's images, (Count, C, H, W) on the CPU in [-1, 1], and the snapshot that made them. Dispose it.</summary>
+/// <summary>A request's images, (Count, C, H, W) on the CPU in [-1, 1], and the snapshot that made them. Dispose it.</summary>
 public sealed class SampleOutput(Tensor images, SnapshotInfo snapshot) : IDisposable
 {
     public Tensor Images { get; } = images;
@@ -26,17 +23,16 @@ public sealed class QueueFullException(string message) : Exception(message);
 public sealed class NoSnapshotException(string message) : Exception(message);
 
 /// <summary>
-/// Serves one model: holds the loaded snapshot and runs queued requests in batches on one
-/// dedicated sampling thread (TorchSharp's dispose scopes and grad mode are per thread, so all
-/// network work for the model happens there).
+/// Serves one model: holds the loaded snapshot and runs queued requests in batches on its
+/// <see cref="TorchWorker{T}"/>, the one thread that runs this model's network.
 /// <para>Swapping: <see cref="Install"/> builds the new network on the caller's thread (a loader,
 /// never the request path) and swaps it in under a lock. A batch takes a reference to the model it
 /// starts with and keeps it to the end, so requests in flight finish on their weights; the old
 /// network is disposed when its last batch releases it.</para>
-/// <para>Batching: the sampling thread takes every waiting request that shares the first one's
-/// step count and sampler, up to <see cref="ServingOptions.MaxBatchImages"/> images, and runs them
-/// through one <see cref="CadPipeline.Sample"/> call: one network pass per step for all of them.
-/// Each request keeps its own seed, so its images do not depend on its neighbours' noise.</para>
+/// <para>Batching: the worker takes every waiting request that shares the first one's sampler
+/// settings, up to <see cref="ServingOptions.MaxBatchImages"/> images, and runs them through one
+/// <see cref="CadPipeline.Sample"/> call: one network pass per step for all of them. Each request
+/// keeps its own seed, so its images do not depend on its neighbours' noise.</para>
 /// </summary>
 public sealed class ModelHost : IAsyncDisposable
 {
@@ -56,9 +52,10 @@ public sealed class ModelHost : IAsyncDisposable
         }
     }
 
-    private sealed class Pending(SampleJob job, CancellationToken cancel)
+    private sealed class Pending(SampleRequest request, SamplerSettings sampler, CancellationToken cancel)
     {
-        public SampleJob Job { get; } = job;
+        public SampleRequest Request { get; } = request;
+        public SamplerSettings Sampler { get; } = sampler;
         public CancellationToken Cancel { get; } = cancel;
         public TaskCompletionSource<SampleOutput> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration { get; set; }
@@ -67,11 +64,10 @@ public sealed class ModelHost : IAsyncDisposable
     private readonly ServingOptions options;
     private readonly Device device;
     private readonly object swapGate = new();
+    private readonly TorchWorker<Pending> worker;
     private LoadedModel? current;
-    private readonly object queueGate = new();
-    private readonly LinkedList<Pending> queue = new();
-    private readonly Thread samplingThread;
-    private bool stopping;
+    private int queued;
+    private volatile bool stopping;
     private long batchesRun, networkPasses, imagesSampled, modelsDisposed;
 
     public ModelHost(ModelSpec spec, ServingOptions options, Device device)
@@ -80,8 +76,8 @@ public sealed class ModelHost : IAsyncDisposable
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
         this.device = device;
-        samplingThread = new Thread(SamplingLoop) { IsBackground = true, Name = $"cad-sample-{spec.Id}" };
-        samplingThread.Start();
+        worker = new TorchWorker<Pending>($"cad-sample-{spec.Id}", options.MaxQueuedRequests);
+        worker.Start(SamplingLoop);
     }
 
     public ModelSpec Spec { get; }
@@ -90,11 +86,14 @@ public sealed class ModelHost : IAsyncDisposable
     /// <summary>The snapshot now served, or null before the first one is installed.</summary>
     public SnapshotInfo? Current => Volatile.Read(ref current)?.Info;
 
-    /// <summary>The served snapshot's model config (class names, default guidance), or null.</summary>
-    public ModelConfig? CurrentConfig => Volatile.Read(ref current)?.Pipeline.Config;
+    /// <summary>The served snapshot's spec (class names, default guidance), or null.</summary>
+    public ModelSpec? CurrentSpec => Volatile.Read(ref current)?.Pipeline.Spec;
 
     /// <summary>Guidance used when a request names none: the served snapshot's, else the catalog's.</summary>
-    public double DefaultGuidance => CurrentConfig?.DefaultGuidance ?? Spec.ToModelConfig().DefaultGuidance;
+    public double DefaultGuidance => (CurrentSpec ?? Spec).DefaultGuidance;
+
+    /// <summary>Ends when the sampling thread ends; faulted if it failed.</summary>
+    public Task Completion => worker.Completion;
 
     /// <summary>Batched sampling calls run so far (each is Steps network passes for all its requests).</summary>
     public long BatchesRun => Interlocked.Read(ref batchesRun);
@@ -104,7 +103,8 @@ public sealed class ModelHost : IAsyncDisposable
     /// <summary>Swapped-out networks disposed so far (after their last batch).</summary>
     public long ModelsDisposed => Interlocked.Read(ref modelsDisposed);
 
-    public int QueueLength { get { lock (queueGate) return queue.Count; } }
+    /// <summary>Requests waiting for a batch (not counting the one running).</summary>
+    public int QueueLength => Volatile.Read(ref queued);
 
     /// <summary>
     /// Parses and loads snapshot bytes (already checked against <paramref name="info"/> by the store)
@@ -120,7 +120,7 @@ public sealed class ModelHost : IAsyncDisposable
         if (!string.Equals(sha, info.Sha256, StringComparison.OrdinalIgnoreCase))
             throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
         var snapshot = CadSnapshot.FromBytes(snapshotBytes);
-        CheckCompatible(snapshot.Config);
+        CheckCompatible(snapshot.Spec);
         var denoiser = snapshot.CreateDenoiser(device);
         var loaded = new LoadedModel(info, denoiser, new CadPipeline(denoiser, device));
         LoadedModel? old;
@@ -140,13 +140,16 @@ public sealed class ModelHost : IAsyncDisposable
         return true;
     }
 
-    void CheckCompatible(ModelConfig config)
+    void CheckCompatible(ModelSpec snapshot)
     {
-        if (config.Kind != Spec.Kind)
-            throw new SnapshotFormatException($"snapshot for model {ModelId} has condition kind '{config.Kind}', the catalog says '{Spec.Kind}'");
-        if (config.Kind == "class" && !config.ClassNames.SequenceEqual(Spec.ClassNames))
+        if (snapshot.Kind != Spec.Kind)
+            throw new SnapshotFormatException($"snapshot for model {ModelId} has condition kind '{snapshot.Kind}', the catalog says '{Spec.Kind}'");
+        if (snapshot.Kind == "class" && !snapshot.Classes.SequenceEqual(Spec.Classes))
             throw new SnapshotFormatException(
-                $"snapshot for model {ModelId} has classes [{string.Join(", ", config.ClassNames)}], the catalog says [{string.Join(", ", Spec.ClassNames)}]");
+                $"snapshot for model {ModelId} has classes [{string.Join(", ", snapshot.Classes)}], the catalog says [{string.Join(", ", Spec.Classes)}]");
+        if (snapshot.Channels != Spec.Channels || snapshot.ImageSize != Spec.ImageSize)
+            throw new SnapshotFormatException(
+                $"snapshot for model {ModelId} makes {snapshot.Channels}x{snapshot.ImageSize}x{snapshot.ImageSize} images, the catalog says {Spec.Channels}x{Spec.ImageSize}x{Spec.ImageSize}");
     }
 
     void Release(LoadedModel model)
@@ -164,83 +167,86 @@ public sealed class ModelHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// Queues a job; completes when its batch has run. Throws <see cref="NoSnapshotException"/>
+    /// Queues a request; completes when its batch has run. Throws <see cref="NoSnapshotException"/>
     /// before the first snapshot, <see cref="QueueFullException"/> when the queue is full.
     /// </summary>
-    public Task<SampleOutput> SampleAsync(SampleJob job, CancellationToken cancellationToken = default)
+    public Task<SampleOutput> SampleAsync(SampleRequest request, SamplerSettings sampler, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(job);
-        var config = CurrentConfig ?? throw new NoSnapshotException($"model {ModelId} has no snapshot loaded yet");
-        new SampleRequest(job.Label, job.Count, job.Coherence, job.Guidance, job.Seed).Validate(config);
-        if (job.Steps is < 1 or > 1000) throw new ArgumentException($"steps must be in 1..1000 (got {job.Steps})");
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(sampler);
+        var spec = CurrentSpec ?? throw new NoSnapshotException($"model {ModelId} has no snapshot loaded yet");
+        request.Validate(spec);
+        sampler.Validate();
         cancellationToken.ThrowIfCancellationRequested();
-        var pending = new Pending(job, cancellationToken);
+        ObjectDisposedException.ThrowIf(stopping, this);
+        if (Interlocked.Increment(ref queued) > options.MaxQueuedRequests)
+        {
+            Interlocked.Decrement(ref queued);
+            throw new QueueFullException($"model {ModelId}: the sampling queue is full ({options.MaxQueuedRequests} requests waiting); retry later");
+        }
+        var pending = new Pending(request, sampler, cancellationToken);
         if (cancellationToken.CanBeCanceled)
             pending.Registration = cancellationToken.Register(() => pending.Completion.TrySetCanceled(cancellationToken));
-        lock (queueGate)
+        if (!worker.TryPost(pending))
         {
-            if (stopping || queue.Count >= options.MaxQueuedRequests)
-            {
-                pending.Registration.Dispose();
-                ObjectDisposedException.ThrowIf(stopping, this);
-                throw new QueueFullException($"model {ModelId}: the sampling queue is full ({options.MaxQueuedRequests} requests waiting); retry later");
-            }
-            queue.AddLast(pending);
-            Monitor.Pulse(queueGate);
+            Interlocked.Decrement(ref queued);
+            pending.Registration.Dispose();
+            throw new QueueFullException($"model {ModelId}: the sampling queue is full; retry later");
         }
         return pending.Completion.Task;
     }
 
-    void SamplingLoop()
+    void SamplingLoop(TorchWorker<Pending>.Inbox inbox)
     {
+        var waiting = new List<Pending>();
         while (true)
         {
-            List<Pending> batch;
-            lock (queueGate)
+            inbox.WaitForever();
+            waiting.AddRange(inbox.TakeAll());
+            if (inbox.Stopping) break;
+            while (waiting.Count > 0)
             {
-                while (queue.Count == 0 && !stopping) Monitor.Wait(queueGate);
-                if (stopping) break;
-                batch = TakeBatch();
+                var batch = TakeBatch(waiting);
+                if (batch.Count > 0) RunBatch(batch);
+                waiting.AddRange(inbox.TakeAll());  // newcomers may join the next batch
+                if (inbox.Stopping) break;
             }
-            if (batch.Count > 0) RunBatch(batch);
+            if (inbox.Stopping) break;
         }
-        List<Pending> left;
-        lock (queueGate)
+        foreach (var p in waiting)
         {
-            left = [.. queue];
-            queue.Clear();
+            Interlocked.Decrement(ref queued);
+            Complete(p, null, new ObjectDisposedException(nameof(ModelHost), $"model {ModelId} is shutting down"));
         }
-        foreach (var p in left) Complete(p, null, new ObjectDisposedException(nameof(ModelHost), $"model {ModelId} is shutting down"));
     }
 
-    /// <summary>Takes the oldest request and every later one that can share its batch. Caller holds queueGate.</summary>
-    List<Pending> TakeBatch()
+    /// <summary>Takes the oldest request and every later one that can share its batch.</summary>
+    List<Pending> TakeBatch(List<Pending> waiting)
     {
         var batch = new List<Pending>();
         int images = 0;
-        (int Steps, SamplerKind Sampler)? key = null;
-        for (var node = queue.First; node is not null;)
+        SamplerSettings? key = null;
+        for (int i = 0; i < waiting.Count;)
         {
-            var next = node.Next;
-            var p = node.Value;
+            var p = waiting[i];
             if (p.Completion.Task.IsCompleted)  // cancelled while waiting
             {
-                queue.Remove(node);
+                waiting.RemoveAt(i);
+                Interlocked.Decrement(ref queued);
                 p.Registration.Dispose();
+                continue;
             }
-            else
+            key ??= p.Sampler;
+            if (p.Sampler == key && (images == 0 || images + p.Request.Count <= options.MaxBatchImages))
             {
-                var k = (p.Job.Steps, p.Job.Sampler);
-                key ??= k;
-                if (k == key && (images == 0 || images + p.Job.Count <= options.MaxBatchImages))
-                {
-                    queue.Remove(node);
-                    batch.Add(p);
-                    images += p.Job.Count;
-                    if (images >= options.MaxBatchImages) break;
-                }
+                waiting.RemoveAt(i);
+                Interlocked.Decrement(ref queued);
+                batch.Add(p);
+                images += p.Request.Count;
+                if (images >= options.MaxBatchImages) break;
+                continue;
             }
-            node = next;
+            i++;
         }
         return batch;
     }
@@ -253,10 +259,10 @@ public sealed class ModelHost : IAsyncDisposable
             foreach (var p in batch) Complete(p, null, new NoSnapshotException($"model {ModelId} has no snapshot loaded yet"));
             return;
         }
-        var first = batch[0].Job;
-        var jobs = batch.Select(p => new SampleRequest(p.Job.Label, p.Job.Count, p.Job.Coherence, p.Job.Guidance, p.Job.Seed)).ToArray();
+        var sampler = batch[0].Sampler;
+        var requests = batch.Select(p => p.Request).ToArray();
         Tensor[] images;
-        try { images = model.Pipeline.Sample(jobs, new SamplerSettings(first.Steps, first.Sampler)); }
+        try { images = model.Pipeline.Sample(requests, sampler); }
         catch (Exception e)
         {
             Release(model);
@@ -266,8 +272,8 @@ public sealed class ModelHost : IAsyncDisposable
         // The outputs are CPU copies: let go of the network before answering, so a swapped-out one is freed at once.
         Release(model);
         Interlocked.Increment(ref batchesRun);
-        Interlocked.Add(ref networkPasses, first.Steps);
-        Interlocked.Add(ref imagesSampled, jobs.Sum(j => (long)j.Count));
+        Interlocked.Add(ref networkPasses, sampler.Steps);
+        Interlocked.Add(ref imagesSampled, requests.Sum(r => (long)r.Count));
         for (int i = 0; i < batch.Count; i++)
             Complete(batch[i], new SampleOutput(images[i], model.Info), null);
     }
@@ -281,14 +287,11 @@ public sealed class ModelHost : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        lock (queueGate)
-        {
-            if (stopping) return ValueTask.CompletedTask;
-            stopping = true;
-            Monitor.PulseAll(queueGate);
-        }
+        if (stopping) return ValueTask.CompletedTask;
+        stopping = true;
         // The batch in progress finishes first; requests still queued fail.
-        samplingThread.Join();
+        worker.RequestStop();
+        worker.Join(Timeout.InfiniteTimeSpan);
         LoadedModel? last;
         lock (swapGate)
         {

@@ -18,6 +18,8 @@ public sealed record NodeStatus
     public IReadOnlyList<ConsumerLag> ConsumerLag { get; init; } = [];
     /// <summary>By model id.</summary>
     public IReadOnlyDictionary<string, TrainingStatus> Training { get; init; } = new Dictionary<string, TrainingStatus>();
+    /// <summary>The node's long-lived parts and where they stand (<see cref="ServingApp.HealthJson"/>).</summary>
+    public object? Health { get; init; }
 }
 
 /// <summary>

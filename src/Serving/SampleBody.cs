@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using CadStream.Model;
 using CadStream.Model.Sampling;
+using CadStream.Model.Scheduling;
 
 namespace CadStream.Serving;
 
@@ -9,15 +10,15 @@ namespace CadStream.Serving;
 public enum SampleFormat { Png, Json }
 
 /// <summary>
-/// The body of POST /v1/models/{id}/samples (contract section 4), parsed and validated:
+/// The body of POST /v1/models/{id}/samples (docs/interfaces.md, "HTTP"), parsed and validated:
 /// <c>label</c> (index or name, required), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
 /// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm),
 /// <c>seed</c> (optional, >= 0; random when absent), <c>count</c> (1..64, default 1),
 /// <c>format</c> (png | json, default png). Unknown fields are ignored.
 /// </summary>
-public sealed record SampleBody(SampleJob Job, SampleFormat Format, bool SeedGiven)
+public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, SampleFormat Format, bool SeedGiven)
 {
-    public const int MaxCount = 64;
+    public const int MaxCount = SampleRequest.MaxCount;
 
     /// <summary>Parses a body; on bad input returns null and a message saying what is wrong.</summary>
     public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
@@ -65,7 +66,7 @@ public sealed record SampleBody(SampleJob Job, SampleFormat Format, bool SeedGiv
         double guidance = Number(root, "guidance", defaultGuidance);
         if (!(guidance >= 0 && guidance <= 100)) throw new BadInputException($"guidance must be in [0, 100] (got {guidance})");
         long steps = Integer(root, "steps", defaultSteps);
-        if (steps is < 1 or > 1000) throw new BadInputException($"steps must be in 1..1000 (got {steps})");
+        if (steps is < 1 or > SamplerSettings.MaxSteps) throw new BadInputException($"steps must be in 1..{SamplerSettings.MaxSteps} (got {steps})");
         long count = Integer(root, "count", 1);
         if (count is < 1 or > MaxCount) throw new BadInputException($"count must be in 1..{MaxCount} (got {count})");
 
@@ -91,7 +92,7 @@ public sealed record SampleBody(SampleJob Job, SampleFormat Format, bool SeedGiv
         }
         else seed = RandomNumberGenerator.GetInt32(int.MaxValue);
 
-        return new SampleBody(new SampleJob(label, (int)count, coherence, guidance, (int)steps, sampler, seed), format, seedGiven);
+        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven);
     }
 
     static double Number(JsonElement root, string name, double fallback)

@@ -1,9 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using CadStream.Model.Catalog;
-using CadStream.Model.Imaging;
-using CadStream.Model.Snapshots;
+using CadStream.Imaging;
+using CadStream.Model;
+using CadStream.Runtime;
+using CadStream.Snapshots;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -16,7 +17,7 @@ using Prometheus;
 namespace CadStream.Serving;
 
 /// <summary>
-/// The HTTP API of contract section 4 plus the web page, for <c>cadstream demo</c> and
+/// The HTTP API (docs/interfaces.md, "HTTP") plus the web page, for <c>cadstream demo</c> and
 /// <c>cadstream node --roles serving</c>. Either build a whole app with <see cref="BuildServingApp"/>,
 /// or add the stage to an existing one with <see cref="AddCadStreamServing"/> and <see cref="MapCadStream"/>.
 /// </summary>
@@ -48,11 +49,15 @@ public static class ServingApp
         return url.Contains("://", StringComparison.Ordinal) ? url : "http://" + url;
     }
 
-    /// <summary>Registers the <see cref="ServingRuntime"/> (a hosted service) and the node status provider (unless one is registered).</summary>
+    /// <summary>
+    /// Registers the <see cref="ServingRuntime"/> (a hosted service), and the node's health and status
+    /// providers unless the host registered its own.
+    /// </summary>
     public static IServiceCollection AddCadStreamServing(this IServiceCollection services, ServingOptions options, ISnapshotStore store,
         ModelCatalog catalog, INodeStatus? nodeStatus = null)
     {
-        services.AddSingleton(sp => new ServingRuntime(options, store, catalog, null, sp.GetService<ILoggerFactory>()));
+        services.TryAddSingleton(sp => new NodeHealth(new RestartPolicy(), sp.GetService<ILogger<NodeHealth>>()));
+        services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>()));
         services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
         if (nodeStatus is not null) services.AddSingleton(nodeStatus);
         else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());
@@ -66,7 +71,7 @@ public static class ServingApp
         var status = endpoints.ServiceProvider.GetRequiredService<INodeStatus>();
 
         endpoints.MapGet("/", () => Results.Content(ServingPage.Html, "text/html; charset=utf-8"));
-        endpoints.MapGet("/healthz", () => Results.Text("ok", "text/plain; charset=utf-8"));
+        endpoints.MapHealth(runtime.Health);
         endpoints.MapGet("/readyz", () => runtime.IsReady
             ? Results.Text("ready", "text/plain; charset=utf-8")
             : Error(StatusCodes.Status503ServiceUnavailable, "no model has a snapshot loaded yet"));
@@ -84,8 +89,8 @@ public static class ServingApp
         {
             id = h.ModelId,
             kind = h.Spec.Kind,
-            mode = h.Spec.Mode,
-            classes = h.Spec.ClassNames,
+            mode = h.Spec.Mode.Name(),
+            classes = h.Spec.Classes,
             snapshotVersion = s?.Version,
             steps = s?.Steps,
             samplesSeen = s?.Samples,
@@ -110,6 +115,7 @@ public static class ServingApp
             totalLag = node.ConsumerLag.Sum(l => l.Lag),
         },
         snapshotStore = runtime.Store.Description,
+        health = HealthJson(runtime.Health),
         models = runtime.Hosts.Values.Select(h =>
         {
             var s = h.Current;
@@ -128,6 +134,23 @@ public static class ServingApp
                 lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
             };
         }),
+    };
+
+    /// <summary>GET /healthz: 200 "ok" while every long-lived part works, 503 with a JSON reason when one has failed for good or keeps failing.</summary>
+    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder endpoints, NodeHealth health)
+    {
+        endpoints.MapGet("/healthz", () => health.Problem is { } problem
+            ? Error(StatusCodes.Status503ServiceUnavailable, problem)
+            : Results.Text("ok", "text/plain; charset=utf-8"));
+        return endpoints;
+    }
+
+    /// <summary>Each long-lived part of the node and where it stands, for /v1/status.</summary>
+    public static object HealthJson(NodeHealth health) => new
+    {
+        healthy = health.IsHealthy,
+        problem = health.Problem,
+        parts = health.Parts.Select(p => new { part = p.Part, state = p.State.ToString().ToLowerInvariant(), failures = p.Failures, lastError = p.LastError, since = p.Since.ToUnixTimeMilliseconds() }),
     };
 
     static IResult Error(int code, string message) => Results.Json(new { error = message }, Json, statusCode: code);
@@ -149,11 +172,11 @@ public static class ServingApp
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
-        var parsed = SampleBody.Parse(body, host.Spec.ClassNames, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem);
+        var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem);
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
 
         SampleOutput output;
-        try { output = await host.SampleAsync(parsed.Job, context.RequestAborted); }
+        try { output = await host.SampleAsync(parsed.Request, parsed.Sampler, context.RequestAborted); }
         catch (NoSnapshotException e) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, e.Message), 503); }
         catch (QueueFullException e) { return Count(id, Error(StatusCodes.Status429TooManyRequests, e.Message), 429); }
         catch (ObjectDisposedException) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} is shutting down"), 503); }
@@ -167,21 +190,22 @@ public static class ServingApp
         using (output)
         {
             context.Response.Headers["X-Snapshot-Version"] = output.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
-            context.Response.Headers["X-Seed"] = parsed.Job.Seed.ToString(CultureInfo.InvariantCulture);
+            context.Response.Headers["X-Seed"] = parsed.Request.Seed.ToString(CultureInfo.InvariantCulture);
+            var spec = host.Spec;
+            int count = parsed.Request.Count, c = spec.Channels, side = spec.ImageSize;
+            var pixels = ImageTensors.ToBytes(output.Images);
             if (parsed.Format == SampleFormat.Png)
             {
-                int columns = Math.Min(parsed.Job.Count, runtime.Options.GridColumns);
-                result = Results.Bytes(ImageGrid.EncodeGridPng(output.Images, columns), "image/png");
+                int columns = Math.Min(count, runtime.Options.GridColumns);
+                result = Results.Bytes(ImageGrid.EncodePng(pixels, count, c, side, side, columns), "image/png");
             }
             else
             {
-                var images = new string[parsed.Job.Count];
-                for (int i = 0; i < images.Length; i++)
-                {
-                    using var one = output.Images.narrow(0, i, 1);
-                    images[i] = Convert.ToBase64String(ImageGrid.EncodeGridPng(one, columns: 1, scale: 1, gap: 0));
-                }
-                result = Results.Json(new { images, snapshotVersion = output.Snapshot.Version, seed = parsed.Job.Seed }, Json);
+                int each = spec.ImageBytes;
+                var images = new string[count];
+                for (int i = 0; i < count; i++)
+                    images[i] = Convert.ToBase64String(ImageGrid.EncodePng(pixels[(i * each)..((i + 1) * each)], 1, c, side, side, columns: 1, scale: 1, gap: 0));
+                result = Results.Json(new { images, snapshotVersion = output.Snapshot.Version, seed = parsed.Request.Seed }, Json);
             }
         }
         ServingMetrics.SampleSeconds.WithLabels(id).Observe(clock.Elapsed.TotalSeconds);

@@ -2,7 +2,7 @@ using Prometheus;
 
 namespace CadStream.Serving;
 
-/// <summary>The serving stage's Prometheus metrics; names and labels are contract section 5.</summary>
+/// <summary>The serving stage's Prometheus metrics (docs/interfaces.md, "Metrics"), one definition per name.</summary>
 public static class ServingMetrics
 {
     public static readonly Counter SampleRequests = Metrics.CreateCounter(
@@ -14,6 +14,6 @@ public static class ServingMetrics
         new HistogramConfiguration { LabelNames = ["model"], Buckets = Histogram.ExponentialBuckets(0.01, 2, 14) });
 
     public static readonly Gauge SnapshotVersion = Metrics.CreateGauge(
-        "cad_snapshot_version", "Version of the snapshot in use, by model.",
+        "cad_serving_snapshot_version", "Version of the snapshot this serving node answers with, by model.",
         new GaugeConfiguration { LabelNames = ["model"] });
 }

@@ -1,6 +1,6 @@
-using CadStream.Model.Catalog;
-using CadStream.Model.Runtime;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Runtime;
+using CadStream.Snapshots;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
@@ -9,23 +9,30 @@ namespace CadStream.Serving;
 
 /// <summary>
 /// The serving stage of one node: a <see cref="ModelHost"/> per catalog model and the
-/// <see cref="SnapshotFollower"/> that feeds them. As a hosted service it starts following on host
-/// start and stops the sampling threads on host stop. It does not own the store.
+/// <see cref="SnapshotFollower"/> that feeds them. As a hosted service it runs the follower under the
+/// node's restart policy and stops the sampling threads on host stop; a sampling thread that dies is
+/// reported to the node's health at once. It does not own the store.
 /// </summary>
-public sealed class ServingRuntime : IHostedService, IAsyncDisposable
+public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
 {
+    public const string FollowerPart = "snapshot follower";
+
     private readonly Dictionary<string, ModelHost> hosts;
     private int disposed;
 
-    public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, Device? device = null,
+    public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, NodeHealth health, Device? device = null,
         ILoggerFactory? loggers = null)
     {
         Options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
         Store = store ?? throw new ArgumentNullException(nameof(store));
         Catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
+        Health = health ?? throw new ArgumentNullException(nameof(health));
         var dev = device ?? TorchRuntime.Device;
         hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev), StringComparer.Ordinal);
+        foreach (var h in hosts.Values)
+            h.Completion.ContinueWith(t => health.FailedForGood($"sampling thread of {h.ModelId}", t.Exception!.GetBaseException().Message),
+                TaskContinuationOptions.OnlyOnFaulted);
         Follower = new SnapshotFollower(store, hosts.Values, options.SnapshotPollInterval, loggers?.CreateLogger<SnapshotFollower>());
         StartedAt = DateTimeOffset.UtcNow;
     }
@@ -33,6 +40,7 @@ public sealed class ServingRuntime : IHostedService, IAsyncDisposable
     public ServingOptions Options { get; }
     public ISnapshotStore Store { get; }
     public ModelCatalog Catalog { get; }
+    public NodeHealth Health { get; }
     public SnapshotFollower Follower { get; }
     public IReadOnlyDictionary<string, ModelHost> Hosts => hosts;
     public DateTimeOffset StartedAt { get; }
@@ -40,14 +48,18 @@ public sealed class ServingRuntime : IHostedService, IAsyncDisposable
     /// <summary>True once at least one model has a snapshot loaded (/readyz).</summary>
     public bool IsReady => hosts.Values.Any(h => h.Current is not null);
 
-    public Task StartAsync(CancellationToken cancellationToken) => Follower.StartAsync(cancellationToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Supervision.RunAsync(FollowerPart, (stop, up) => Follower.RunAsync(stop, up), Health, stoppingToken);
 
-    public async Task StopAsync(CancellationToken cancellationToken) => await DisposeAsync().ConfigureAwait(false);
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await DisposeAsync().ConfigureAwait(false);
+    }
 
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        await Follower.DisposeAsync().ConfigureAwait(false);
         foreach (var h in hosts.Values) await h.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -10,9 +11,10 @@ namespace CadStream.Serving;
 /// start, on each store notice, and every <see cref="ServingOptions.SnapshotPollInterval"/> as a
 /// fallback for lost notices. Fetching (with the store's sha256 check), parsing and building the
 /// network happen on a loader thread, never on a request. A snapshot that fails to load is logged,
-/// the old one keeps serving, and that same version is not tried again.
+/// the old one keeps serving, and that same version is not tried again. It runs as one of the
+/// node's long-lived parts (<see cref="RunAsync"/>), under the node's restart policy.
 /// </summary>
-public sealed class SnapshotFollower : IAsyncDisposable
+public sealed class SnapshotFollower
 {
     private readonly ISnapshotStore store;
     private readonly IReadOnlyDictionary<string, ModelHost> hosts;
@@ -21,10 +23,6 @@ public sealed class SnapshotFollower : IAsyncDisposable
     private readonly ConcurrentDictionary<string, SemaphoreSlim> gates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (long Version, string Sha256)> failed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> lastErrors = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource stop = new();
-    private IAsyncDisposable? subscription;
-    private Task? pollLoop;
-    private int started, disposed;
 
     public SnapshotFollower(ISnapshotStore store, IEnumerable<ModelHost> hosts, TimeSpan pollInterval, ILogger? logger = null)
     {
@@ -42,30 +40,25 @@ public sealed class SnapshotFollower : IAsyncDisposable
     /// <summary>The last load failure per model (cleared by a successful load).</summary>
     public IReadOnlyDictionary<string, string> LastErrors => lastErrors;
 
-    /// <summary>Subscribes, then loads what the store already has (in the background), then polls.</summary>
-    public Task StartAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Follows the store until <paramref name="stop"/>: subscribes (before the first read, so a snapshot
+    /// published in between is not missed), calls <paramref name="up"/>, then reads the latest pointers now
+    /// and every poll interval. Faults only when the store cannot be subscribed to at all.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stop, Action? up = null)
     {
-        if (Interlocked.Exchange(ref started, 1) != 0) return Task.CompletedTask;
-        // Subscribe before the first read, so a snapshot published in between is not missed.
-        subscription = store.Subscribe(OnNoticeAsync);
-        pollLoop = PollAsync(stop.Token);
-        return Task.CompletedTask;
-    }
-
-    Task OnNoticeAsync(SnapshotNotice notice) =>
-        hosts.ContainsKey(notice.ModelId) ? CheckAsync(notice.ModelId, stop.Token) : Task.CompletedTask;
-
-    async Task PollAsync(CancellationToken cancel)
-    {
+        await using var subscription = store.Subscribe(notice =>
+            hosts.ContainsKey(notice.ModelId) ? CheckAsync(notice.ModelId, stop) : Task.CompletedTask);
+        up?.Invoke();
         try
         {
             while (true)
             {
-                foreach (var id in hosts.Keys) await CheckAsync(id, cancel).ConfigureAwait(false);
-                await Task.Delay(pollInterval, cancel).ConfigureAwait(false);
+                foreach (var id in hosts.Keys) await CheckAsync(id, stop).ConfigureAwait(false);
+                await Task.Delay(pollInterval, stop).ConfigureAwait(false);
             }
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested) { }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
     }
 
     /// <summary>
@@ -118,18 +111,5 @@ public sealed class SnapshotFollower : IAsyncDisposable
             logger.LogWarning("model {Model}: snapshot not loaded: {Error}", modelId, message);
         lastErrors[modelId] = message;
         return false;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
-        stop.Cancel();
-        if (subscription is not null) await subscription.DisposeAsync().ConfigureAwait(false);
-        if (pollLoop is not null)
-        {
-            try { await pollLoop.ConfigureAwait(false); }
-            catch (OperationCanceledException) { }
-        }
-        stop.Dispose();
     }
 }

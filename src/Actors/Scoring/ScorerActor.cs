@@ -1,9 +1,6 @@
 using Akka.Actor;
-using Akka.Event;
 using CadStream.Actors.Training;
-using CadStream.Model.Catalog;
-using CadStream.Model.Data;
-using static TorchSharp.torch;
+using CadStream.Model;
 
 namespace CadStream.Actors.Scoring;
 
@@ -13,8 +10,16 @@ public sealed record PairToScore(string Id, string[] ModelIds, int Label, float?
 /// <summary>A batch to score; the scored pairs go to each model's trainer with the same batch id.</summary>
 public sealed record ScorePairs(long BatchId, IActorRef AckTo, IReadOnlyList<PairToScore> Pairs);
 
-/// <summary>How a class pair with neither coherence nor score is scored by the classifier.</summary>
-public enum ClassifierCoherence { Probability, Entropy }
+/// <summary>
+/// Where the coherence of a pair that carries neither a coherence nor a raw score comes from: a model
+/// of image-condition agreement (the clean-label classifier for Fashion-MNIST; a user's own, say an
+/// ONNX CLIP). One instance per scorer actor, used from that actor only.
+/// </summary>
+public interface ICoherenceModel : IDisposable
+{
+    /// <summary>Coherence in [0, 1] of each pair for <paramref name="model"/>, or null when this model of agreement does not know it.</summary>
+    float[]? Score(ModelSpec model, IReadOnlyList<PairToScore> pairs);
+}
 
 public sealed record ScoringOptions
 {
@@ -25,64 +30,64 @@ public sealed record ScoringOptions
     public int PoolSize { get; init; } = 2;
 }
 
+/// <summary>How a class pair with neither coherence nor score is scored by the classifier.</summary>
+public enum ClassifierCoherence { Probability, Entropy }
+
 /// <summary>
 /// Attaches a coherence to each pair: a provided coherence as is; a raw score binned into K
-/// equal-frequency bins of the running quantiles (c = bin / (K - 1)); otherwise the classifier's
-/// p(label | image) or 1 - normalised entropy, computed for the whole batch at once.
+/// equal-frequency bins of the running quantiles (c = bin / (K - 1)); otherwise the coherence model's
+/// agreement, for the whole batch at once; otherwise 1.
 /// </summary>
 public sealed class ScorerActor : ReceiveActor
 {
-    private readonly ILoggingAdapter log = Context.GetLogger();
     private readonly Dictionary<string, QuantileBinner> binners = new();
+    private readonly ICoherenceModel? coherenceModel;
 
-    public ScorerActor(ScoringOptions options, IActorRef trainers)
+    public ScorerActor(ScoringOptions options, ModelCatalog catalog, Func<ICoherenceModel?> coherenceModels, IActorRef trainers)
     {
-        // Each scorer loads its own classifier: TorchSharp modules are not shared across threads.
-        var classifier = options.Classifier is null ? null : FashionClassifier.Load(options.Classifier);
+        coherenceModel = coherenceModels();
         Receive<ScorePairs>(m =>
         {
-            var coherence = new float[m.Pairs.Count];
-            var needClassifier = new List<int>();
-            for (int i = 0; i < m.Pairs.Count; i++)
-            {
-                var p = m.Pairs[i];
-                if (p.Coherence is float c) coherence[i] = c;
-                else if (p.Score is double s)
-                {
-                    var key = string.Join(',', p.ModelIds);
-                    if (!binners.TryGetValue(key, out var b)) binners[key] = b = new QuantileBinner(options.ScoreBins);
-                    coherence[i] = (float)b.Observe(s);
-                }
-                else if (classifier is not null) needClassifier.Add(i);
-                else coherence[i] = 1f;
-            }
-            if (needClassifier.Count > 0) ScoreWithClassifier(classifier!, options.ClassifierCoherence, m.Pairs, needClassifier, coherence);
-
             foreach (var group in Enumerable.Range(0, m.Pairs.Count).SelectMany(i => m.Pairs[i].ModelIds.Select(id => (id, i))).GroupBy(x => x.id))
             {
-                var scored = group.Select(x => new ScoredPair(m.Pairs[x.i].Pixels, m.Pairs[x.i].Label, coherence[x.i])).ToArray();
-                foreach (var s in scored) TrainerMetrics.Coherence.WithLabels(group.Key).Observe(s.Coherence);
+                var pairs = group.Select(x => m.Pairs[x.i]).ToArray();
+                var coherence = Score(options, catalog, group.Key, pairs);
+                var scored = pairs.Select((p, j) => new ScoredPair(p.Pixels, p.Label, coherence[j])).ToArray();
+                foreach (var c in coherence) TrainerMetrics.Coherence.WithLabels(group.Key).Observe(c);
                 trainers.Tell(new TrainPairs(group.Key, m.BatchId, m.AckTo, scored));
             }
         });
     }
 
-    static void ScoreWithClassifier(FashionClassifier classifier, ClassifierCoherence how, IReadOnlyList<PairToScore> pairs, List<int> which, float[] coherence)
+    float[] Score(ScoringOptions options, ModelCatalog catalog, string modelId, PairToScore[] pairs)
     {
-        using var scope = NewDisposeScope();
-        var bytes = new byte[which.Count * 784];
-        for (int j = 0; j < which.Count; j++) Buffer.BlockCopy(pairs[which[j]].Pixels, 0, bytes, j * 784, 784);
-        var images = CadStream.Model.Imaging.ImageGrid.FromBytes(bytes, which.Count, 1, 28, 28);
-        var logits = ClassifierTraining.PredictLogits(classifier, images);
-        for (int j = 0; j < which.Count; j++)
+        var coherence = new float[pairs.Length];
+        var unknown = new List<int>();
+        for (int i = 0; i < pairs.Length; i++)
         {
-            var probs = FashionClassifier.Softmax(logits.AsSpan(j * 10, 10));
-            coherence[which[j]] = how == ClassifierCoherence.Probability
-                ? probs[pairs[which[j]].Label]
-                : (float)(1 - FashionClassifier.NormalizedEntropy(probs));
+            var p = pairs[i];
+            if (p.Coherence is float c) coherence[i] = c;
+            else if (p.Score is double s)
+            {
+                if (!binners.TryGetValue(modelId, out var b)) binners[modelId] = b = new QuantileBinner(options.ScoreBins);
+                coherence[i] = (float)b.Observe(s);
+            }
+            else unknown.Add(i);
         }
+        if (unknown.Count == 0) return coherence;
+        float[]? agreed = null;
+        if (coherenceModel is not null && catalog.TryGet(modelId, out var spec))
+            agreed = coherenceModel.Score(spec, unknown.Select(i => pairs[i]).ToArray());
+        for (int j = 0; j < unknown.Count; j++) coherence[unknown[j]] = agreed?[j] ?? 1f;
+        return coherence;
     }
 
-    public static Props PropsFor(ScoringOptions options, IActorRef trainers) =>
-        Props.Create(() => new ScorerActor(options, trainers));
+    protected override void PostStop()
+    {
+        coherenceModel?.Dispose();
+        base.PostStop();
+    }
+
+    public static Props PropsFor(ScoringOptions options, ModelCatalog catalog, Func<ICoherenceModel?> coherenceModels, IActorRef trainers) =>
+        Props.Create(() => new ScorerActor(options, catalog, coherenceModels, trainers));
 }

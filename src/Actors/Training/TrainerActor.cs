@@ -1,79 +1,209 @@
+using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
-using Akka.Event;
-using CadStream.Model.Catalog;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Runtime;
+using CadStream.Snapshots;
+using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 
 namespace CadStream.Actors.Training;
 
+/// <summary>What a trainer entity needs from its node besides its model and the store.</summary>
+public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers);
+
 /// <summary>
-/// The sharded trainer entity of one model (entity id = model id), hosted on trainer nodes only.
-/// It owns a <see cref="TrainerLoop"/>; when its node dies the entity is re-created elsewhere
-/// (remember entities) and the loop resumes from the newest stored snapshot.
+/// The sharded trainer entity of one model (entity id = model id), hosted on trainer nodes only. It
+/// owns a <see cref="TrainerWorker"/> and does the I/O around it: fetches the newest stored snapshot
+/// to resume from, stores the snapshots the worker hands over, and tells the senders of the batches
+/// a stored snapshot reflects. It keeps every batch until it is stored, so a worker that fails is
+/// replaced (after the node's back-off) and given them again. When its node dies the entity is
+/// re-created elsewhere and resumes from the store.
 /// </summary>
-public sealed class TrainerActor : ReceiveActor
+public sealed class TrainerActor : ReceiveActor, IWithTimers
 {
-    private readonly ILoggingAdapter log = Context.GetLogger();
-    private readonly Dictionary<long, IActorRef> ackTo = new();
-    private TrainerLoop? loop;
-
-    public TrainerActor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device, int threads)
-    {
-        if (!catalog.TryGet(modelId, out var spec))
-        {
-            log.Warning("trainer for unknown model {0}: not in the configured catalog, stopping", modelId);
-            Context.Stop(Self);
-            return;
-        }
-        var self = Self;
-        // Warning level: starts and resumes are rare and matter (a resume means a node was lost).
-        // The node is the cluster address: several nodes can share one machine name (or one process, in tests).
-        loop = new TrainerLoop(spec, store, device, durable => self.Tell(durable), msg => log.Warning(msg),
-            Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString(), threads);
-        loop.Start();
-
-        Receive<TrainPairs>(m =>
-        {
-            // Ingress re-sends batches it has not heard back about in time, also to a trainer that is only
-            // behind. One this entity still holds is not queued again: duplicates would pile more work on a
-            // trainer that is already late, and every re-send round would make it later.
-            bool held = ackTo.ContainsKey(m.BatchId);
-            ackTo[m.BatchId] = m.AckTo;
-            if (!held) loop.Enqueue(m);
-        });
-        Receive<BatchesDurable>(m =>
-        {
-            foreach (var group in m.BatchIds.GroupBy(id => ackTo.GetValueOrDefault(id)))
-            {
-                var ids = group.ToArray();
-                foreach (var id in ids) ackTo.Remove(id);
-                group.Key?.Tell(m with { BatchIds = ids });
-            }
-            if (loop.Failure is { } e) throw new InvalidOperationException($"trainer loop of {modelId} failed", e);
-        });
-        Receive<GetTrainerStatus>(_ =>
-        {
-            if (loop.Failure is { } e) throw new InvalidOperationException($"trainer loop of {modelId} failed", e);
-            Sender.Tell(loop.Status);
-        });
-        Receive<Stop>(_ => Context.Stop(Self));
-    }
-
     /// <summary>Hand-off message of the shard region: stop after storing a final snapshot.</summary>
     public sealed record Stop
     {
         public static readonly Stop Instance = new();
     }
 
+    private sealed record Resumed(long Generation, long Version, byte[]? Bytes);
+    private sealed record StartFailed(long Generation, Exception Error);
+    private sealed record FromWorker(long Generation, object Message);
+    private sealed record Published(long Generation, TrainerWorker.SnapshotReady Snapshot, SnapshotInfo Info, double Seconds);
+    private sealed record PublishFailed(long Generation, TrainerWorker.SnapshotReady Snapshot, Exception Error);
+    private sealed record StartAgain { public static readonly StartAgain Instance = new(); }
+    private sealed record StopTimedOut { public static readonly StopTimedOut Instance = new(); }
+
+    private readonly ModelSpec spec;
+    private readonly ISnapshotStore store;
+    private readonly TrainerServices services;
+    private readonly ILogger logger;
+    private readonly string part, node;
+    // Batches not yet in a stored snapshot, by id (ids grow with time): what a new worker is given again.
+    private readonly SortedDictionary<long, TrainPairs> held = new();
+    private TrainerWorker? worker;
+    private long generation;
+    private bool stopping;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public TrainerActor(string modelId, ModelCatalog catalog, ISnapshotStore store, TrainerServices services)
+    {
+        this.store = store;
+        this.services = services;
+        logger = services.Loggers.CreateLogger<TrainerActor>();
+        part = $"trainer {modelId}";
+        node = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+        if (!catalog.TryGet(modelId, out spec!))
+        {
+            logger.LogWarning("trainer for unknown model {Model}: not in the configured catalog, stopping", modelId);
+            Context.Stop(Self);
+            return;
+        }
+
+        // Exported at 0 from the start: a dashboard shows "none" rather than "no data".
+        TrainerMetrics.SkippedSteps.WithLabels(modelId);
+        TrainerMetrics.PublishFailures.WithLabels(modelId);
+
+        Receive<Resumed>(m => m.Generation == generation, OnResumed);
+        Receive<StartFailed>(m => m.Generation == generation, m => Restart(m.Error));
+        Receive<FromWorker>(m => m.Generation == generation, m => OnWorker(m.Message));
+        Receive<Published>(m => m.Generation == generation, OnPublished);
+        Receive<PublishFailed>(m => m.Generation == generation, OnPublishFailed);
+        Receive<StartAgain>(_ => Begin());
+        Receive<TrainPairs>(m =>
+        {
+            // Ingress re-sends batches it has not heard back about in time, also to a trainer that is only
+            // behind. One this entity still holds is not queued again (only its reply address is updated):
+            // duplicates would pile more work on a trainer that is already late.
+            if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
+            held[m.BatchId] = m;
+            Post(m);
+        });
+        Receive<GetTrainerStatus>(_ => Sender.Tell(worker?.Status ?? new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node)));
+        Receive<Stop>(_ =>
+        {
+            stopping = true;
+            if (worker is null) { Context.Stop(Self); return; }
+            worker.RequestStop();
+            Timers.StartSingleTimer("stop", StopTimedOut.Instance, TimeSpan.FromSeconds(90));
+        });
+        Receive<StopTimedOut>(_ =>
+        {
+            logger.LogWarning("trainer {Model}: the final snapshot was not stored in time; its pairs will be sent again", spec.Id);
+            Context.Stop(Self);
+        });
+    }
+
+    protected override void PreStart()
+    {
+        if (spec is not null) Begin();
+    }
+
+    /// <summary>Fetches the newest stored snapshot (async, off the worker), then starts a worker on it.</summary>
+    private void Begin()
+    {
+        long gen = ++generation;
+        services.Health.Starting(part);
+        FetchLatestAsync(gen).PipeTo(Self, failure: e => new StartFailed(gen, e));
+    }
+
+    private async Task<Resumed> FetchLatestAsync(long gen)
+    {
+        var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
+        if (latest is null) return new Resumed(gen, 0, null);
+        var bytes = await store.FetchAsync(spec.Id, latest.Version).ConfigureAwait(false);
+        return new Resumed(gen, latest.Version, bytes);
+    }
+
+    private void OnResumed(Resumed m)
+    {
+        var self = Self;
+        long gen = m.Generation;
+        worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
+            message => self.Tell(new FromWorker(gen, message)), logger);
+        worker.Start();
+        foreach (var batch in held.Values) Post(batch);
+        if (stopping) worker.RequestStop();
+    }
+
+    private void Post(TrainPairs batch)
+    {
+        if (worker is null) return;  // a new worker gets every held batch when it starts
+        if (!worker.TryPost(batch)) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
+    }
+
+    private void OnWorker(object message)
+    {
+        switch (message)
+        {
+            case TrainerWorker.SnapshotReady ready:
+                // The first snapshot proves the worker resumed and trains: the part is up.
+                services.Health.Running(part);
+                long gen = generation;
+                var clock = Stopwatch.StartNew();
+                store.PublishAsync(spec.Id, ready.Bytes, ready.Version, ready.Steps, ready.Samples)
+                    .PipeTo(Self, success: info => new Published(gen, ready, info, ready.SerializeSeconds + clock.Elapsed.TotalSeconds),
+                        failure: e => new PublishFailed(gen, ready, e));
+                break;
+            case TrainerWorker.Stopped:
+                Context.Stop(Self);
+                break;
+            case TrainerWorker.Failed failed:
+                Restart(failed.Error);
+                break;
+        }
+    }
+
+    private void OnPublished(Published m)
+    {
+        var ready = m.Snapshot;
+        TrainerMetrics.PublishSeconds.WithLabels(spec.Id).Observe(m.Seconds);
+        TrainerMetrics.SnapshotVersion.WithLabels(spec.Id).Set(ready.Version);
+        foreach (var group in ready.BatchIds.Where(held.ContainsKey).GroupBy(id => held[id].AckTo))
+        {
+            var ids = group.ToArray();
+            foreach (var id in ids) held.Remove(id);
+            group.Key.Tell(new BatchesDurable(spec.Id, ids, ready.Version));
+        }
+        worker?.TryPost(new TrainerWorker.PublishOutcome(ready.Version, Stored: true));
+        if (ready.Final) Context.Stop(Self);
+    }
+
+    private void OnPublishFailed(PublishFailed m)
+    {
+        TrainerMetrics.PublishFailures.WithLabels(spec.Id).Inc();
+        logger.LogWarning("trainer {Model}: storing snapshot v{Version} failed, will retry: {Error}", spec.Id, m.Snapshot.Version, m.Error.Message);
+        worker?.TryPost(new TrainerWorker.PublishOutcome(m.Snapshot.Version, Stored: false));
+        if (m.Snapshot.Final)
+        {
+            logger.LogWarning("trainer {Model}: stopping without a final snapshot; its pairs will be sent again", spec.Id);
+            Context.Stop(Self);
+        }
+    }
+
+    /// <summary>The worker (or its start) failed: report it, and start a new one after the back-off.</summary>
+    private void Restart(Exception error)
+    {
+        worker?.Dispose();
+        worker = null;
+        generation++;  // whatever the old worker or its fetch still sends is ignored
+        var delay = services.Health.Failed(part, error);
+        if (stopping) { Context.Stop(Self); return; }
+        Timers.StartSingleTimer("restart", StartAgain.Instance, delay);
+    }
+
     protected override void PostStop()
     {
-        loop?.Dispose();  // stores a final snapshot of what was trained since the last one
+        worker?.Dispose();
+        services.Health.Remove(part);
         base.PostStop();
     }
 
-    public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, Device device, int threads = 0) =>
-        Props.Create(() => new TrainerActor(modelId, catalog, store, device, threads));
+    public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, TrainerServices services) =>
+        Props.Create(() => new TrainerActor(modelId, catalog, store, services));
 }
 
 /// <summary>Routes trainer messages to the entity of their model id.</summary>

@@ -1,4 +1,7 @@
 using System.Globalization;
+using CadStream.Data;
+using CadStream.Model;
+using CadStream.Runtime;
 
 namespace CadStream.Host.Cli;
 
@@ -118,9 +121,9 @@ public interface ICommand
 
 public static class Help
 {
-    public static string For(ICommand command)
+    public static string For(ICommand command, string program = "cadstream")
     {
-        var lines = new List<string> { $"usage: cadstream {command.Name} [options]", "", command.Summary, "", "options:" };
+        var lines = new List<string> { $"usage: {program} {command.Name} [options]", "", command.Summary, "", "options:" };
         int width = command.Options.Select(o => Label(o).Length).DefaultIfEmpty(0).Max();
         foreach (var o in command.Options)
             lines.Add($"  {Label(o).PadRight(width)}  {o.Help}{(o.Default is null || o.IsFlag ? "" : $" (default {o.Default})")}");
@@ -129,4 +132,60 @@ public static class Help
     }
 
     static string Label(OptionSpec o) => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}";
+}
+
+/// <summary>
+/// Runs one command of a program (cadstream, cadstream-bench): parses its options, maps failures to
+/// exit codes (0 success, 2 bad usage, 1 failure) and prints one line on stderr saying what is wrong.
+/// </summary>
+public static class CliRunner
+{
+    public static int Run(string program, IReadOnlyList<ICommand> commands, string[] args, CancellationToken cancel)
+    {
+        if (args.Length == 0 || args[0] is "--help" or "-h" or "help")
+        {
+            Console.WriteLine(Usage(program, commands));
+            return args.Length == 0 ? 2 : 0;
+        }
+        var command = commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command is null)
+        {
+            Console.Error.WriteLine($"{program}: unknown command '{args[0]}'; commands: {string.Join(", ", commands.Select(c => c.Name))} (see {program} --help)");
+            return 2;
+        }
+        int Fail(string message, int code)
+        {
+            Console.Error.WriteLine($"{program} {command.Name}: {message}");
+            return code;
+        }
+        try
+        {
+            var parsed = new ParsedArgs(args[1..], command.Options);
+            if (parsed.HelpRequested)
+            {
+                Console.WriteLine(Help.For(command, program));
+                return 0;
+            }
+            return command.Run(parsed, cancel);
+        }
+        catch (UsageException e) { return Fail(e.Message, 2); }
+        catch (DatasetMissingException e) { return Fail(e.Message, 1); }
+        catch (DeviceUnavailableException e) { return Fail(e.Message, 1); }
+        catch (SnapshotFormatException e) { return Fail(e.Message, 1); }
+        catch (IOException e) { return Fail(e.Message, 1); }
+        catch (UnauthorizedAccessException e) { return Fail(e.Message, 1); }
+        catch (InvalidDataException e) { return Fail(e.Message, 1); }
+        catch (OperationCanceledException) { return Fail("interrupted", 1); }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"{program} {command.Name}: internal error: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
+            if (Environment.GetEnvironmentVariable("CADSTREAM_DEBUG") == "1") Console.Error.WriteLine(e);
+            return 1;
+        }
+    }
+
+    static string Usage(string program, IReadOnlyList<ICommand> commands) => string.Join(Environment.NewLine,
+        [$"usage: {program} COMMAND [options]", "", "commands:",
+         .. commands.Select(c => $"  {c.Name,-18} {c.Summary}"),
+         "", $"{program} COMMAND --help shows a command's options."]);
 }

@@ -1,5 +1,6 @@
+using CadStream.Data;
+using CadStream.Evaluation;
 using CadStream.Host.Cli;
-using CadStream.Model.Data;
 
 namespace CadStream.Host.Commands;
 
@@ -26,4 +27,11 @@ public static class ClassifierFile
         result.Model.Save(trainInto);
         return result.Model;
     }
+
+    /// <summary>The logits the temperature noise needs, from the classifier file (null when none is named).</summary>
+    public static Func<FashionMnist, float[]>? Logits(string? path) => path is null ? null : images =>
+    {
+        using var classifier = FashionClassifier.Load(path);
+        return ClassifierTraining.PredictLogits(classifier, images);
+    };
 }

@@ -4,7 +4,8 @@ using CadStream.Host.Configuration;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Records;
 
 namespace CadStream.Host.Commands;
 
@@ -58,15 +59,15 @@ public sealed class DemoCommand : ICommand
         {
             Task? producing = null;
             var view = new DemoView();
-            return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, bootstrap, token, runner =>
+            return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
             {
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
                 Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
-                var stream = FashionPairStream.Create(data, noiseKind, 0.5, settings.Scoring.Classifier, settings.Demo.Seed);
+                var stream = FashionPairStream.Create(data, noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed);
                 Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong) into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
                 {
-                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairEncoding.ParseFormat(settings.Demo.Format));
+                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format));
                     // The embedded broker deletes old records past a few MiB per partition, read or not: the producer
                     // waits while the consumer is far behind.
                     long maxLag = EmbeddedKafka.SafeLagPerPartition * settings.Kafka.Partitions;
@@ -86,7 +87,7 @@ public sealed class DemoCommand : ICommand
         private long lastAccepted;
         private DateTime lastAt = DateTime.UtcNow;
 
-        public string Line(NodeRunner runner)
+        public string Line(CadStreamNode runner)
         {
             var status = runner.CurrentStatus();
             var now = DateTime.UtcNow;

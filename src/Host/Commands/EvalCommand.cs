@@ -1,10 +1,10 @@
+using CadStream.Data;
+using CadStream.Evaluation;
+using CadStream.Evaluation.Reports;
 using CadStream.Host.Cli;
-using CadStream.Host.Reports;
-using CadStream.Model.Data;
-using CadStream.Model.Evaluation;
-using CadStream.Model.Runtime;
-using CadStream.Model.Sampling;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Model.Scheduling;
+using CadStream.Runtime;
 
 namespace CadStream.Host.Commands;
 
@@ -50,7 +50,9 @@ public sealed class EvalCommand : ICommand
         var device = TorchRuntime.Initialize();
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), Path.Combine(outDir, "classifier.bin"));
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), settings.N);
-        var result = new EvaluationRun(evaluator, settings, device).Run(path, snapshot, outDir);
+        var line = new ProgressLine();
+        var result = new EvaluationRun(evaluator, settings, device, text => line.Update(text)).Run(path, snapshot, outDir);
+        line.Finish("evaluation done");
         var m = result.Main;
         Console.Error.WriteLine($"wrote {Path.Combine(outDir, "report.md")}: FID {m.Fid:F2}, precision {m.Precision:F3}, recall {m.Recall:F3}, density {m.Density:F3}, coverage {m.Coverage:F3}, accuracy {m.Accuracy:F3}");
         return 0;

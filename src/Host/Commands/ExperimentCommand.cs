@@ -2,14 +2,16 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CadStream.Data;
+using CadStream.Evaluation;
+using CadStream.Evaluation.Reports;
 using CadStream.Host.Cli;
-using CadStream.Host.Reports;
+using CadStream.Host.Configuration;
 using CadStream.Model;
-using CadStream.Model.Data;
-using CadStream.Model.Evaluation;
-using CadStream.Model.Runtime;
 using CadStream.Model.Sampling;
+using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
+using CadStream.Runtime;
 
 namespace CadStream.Host.Commands;
 
@@ -71,14 +73,13 @@ public sealed class ExperimentCommand : ICommand
         foreach (var name in models)
         {
             var mode = name == "clean" ? TrainingMode.Cfg : TrainingModes.Parse(name);
-            var config = ModelConfig.FashionMnist(FashionMnist.ClassNames, mode, width) with
+            var config = CadStreamSettings.Complete(new ModelSpec
             {
-                DefaultGuidance = mode is TrainingMode.Cad or TrainingMode.Cfg ? 1.0 : 0.0,
-            };
-            var options = new TrainerOptions { LearningRate = lr, Seed = seed };
+                Id = name, Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = seed,
+            });
             var clock = Stopwatch.StartNew();
             Console.Error.WriteLine($"[{name}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
-            using var trainer = new CadTrainer(config, options, device);
+            using var trainer = new CadTrainer(config, device);
             var line = new ProgressLine();
             var final = OfflineTraining.Run(trainer, name == "clean" ? clean : noisy, steps, batch, seed,
                 p => line.Update($"[{name}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
@@ -90,8 +91,10 @@ public sealed class ExperimentCommand : ICommand
             snapshot.Save(snapshotPath);
 
             var settings = evalSettings with { Sweeps = name == "cad" };
-            var run = new EvaluationRun(evaluator, settings, device);
+            var evalLine = new ProgressLine();
+            var run = new EvaluationRun(evaluator, settings, device, text => evalLine.Update(text));
             var result = run.Run(snapshotPath, snapshot, Path.Combine(outDir, name), $"{name}: mode {mode.Name()} on noisy Fashion-MNIST");
+            evalLine.Finish($"[{name}] evaluated");
             var extra = new List<QualityMetrics> { result.Main };
             if (config.DefaultGuidance != 0)
             {

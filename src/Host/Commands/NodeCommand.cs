@@ -27,8 +27,8 @@ public sealed class NodeCommand : ICommand
     {
         var settings = NodeOptions.Apply(a, CadStreamSettings.Load(a.Has("config") ? a.RequireString("config") : null));
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
-        return NodeOptions.RunUntil(settings, settings.Kafka.Bootstrap, token, runner =>
-            Console.Error.WriteLine($"node up: roles {string.Join(",", settings.Node.Roles)}, http {runner.HttpUrl}, kafka {(runner.KafkaBootstrap == "" ? "none" : runner.KafkaBootstrap)}"));
+        return NodeOptions.RunUntil(settings, token, node =>
+            Console.Error.WriteLine($"node up: roles {string.Join(",", settings.Node.Roles)}, http {node.HttpUrl}, kafka {(node.KafkaBootstrap == "" ? "none" : node.KafkaBootstrap)}"));
     }
 }
 
@@ -54,6 +54,7 @@ public static class NodeOptions
         if (a.Has("http")) s = s with { Http = new HttpSettings { Url = "http://" + HostPort(a, "http") } };
         if (s.Models.Count == 0) throw new UsageException("the configuration lists no models (section Models)");
         try { _ = s.Catalog(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
+        try { s.Supervision.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: Supervision: {e.Message}"); }
         return s;
     }
 
@@ -90,22 +91,27 @@ public static class NodeOptions
             : TimeSpan.FromSeconds(Num(s));
     }
 
-    /// <summary>Starts the node, calls onStarted, waits for the token, then stops cleanly.</summary>
-    public static int RunUntil(CadStreamSettings settings, string kafka, CancellationToken token, Action<NodeRunner> onStarted,
-        Action<NodeRunner>? tick = null)
+    /// <summary>
+    /// Starts the node, calls onStarted, runs until the token (or until the node stops itself because a
+    /// part failed for good), then stops cleanly. Returns the exit code: 0, or 1 after such a failure.
+    /// </summary>
+    public static int RunUntil(CadStreamSettings settings, CancellationToken token, Action<CadStreamNode> onStarted,
+        Action<CadStreamNode>? tick = null)
     {
-        var runner = NodeRunner.StartAsync(settings, kafka, line => Console.Error.WriteLine(line), token).GetAwaiter().GetResult();
+        var node = CadStreamNode.StartAsync(settings, logs: null, token).GetAwaiter().GetResult();
         try
         {
-            onStarted(runner);
-            while (!token.IsCancellationRequested)
+            onStarted(node);
+            while (!token.IsCancellationRequested && !node.Exited.IsCompleted)
             {
-                token.WaitHandle.WaitOne(TimeSpan.FromSeconds(2));
-                tick?.Invoke(runner);
+                WaitHandle.WaitAny([token.WaitHandle, ((IAsyncResult)node.Exited).AsyncWaitHandle], TimeSpan.FromSeconds(2));
+                if (!node.Exited.IsCompleted) tick?.Invoke(node);
             }
-            Console.Error.WriteLine("stopping: storing final snapshots");
+            if (!node.Exited.IsCompleted) Console.Error.WriteLine("stopping: storing final snapshots");
         }
-        finally { runner.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
-        return 0;
+        finally { node.DisposeAsync().AsTask().GetAwaiter().GetResult(); }
+        int code = node.Exited.Result;
+        if (code != 0) Console.Error.WriteLine($"node stopped: {node.Health.Problem ?? "a long-lived part failed"}");
+        return code;
     }
 }

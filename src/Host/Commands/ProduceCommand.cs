@@ -1,8 +1,9 @@
 using System.Globalization;
+using CadStream.Data;
 using CadStream.Host.Cli;
 using CadStream.Ingress;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Data;
+using CadStream.Records;
 using Confluent.Kafka;
 
 namespace CadStream.Host.Commands;
@@ -40,7 +41,7 @@ public sealed class ProduceCommand : ICommand
         double beta = a.Double("beta", 1e-6, 1e6);
         long count = a.Long("count", 0);
         double rate = a.Double("rate", 0, 1e7);
-        var format = a.Parse("format", PairEncoding.ParseFormat);
+        var format = a.Parse("format", PairRecords.ParseFormat);
         int seed = a.Int("seed");
         var model = a.String("model");
         if (model is not null && model.Trim().Length == 0) throw new UsageException("--model needs a model id");
@@ -52,7 +53,7 @@ public sealed class ProduceCommand : ICommand
 
         var data = FashionMnist.Load(train: true);
         int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
-        var stream = FashionPairStream.Create(data, noise, beta, classifier, seed, size, model);
+        var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model);
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
                                 $"{stream.WrongFraction:P1} of labels wrong, mean coherence {stream.MeanCoherence:F3}");
 

@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using CadStream.Host.Cli;
-using CadStream.Model.Data;
-using CadStream.Model.Imaging;
-using CadStream.Model.Runtime;
+using CadStream.Imaging;
+using CadStream.Model;
 using CadStream.Model.Sampling;
-using CadStream.Model.Snapshots;
+using CadStream.Model.Scheduling;
+using CadStream.Runtime;
 using static TorchSharp.torch;
 
 namespace CadStream.Host.Commands;
@@ -44,7 +44,7 @@ public sealed class SampleCommand : ICommand
         CadSnapshot snapshot;
         try { snapshot = CadSnapshot.Load(path); }
         catch (SnapshotFormatException e) { throw new UsageException($"'{path}': {e.Message}"); }
-        var names = snapshot.Config.ClassNames;
+        var names = snapshot.Spec.Classes;
         var labelArg = a.RequireString("label");
         int[] labels;
         if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
@@ -53,7 +53,7 @@ public sealed class SampleCommand : ICommand
             try { labels = [Model.ClassNames.Parse(labelArg, names)]; }
             catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
         }
-        double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : snapshot.Config.DefaultGuidance;
+        double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : snapshot.Spec.DefaultGuidance;
 
         var device = TorchRuntime.Initialize();
         using var model = snapshot.CreateDenoiser(device);
@@ -65,7 +65,8 @@ public sealed class SampleCommand : ICommand
         line.Finish($"sampled {count * labels.Length} images in {clock.Elapsed.TotalSeconds:F1} s");
         using var all = cat(images, 0);
         foreach (var t in images) t.Dispose();
-        File.WriteAllBytes(outPath, ImageGrid.EncodeGridPng(all, columns: count, scale: 2));
+        var spec = snapshot.Spec;
+        File.WriteAllBytes(outPath, ImageGrid.EncodePng(ImageTensors.ToBytes(all), (int)all.shape[0], spec.Channels, spec.ImageSize, spec.ImageSize, columns: count, scale: 2));
         Console.Error.WriteLine($"wrote {outPath}: {string.Join(", ", labels.Select(l => names[l]))} at coherence {coherence}, guidance {guidance}, {steps} {sampler.ToString().ToLowerInvariant()} steps, seed {seed} (snapshot step {snapshot.Steps})");
         return 0;
     }

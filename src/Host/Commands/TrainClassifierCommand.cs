@@ -1,7 +1,8 @@
 using System.Diagnostics;
+using CadStream.Data;
+using CadStream.Evaluation;
 using CadStream.Host.Cli;
-using CadStream.Model.Data;
-using CadStream.Model.Runtime;
+using CadStream.Runtime;
 
 namespace CadStream.Host.Commands;
 

@@ -1,9 +1,10 @@
 using System.Diagnostics;
+using CadStream.Data;
 using CadStream.Host.Cli;
+using CadStream.Host.Configuration;
 using CadStream.Model;
-using CadStream.Model.Data;
-using CadStream.Model.Runtime;
 using CadStream.Model.Training;
+using CadStream.Runtime;
 
 namespace CadStream.Host.Commands;
 
@@ -15,6 +16,7 @@ public sealed class TrainCommand : ICommand
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
+        new("id", "model id stored in the snapshot", "model", ValueName: "ID"),
         new("mode", "cad | baseline | filtered | weighted | cfg", "cad", ValueName: "MODE"),
         new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
@@ -47,15 +49,24 @@ public sealed class TrainCommand : ICommand
         int width = a.Int("width", 8, 1024);
         if (width % 8 != 0) throw new UsageException($"--width must be a multiple of 8 (got {width})");
         var schedule = a.RequireString("schedule");
-        try { Model.Schedules.NoiseSchedule.Parse(schedule); } catch (ArgumentException e) { throw new UsageException($"--schedule: {e.Message}"); }
+        try { Model.Scheduling.NoiseSchedule.Parse(schedule); } catch (ArgumentException e) { throw new UsageException($"--schedule: {e.Message}"); }
         int seed = a.Int("seed");
-        var options = new TrainerOptions
+        var spec = CadStreamSettings.Complete(new ModelSpec
         {
+            Id = a.RequireString("id"),
+            Dataset = FashionMnist.DatasetName,
+            Mode = mode,
+            Width = width,
+            Schedule = schedule,
+            FilterThreshold = a.Double("filter-threshold", 0, 1),
+            Guidance = a.Double("guidance", 0, 100),
             LearningRate = a.Double("lr", 0, 1),
             WarmupSteps = a.Int("warmup", 0),
             EmaDecay = a.Double("ema", 0, 1),
+            Batch = batch,
             Seed = seed,
-        };
+        });
+        try { spec.Validate(); } catch (ArgumentException e) { throw new UsageException(e.Message); }
         var outPath = a.RequireString("out");
         string? classifierPath = a.String("classifier");
         if (noise == "temperature" && classifierPath is null)
@@ -70,16 +81,11 @@ public sealed class TrainCommand : ICommand
         var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
 
         using var trainer = resume is not null
-            ? CadTrainer.FromSnapshot(Model.Snapshots.CadSnapshot.Load(resume), options, device)
-            : new CadTrainer(ModelConfig.FashionMnist(FashionMnist.ClassNames, mode, width) with
-            {
-                Schedule = schedule,
-                FilterThreshold = a.Double("filter-threshold", 0, 1),
-                DefaultGuidance = mode is TrainingMode.Cad or TrainingMode.Cfg ? a.Double("guidance", 0, 100) : 0,
-            }, options, device);
-        if (resume is not null && trainer.Config.Mode != mode && a.Has("mode"))
-            throw new UsageException($"--mode {mode.Name()} differs from the resumed snapshot's mode {trainer.Config.Mode.Name()}");
-        Console.Error.WriteLine($"model: mode {trainer.Config.Mode.Name()}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, {TorchRuntime.Describe()}");
+            ? CadTrainer.FromSnapshot(CadSnapshot.Load(resume), device, spec)
+            : new CadTrainer(spec, device);
+        if (resume is not null && trainer.Spec.Mode != mode && a.Has("mode"))
+            throw new UsageException($"--mode {mode.Name()} differs from the resumed snapshot's mode {trainer.Spec.Mode.Name()}");
+        Console.Error.WriteLine($"model: mode {trainer.Spec.Mode.Name()}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, {TorchRuntime.Describe()}");
 
         var line = new ProgressLine();
         var clock = Stopwatch.StartNew();
@@ -107,8 +113,8 @@ public sealed class TrainCommand : ICommand
         try { kind = LabelNoise.ParseKind(noise); }
         catch (ArgumentException) { throw new UsageException($"--noise must be none, entropy or temperature (got '{noise}')"); }
         if (kind == LabelNoiseKind.Temperature && classifierPath is null) throw new UsageException("--noise temperature needs --classifier FILE");
-        var noisy = LabelNoise.Apply(kind, data, beta, classifierPath, seed);
+        var noisy = LabelNoise.Apply(kind, data, beta, ClassifierFile.Logits(classifierPath), seed);
         Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
-        return new PairSet(data.Pixels, count, 1, 28, 28, noisy.Labels, noisy.Coherence);
+        return new PairSet(data.Pixels, count, 1, FashionMnist.Side, FashionMnist.Side, noisy.Labels, noisy.Coherence);
     }
 }

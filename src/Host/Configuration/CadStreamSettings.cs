@@ -1,6 +1,8 @@
 using CadStream.Actors;
 using CadStream.Actors.Scoring;
-using CadStream.Model.Catalog;
+using CadStream.Data;
+using CadStream.Model;
+using CadStream.Runtime;
 using CadStream.Serving;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
@@ -67,6 +69,8 @@ public sealed record CadStreamSettings
     public HttpSettings Http { get; init; } = new();
     public ScoringOptions Scoring { get; init; } = new();
     public ServingOptions Serving { get; init; } = new();
+    /// <summary>How the node's long-lived parts restart after a failure (section "Supervision").</summary>
+    public RestartPolicy Supervision { get; init; } = new();
     public List<ModelSpec> Models { get; init; } = [];
     public DemoSettings Demo { get; init; } = new();
 
@@ -87,13 +91,29 @@ public sealed record CadStreamSettings
         ApplyEnvironment(data, lists, environment ?? ProcessEnvironment());
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(data).Build();
         var settings = new CadStreamSettings();
-        configuration.Bind(settings);
+        try { configuration.Bind(settings); }
+        catch (InvalidOperationException e)
+        {
+            // The binder says which key held a value of the wrong type (e.g. "Mode": "cda"); pass that on in one line.
+            throw new InvalidDataException($"configuration: {(e.InnerException?.Message ?? e.Message).Split('\n')[0]}", e);
+        }
         // The binder appends configured list entries to a property's default list; these replace it instead.
         var roles = configuration.GetSection("Node:Roles").Get<string[]>();
         var seeds = configuration.GetSection("Node:SeedNodes").Get<string[]>();
+        // The same for the lists of each model (class names, channel multipliers).
+        var models = settings.Models.Select((m, i) =>
+        {
+            var section = configuration.GetSection($"Models:{i}");
+            return m with
+            {
+                Classes = section.GetSection(nameof(ModelSpec.Classes)).Get<string[]>() ?? [],
+                ChannelMultipliers = section.GetSection(nameof(ModelSpec.ChannelMultipliers)).Get<int[]>() ?? new ModelSpec().ChannelMultipliers,
+            };
+        }).ToList();
         return settings with
         {
             Node = settings.Node with { Roles = roles ?? settings.Node.Roles, SeedNodes = seeds ?? [] },
+            Models = models,
         };
     }
 
@@ -212,5 +232,14 @@ public sealed record CadStreamSettings
             yield return new((string)e.Key, (string?)e.Value);
     }
 
-    public ModelCatalog Catalog() => new(Models);
+    /// <summary>The configured models, each completed from its data set (class names when not given), validated.</summary>
+    public ModelCatalog Catalog() => new(Models.Select(Complete));
+
+    /// <summary>A model's class names from its <see cref="ModelSpec.Dataset"/> when the configuration gives none.</summary>
+    public static ModelSpec Complete(ModelSpec spec)
+    {
+        if (string.IsNullOrWhiteSpace(spec.Dataset) || spec.Classes.Length > 0) return spec;
+        var info = Datasets.Find(spec.Dataset);
+        return spec with { Dataset = info.Name, Classes = info.Classes.ToArray() };
+    }
 }

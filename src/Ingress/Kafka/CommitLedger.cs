@@ -3,12 +3,13 @@ using Confluent.Kafka;
 namespace CadStream.Ingress.Kafka;
 
 /// <summary>
-/// Decides which offsets may be committed. A committed offset promises that every record
-/// before it is handled: a pair only once the trainer reports it durable (reflected in a stored
-/// snapshot), a rejected record once its dead-letter copy is acknowledged. Records are tracked
-/// per partition in consumption order and the commit point moves only over a handled prefix,
-/// so it never passes a record that is not yet reflected. Not thread-safe: one owner (the
-/// consumer loop) calls it.
+/// The one bookkeeping of what may be committed. A committed offset promises that every record
+/// before it is handled: a pair only once it is reported durable (reflected in a stored snapshot),
+/// one record at a time (<see cref="MarkDurable(TopicPartition, long)"/>) or everything up to an
+/// offset (<see cref="MarkDurableUpTo"/>); a rejected record once its dead-letter copy is
+/// acknowledged. Records are tracked per partition in consumption order and the commit point moves
+/// only over a handled prefix, so it never passes a record that is not yet reflected. Not
+/// thread-safe: one owner (the consumer loop) calls it.
 /// </summary>
 public sealed class CommitLedger
 {
@@ -25,7 +26,8 @@ public sealed class CommitLedger
         internal PartitionState Owner { get; }
         public long Offset { get; }
         public bool IsDeadLetter { get; }
-        public bool Acknowledged { get; internal set; }
+        /// <summary>A dead letter's copy was acknowledged, or a pair was reported durable.</summary>
+        public bool Handled { get; internal set; }
         public TopicPartition TopicPartition => Owner.TopicPartition;
     }
 
@@ -33,6 +35,7 @@ public sealed class CommitLedger
     {
         public TopicPartition TopicPartition { get; } = tp;
         public readonly Queue<Entry> Pending = new();
+        public readonly Dictionary<long, Entry> ByOffset = new();
         public long LastTracked = -1;
         public long DurableUpTo = -1;
         /// <summary>Next offset to commit (exclusive end of the handled prefix); -1 = none yet.</summary>
@@ -78,13 +81,14 @@ public sealed class CommitLedger
         s.LastTracked = offset;
         var e = new Entry(s, offset, deadLetter);
         s.Pending.Enqueue(e);
+        s.ByOffset[offset] = e;
         InFlight++;
         Advance(s);
         return e;
     }
 
-    /// <summary>The trainer stored a snapshot reflecting every pair of <paramref name="tp"/> up to <paramref name="offsetInclusive"/>.</summary>
-    public void MarkDurable(TopicPartition tp, long offsetInclusive)
+    /// <summary>A stored snapshot reflects every pair of <paramref name="tp"/> up to <paramref name="offsetInclusive"/>.</summary>
+    public void MarkDurableUpTo(TopicPartition tp, long offsetInclusive)
     {
         if (!partitions.TryGetValue(tp, out var s)) return; // not ours (any more): the next owner re-reads
         if (offsetInclusive <= s.DurableUpTo) return;
@@ -92,11 +96,19 @@ public sealed class CommitLedger
         Advance(s);
     }
 
+    /// <summary>A stored snapshot reflects the pair at <paramref name="offset"/> of <paramref name="tp"/>.</summary>
+    public void MarkDurable(TopicPartition tp, long offset)
+    {
+        if (!partitions.TryGetValue(tp, out var s) || !s.ByOffset.TryGetValue(offset, out var e) || e.IsDeadLetter) return;
+        e.Handled = true;
+        Advance(s);
+    }
+
     /// <summary>The dead-letter copy of <paramref name="entry"/> was acknowledged by the broker.</summary>
     public void AcknowledgeDeadLetter(Entry entry)
     {
         if (!IsCurrent(entry)) return;
-        entry.Acknowledged = true;
+        entry.Handled = true;
         Advance(entry.Owner);
     }
 
@@ -108,9 +120,10 @@ public sealed class CommitLedger
     {
         while (s.Pending.TryPeek(out var e))
         {
-            bool handled = e.IsDeadLetter ? e.Acknowledged : e.Offset <= s.DurableUpTo;
+            bool handled = e.Handled || (!e.IsDeadLetter && e.Offset <= s.DurableUpTo);
             if (!handled) break;
             s.Pending.Dequeue();
+            s.ByOffset.Remove(e.Offset);
             InFlight--;
             s.Committable = e.Offset + 1;
         }

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CadStream.Ingress.Kafka;
 
@@ -24,15 +26,15 @@ public sealed record PairConsumerOptions
     /// <summary>Extra librdkafka settings for the consumer and the dead-letter producer.</summary>
     public IReadOnlyDictionary<string, string>? ConsumerConfig { get; init; }
     public IReadOnlyDictionary<string, string>? ProducerConfig { get; init; }
-    /// <summary>Where warnings and errors go; default stderr.</summary>
-    public Action<string>? Log { get; init; }
+    /// <summary>Where warnings and errors go.</summary>
+    public ILogger? Logger { get; init; }
 }
 
 /// <summary>
 /// Reads cad.pairs in group cadstream-ingress, hands each valid pair to an <see cref="IPairSink"/>
 /// and dead-letters the rest (unchanged, with cad-error and cad-source headers). Offsets are
-/// committed by hand, only over records that are handled: pairs once the trainer calls
-/// <see cref="MarkDurable"/>, rejected records once their DLQ copy is acknowledged (see
+/// committed by hand, only over records that are handled: pairs once they are reported durable
+/// (<see cref="MarkDurable"/>), rejected records once their DLQ copy is acknowledged (see
 /// <see cref="CommitLedger"/>). A full sink or too many undurable records pause the
 /// partitions; the loop keeps polling so the consumer stays in its group. All Kafka calls
 /// happen on the consumer's own thread; the public members are thread-safe.
@@ -42,7 +44,7 @@ public sealed class PairConsumer : IDisposable
     private readonly PairConsumerOptions options;
     private readonly PairDecoder decoder;
     private readonly IPairSink sink;
-    private readonly Action<string> log;
+    private readonly ILogger logger;
     private readonly IConsumer<byte[]?, byte[]?> consumer;
     private readonly IProducer<byte[]?, byte[]?> deadLetters;
     private readonly CommitLedger ledger = new();
@@ -62,7 +64,7 @@ public sealed class PairConsumer : IDisposable
     private long nextCommit, nextLag;
     private int disposed;
 
-    sealed record DurableMark(TopicPartition TopicPartition, long Offset);
+    sealed record DurableMark(TopicPartition TopicPartition, long Offset, bool UpTo);
     sealed record DeadLetterDone(CommitLedger.Entry Entry, Message<byte[]?, byte[]?> Message, Error Error);
 
     public PairConsumer(PairConsumerOptions options, PairDecoder decoder, IPairSink sink)
@@ -71,7 +73,7 @@ public sealed class PairConsumer : IDisposable
         this.decoder = decoder;
         this.sink = sink;
         if (options.MaxInFlight < 1) throw new ArgumentException("MaxInFlight must be at least 1");
-        log = options.Log ?? (s => Console.Error.WriteLine($"ingress: {s}"));
+        logger = options.Logger ?? NullLogger.Instance;
 
         var cc = new ConsumerConfig
         {
@@ -88,8 +90,8 @@ public sealed class PairConsumer : IDisposable
         };
         foreach (var (k, v) in options.ConsumerConfig ?? new Dictionary<string, string>()) cc.Set(k, v);
         consumer = new ConsumerBuilder<byte[]?, byte[]?>(cc)
-            .SetErrorHandler((_, e) => log($"kafka consumer: {e.Reason}{(e.IsFatal ? " (fatal)" : "")}"))
-            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) log($"kafka consumer: {m.Message}"); })
+            .SetErrorHandler((_, e) => logger.LogWarning("kafka consumer: {Reason}{Fatal}", e.Reason, e.IsFatal ? " (fatal)" : ""))
+            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka consumer: {Message}", m.Message); })
             .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
             .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: true))
             .SetPartitionsLostHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: false))
@@ -104,8 +106,8 @@ public sealed class PairConsumer : IDisposable
         };
         foreach (var (k, v) in options.ProducerConfig ?? new Dictionary<string, string>()) pc.Set(k, v);
         deadLetters = new ProducerBuilder<byte[]?, byte[]?>(pc)
-            .SetErrorHandler((_, e) => log($"kafka dlq producer: {e.Reason}"))
-            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) log($"kafka dlq producer: {m.Message}"); })
+            .SetErrorHandler((_, e) => logger.LogWarning("kafka dlq producer: {Reason}", e.Reason))
+            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka dlq producer: {Message}", m.Message); })
             .Build();
     }
 
@@ -139,12 +141,18 @@ public sealed class PairConsumer : IDisposable
     }
 
     /// <summary>
-    /// The trainer stored a snapshot that reflects every pair up to these offsets (inclusive).
-    /// The consumer commits offset + 1 once every earlier record of the partition is handled too.
+    /// Stored snapshots reflect the pairs at these positions. The consumer commits past a pair once
+    /// every earlier record of its partition is handled too.
     /// </summary>
-    public void MarkDurable(IReadOnlyDictionary<TopicPartition, long> upToOffsetInclusive)
+    public void MarkDurable(IEnumerable<RecordPosition> pairs)
     {
-        foreach (var (tp, offset) in upToOffsetInclusive) control.Enqueue(new DurableMark(tp, offset));
+        foreach (var p in pairs) control.Enqueue(new DurableMark(p.ToTopicPartition(), p.Offset, UpTo: false));
+    }
+
+    /// <summary>Stored snapshots reflect every pair up to these offsets (inclusive), per partition.</summary>
+    public void MarkDurableUpTo(IReadOnlyDictionary<TopicPartition, long> upToOffsetInclusive)
+    {
+        foreach (var (tp, offset) in upToOffsetInclusive) control.Enqueue(new DurableMark(tp, offset, UpTo: true));
     }
 
     /// <summary>Stops the loop, commits what is committable, leaves the group.</summary>
@@ -185,7 +193,7 @@ public sealed class PairConsumer : IDisposable
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
-                    log($"consume: {e.Error.Reason}");
+                    logger.LogWarning("consume: {Reason}", e.Error.Reason);
                     continue;
                 }
                 if (record is null || record.IsPartitionEOF || record.Message is null) continue;
@@ -196,7 +204,7 @@ public sealed class PairConsumer : IDisposable
         catch (Exception e)
         {
             failure = e;
-            log($"consumer stopped: {e.GetType().Name}: {e.Message}");
+            logger.LogError("consumer stopped: {Type}: {Error}", e.GetType().Name, e.Message);
         }
         try
         {
@@ -208,7 +216,7 @@ public sealed class PairConsumer : IDisposable
         }
         catch (Exception e) when (e is KafkaException or ObjectDisposedException or InvalidOperationException)
         {
-            log($"closing the consumer: {e.Message}");
+            logger.LogWarning("closing the consumer: {Error}", e.Message);
         }
         if (failure is null) completion.TrySetResult(); else completion.TrySetException(failure);
     }
@@ -248,7 +256,7 @@ public sealed class PairConsumer : IDisposable
             foreach (var h in original)
                 if (h.Key is not (IngressTopics.ErrorHeader or IngressTopics.SourceHeader)) headers.Add(h.Key, h.GetValueBytes());
         headers.Add(IngressTopics.ErrorHeader, Encoding.UTF8.GetBytes(reason));
-        headers.Add(IngressTopics.SourceHeader, Encoding.UTF8.GetBytes(PairSource.From(record.TopicPartitionOffset).ToString()));
+        headers.Add(IngressTopics.SourceHeader, Encoding.UTF8.GetBytes(record.TopicPartitionOffset.ToPosition().ToString()));
         return new Message<byte[]?, byte[]?>
         {
             Key = record.Message.Key,
@@ -274,7 +282,7 @@ public sealed class PairConsumer : IDisposable
             }
             catch (KafkaException e)
             {
-                log($"dead-lettering {entry.TopicPartition.Topic}/{entry.TopicPartition.Partition.Value}/{entry.Offset}: {e.Error.Reason}; retrying");
+                logger.LogWarning("dead-lettering {Topic}/{Partition}/{Offset}: {Reason}; retrying", entry.TopicPartition.Topic, entry.TopicPartition.Partition.Value, entry.Offset, e.Error.Reason);
                 retries.Add((entry, message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
                 return;
             }
@@ -287,6 +295,9 @@ public sealed class PairConsumer : IDisposable
         {
             switch (item)
             {
+                case DurableMark { UpTo: true } m:
+                    ledger.MarkDurableUpTo(m.TopicPartition, m.Offset);
+                    break;
                 case DurableMark m:
                     ledger.MarkDurable(m.TopicPartition, m.Offset);
                     break;
@@ -296,7 +307,7 @@ public sealed class PairConsumer : IDisposable
                     break;
                 case DeadLetterDone d:
                     if (!ledger.IsCurrent(d.Entry)) break; // revoked: the next owner dead-letters it again
-                    log($"dead-lettering {d.Entry.TopicPartition.Topic}/{d.Entry.TopicPartition.Partition.Value}/{d.Entry.Offset} failed: {d.Error.Reason}; retrying");
+                    logger.LogWarning("dead-lettering {Topic}/{Partition}/{Offset} failed: {Reason}; retrying", d.Entry.TopicPartition.Topic, d.Entry.TopicPartition.Partition.Value, d.Entry.Offset, d.Error.Reason);
                     retries.Add((d.Entry, d.Message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
                     break;
             }
@@ -363,7 +374,7 @@ public sealed class PairConsumer : IDisposable
         }
         catch (KafkaException e)
         {
-            log($"commit of {string.Join(", ", due.Select(d => $"{d.Partition.Value}:{d.Offset.Value}"))} failed: {e.Error.Reason}; will retry");
+            logger.LogWarning("commit of {Offsets} failed: {Reason}; will retry", string.Join(", ", due.Select(d => $"{d.Partition.Value}:{d.Offset.Value}")), e.Error.Reason);
         }
     }
 
@@ -416,7 +427,7 @@ public sealed class PairConsumer : IDisposable
         retries.RemoveAll(r => gone.Contains(r.Entry.TopicPartition));
         if (waiting.Count > 0)
         {
-            var keep = waiting.Where(p => !gone.Contains(p.Source.TopicPartition)).ToList();
+            var keep = waiting.Where(p => !gone.Contains(p.Position.ToTopicPartition())).ToList();
             waiting.Clear();
             foreach (var p in keep) waiting.Enqueue(p);
         }
@@ -424,6 +435,6 @@ public sealed class PairConsumer : IDisposable
         inFlight = ledger.InFlight;
         isPaused = paused.Count > 0;
         try { PartitionsRevoked?.Invoke(parts); }
-        catch (Exception e) { log($"PartitionsRevoked handler: {e.Message}"); }
+        catch (Exception e) { logger.LogWarning("PartitionsRevoked handler: {Error}", e.Message); }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using CadStream.Records;
 using Confluent.Kafka;
 
 namespace CadStream.Ingress.Producing;
@@ -50,13 +51,13 @@ public sealed class PairProducer : IDisposable
     }
 
     /// <summary>Queues one pair for sending; waits briefly when the local queue is full.</summary>
-    public void Produce(OutgoingPair pair, CancellationToken cancel = default)
+    public void Produce(PairRecord pair, CancellationToken cancel = default)
     {
         var message = new Message<string?, byte[]>
         {
             Key = pair.Id,
-            Value = PairEncoding.Encode(pair, Format),
-            Headers = new Headers { { IngressTopics.ContentTypeHeader, Encoding.UTF8.GetBytes(PairEncoding.ContentType(Format)) } },
+            Value = PairRecords.Encode(pair, Format),
+            Headers = new Headers { { PairRecords.ContentTypeHeader, Encoding.UTF8.GetBytes(PairRecords.ContentType(Format)) } },
         };
         while (true)
         {

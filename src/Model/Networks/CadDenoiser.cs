@@ -7,7 +7,7 @@ namespace CadStream.Model.Networks;
 /// <summary>What a sampler needs of a model: the predicted noise for a batch.</summary>
 public interface IDenoiser
 {
-    ModelConfig Config { get; }
+    ModelSpec Spec { get; }
     /// <summary>The class index that means "no condition" (classic CFG's second branch).</summary>
     int NullClass { get; }
     Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond);
@@ -25,28 +25,28 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
     private readonly UNet unet;
     private readonly int pad, sinusoidDim;
 
-    public ModelConfig Config { get; }
+    public ModelSpec Spec { get; }
     public int NullClass { get; }
 
-    public CadDenoiser(ModelConfig config) : base(nameof(CadDenoiser))
+    public CadDenoiser(ModelSpec spec) : base(nameof(CadDenoiser))
     {
-        config.Validate();
-        Config = config;
-        int emb = config.EmbeddingDim;
-        sinusoidDim = config.BaseChannels;
-        pad = (config.PaddedSize - config.ImageSize) / 2;
+        spec.Validate();
+        Spec = spec;
+        int emb = spec.EmbeddingDim;
+        sinusoidDim = spec.Width;
+        pad = (spec.UNetSize - spec.ImageSize) / 2;
         noiseLevelMlp = nn.Sequential(nn.Linear(sinusoidDim, emb), nn.SiLU(), nn.Linear(emb, emb));
-        var encoder = config.Kind switch
+        var encoder = spec.Kind switch
         {
-            "class" => new ClassCoherenceEncoder(config.NumClasses, emb, sinusoidDim),
-            _ => throw new NotSupportedException($"condition kind '{config.Kind}' is not available yet"),
+            "class" => new ClassCoherenceEncoder(spec.NumClasses, emb, sinusoidDim),
+            _ => throw new NotSupportedException($"condition kind '{spec.Kind}' is not available yet"),
         };
         NullClass = encoder.NullClass;
         condition = encoder;
-        int fold = config.PatchSize * config.PatchSize;
-        unet = new UNet((config.Channels + config.ExtraInputChannels) * fold, config.Channels * fold, config.BaseChannels,
-            config.ChannelMultipliers, config.ResBlocksPerLevel, emb, config.NormGroups, config.Dropout,
-            config.MidAttention, config.AttentionHeads);
+        int fold = spec.PatchSize * spec.PatchSize;
+        unet = new UNet((spec.Channels + spec.ExtraInputChannels) * fold, spec.Channels * fold, spec.Width,
+            spec.ChannelMultipliers, spec.ResBlocksPerLevel, emb, spec.NormGroups, spec.Dropout,
+            spec.MidAttention, spec.AttentionHeads);
         RegisterComponents();
     }
 
@@ -60,12 +60,12 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
                   + condition.call(cond);
         var x = cond.SpatialMaps is null ? xt : cat([xt, cond.SpatialMaps], 1);
         if (pad > 0) x = nn.functional.pad(x, [pad, pad, pad, pad]);
-        if (Config.PatchSize > 1) x = nn.functional.pixel_unshuffle(x, Config.PatchSize);
+        if (Spec.PatchSize > 1) x = nn.functional.pixel_unshuffle(x, Spec.PatchSize);
         var eps = unet.call(x, emb);
-        if (Config.PatchSize > 1) eps = nn.functional.pixel_shuffle(eps, Config.PatchSize);
+        if (Spec.PatchSize > 1) eps = nn.functional.pixel_shuffle(eps, Spec.PatchSize);
         if (pad > 0)
         {
-            int s = Config.ImageSize;
+            int s = Spec.ImageSize;
             eps = eps[.., .., pad..(pad + s), pad..(pad + s)];
         }
         return eps.contiguous().MoveToOuterDisposeScope();

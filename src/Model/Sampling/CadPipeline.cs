@@ -1,100 +1,106 @@
 using CadStream.Model.Networks;
-using CadStream.Model.Schedules;
+using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model.Sampling;
 
 /// <summary>
-/// One sampling job: Count images of class Label at coherence Coherence with guidance rate
-/// Guidance, from its own seed (so a job's images do not depend on what it is batched with).
+/// One sampling request: Count images of class Label at coherence Coherence with guidance rate
+/// Guidance, from its own seed (so a request's images do not depend on what it is batched with).
+/// How the reverse process runs (steps, sampler) is the batch's <see cref="SamplerSettings"/>.
 /// </summary>
 public sealed record SampleRequest(int Label, int Count = 1, double Coherence = 1.0, double Guidance = 0.0, long Seed = 0)
 {
-    public void Validate(ModelConfig config)
+    public const int MaxCount = 64;
+
+    public void Validate(ModelSpec spec)
     {
-        if (Label < 0 || Label >= config.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{config.NumClasses - 1}");
+        if (Label < 0 || Label >= spec.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{spec.NumClasses - 1}");
         if (Count < 1) throw new ArgumentException("count must be >= 1");
         if (!(Coherence >= 0 && Coherence <= 1)) throw new ArgumentException($"coherence must be in [0, 1] (got {Coherence})");
         if (!double.IsFinite(Guidance) || Guidance < 0) throw new ArgumentException($"guidance must be a finite number >= 0 (got {Guidance})");
     }
 }
 
-public sealed record SamplerSettings(int Steps = 50, SamplerKind Kind = SamplerKind.Ddim, double Eta = 0.0, string? Schedule = null);
-
 /// <summary>
-/// Joins a denoiser, a noise schedule, guidance and a reverse step into a sampler. Each step runs
-/// the network once for all jobs and both guidance branches together (one batch).
+/// Joins a denoiser, the scheduler and guidance into a sampler (diffusers' pipeline). Every
+/// request's images ride in one batch: each step runs the network once for all of them and for
+/// the second guidance branch of the guided ones.
 /// </summary>
 public sealed class CadPipeline(IDenoiser denoiser, Device device)
 {
-    public IDenoiser Denoiser { get; } = denoiser;
-    public ModelConfig Config => Denoiser.Config;
+    private readonly NoiseScheduler scheduler = NoiseScheduler.For(denoiser.Spec);
 
-    /// <summary>Runs the jobs; returns one (Count, C, H, W) CPU tensor in [-1, 1] per job.</summary>
-    public Tensor[] Sample(IReadOnlyList<SampleRequest> jobs, SamplerSettings settings, Action<int, int>? progress = null)
+    public IDenoiser Denoiser { get; } = denoiser;
+    public ModelSpec Spec => Denoiser.Spec;
+
+    /// <summary>Runs the requests; returns one (Count, C, H, W) CPU tensor in [-1, 1] per request.</summary>
+    public Tensor[] Sample(IReadOnlyList<SampleRequest> requests, SamplerSettings settings, Action<int, int>? progress = null)
     {
-        if (jobs.Count == 0) return [];
-        foreach (var j in jobs) j.Validate(Config);
-        if (settings.Steps is < 1 or > 1000) throw new ArgumentException($"steps must be in 1..1000 (got {settings.Steps})");
-        var schedule = NoiseSchedule.Parse(settings.Schedule ?? Config.Schedule);
-        var times = ReverseStep.TimeGrid(settings.Steps);
-        int c = Config.Channels, size = Config.ImageSize;
-        bool classicCfg = Config.Mode == TrainingMode.Cfg;
+        if (requests.Count == 0) return [];
+        foreach (var r in requests) r.Validate(Spec);
+        var run = scheduler.Begin(settings);
+        int c = Spec.Channels, size = Spec.ImageSize;
+        bool classicCfg = Spec.Mode == TrainingMode.Cfg;
 
         using var outer = NewDisposeScope();
         using var _ = no_grad();
-        // Noise is drawn on the CPU from each job's seed: the same seed gives the same images on any device.
-        var generators = jobs.Select(j => new Generator((ulong)j.Seed, CPU)).ToArray();
-        var xs = jobs.Select((j, i) => randn([j.Count, c, size, size], generator: generators[i]).to(device)).ToArray();
+        // Noise is drawn on the CPU from each request's seed: the same seed gives the same images on any device.
+        var generators = requests.Select(r => new Generator((ulong)r.Seed, CPU)).ToArray();
+        var x = cat(requests.Select((r, i) => randn([r.Count, c, size, size], generator: generators[i])).ToArray(), 0).to(device);
 
-        // Inputs of one network call: every job's conditional branch, then unconditional branches of guided jobs.
+        // One network call: every request's conditional rows, then the second branch of the guided ones
+        // (CA-CFG: the same label at c = 0; classic CFG: the null class).
         var labels = new List<long>();
         var coherence = new List<float>();
-        foreach (var j in jobs)
-            for (int k = 0; k < j.Count; k++) { labels.Add(j.Label); coherence.Add(classicCfg ? 1f : (float)j.Coherence); }
-        int conditionalCount = labels.Count;
-        foreach (var j in jobs.Where(j => j.Guidance != 0))
-            for (int k = 0; k < j.Count; k++)
+        var guidedRows = new List<long>();
+        var guidance = new List<float>();
+        foreach (var r in requests)
+            for (int k = 0; k < r.Count; k++)
             {
-                labels.Add(classicCfg ? Denoiser.NullClass : j.Label);
-                coherence.Add(classicCfg ? 1f : 0f);
+                if (r.Guidance != 0) { guidedRows.Add(labels.Count); guidance.Add((float)r.Guidance); }
+                labels.Add(r.Label);
+                coherence.Add(classicCfg ? 1f : (float)r.Coherence);
             }
-        var labelTensor = tensor(labels.ToArray(), device: device);
-        var coherenceTensor = tensor(coherence.ToArray(), device: device);
-        var cond = new Conditioning(coherenceTensor, labelTensor);
+        int n = labels.Count;
+        foreach (var row in guidedRows)
+        {
+            labels.Add(classicCfg ? Denoiser.NullClass : labels[(int)row]);
+            coherence.Add(classicCfg ? 1f : 0f);
+        }
+        var cond = new Conditioning(tensor(coherence.ToArray(), device: device), tensor(labels.ToArray(), device: device));
+        var guided = guidedRows.Count > 0 ? tensor(guidedRows.ToArray(), device: device) : null;
+        var w = guidedRows.Count > 0 ? tensor(guidance.ToArray(), device: device) : null;
 
-        for (int step = 0; step < settings.Steps; step++)
+        for (int step = 0; step < run.Steps; step++)
         {
             using var stepScope = NewDisposeScope();
-            double gT = schedule.Gamma(times[step]), gS = schedule.Gamma(times[step + 1]);
-            var guidedInputs = jobs.Select((j, i) => (j, i)).Where(p => p.j.Guidance != 0).Select(p => xs[p.i]);
-            var x = cat(xs.Concat(guidedInputs).ToArray(), 0);
-            var gamma = full(x.shape[0], gT, dtype: ScalarType.Float32, device: device);
-            var eps = Denoiser.Predict(x, gamma, cond);
-
-            int condOffset = 0, uncondOffset = conditionalCount;
-            for (int i = 0; i < jobs.Count; i++)
+            var input = guided is null ? x : cat([x, x.index_select(0, guided)], 0);
+            var gamma = full(input.shape[0], run.GammaAt(step), dtype: ScalarType.Float32, device: device);
+            var eps = Denoiser.Predict(input, gamma, cond);
+            var epsCond = eps.narrow(0, 0, n);
+            if (guided is not null)
             {
-                var j = jobs[i];
-                var epsJob = eps.narrow(0, condOffset, j.Count);
-                condOffset += j.Count;
-                if (j.Guidance != 0)
-                {
-                    epsJob = Guidance.Combine(epsJob, eps.narrow(0, uncondOffset, j.Count), j.Guidance);
-                    uncondOffset += j.Count;
-                }
-                bool needsNoise = settings.Kind == SamplerKind.Ddpm || settings.Eta > 0;
-                Tensor? noise = needsNoise && gS < 1.0 ? randn(xs[i].shape, generator: generators[i]).to(device) : null;
-                var next = settings.Kind == SamplerKind.Ddim
-                    ? ReverseStep.Ddim(xs[i], epsJob, gT, gS, settings.Eta, noise)
-                    : ReverseStep.Ddpm(xs[i], epsJob, gT, gS, noise);
-                xs[i].Dispose();
-                xs[i] = next.MoveToOuterDisposeScope();
+                var mixed = Guidance.Combine(epsCond.index_select(0, guided), eps.narrow(0, n, guided.shape[0]), w!);
+                epsCond = epsCond.index_copy(0, guided, mixed);
             }
-            progress?.Invoke(step + 1, settings.Steps);
+            Tensor? noise = run.NeedsNoise(step)
+                ? cat(requests.Select((r, i) => randn([r.Count, c, size, size], generator: generators[i])).ToArray(), 0).to(device)
+                : null;
+            var next = run.Step(step, x, epsCond, noise).MoveToOuterDisposeScope();
+            x.Dispose();
+            x = next;
+            progress?.Invoke(step + 1, run.Steps);
         }
         foreach (var g in generators) g.Dispose();
-        return xs.Select(x => x.cpu().DetachFromDisposeScope()).ToArray();
+        var result = new Tensor[requests.Count];
+        long offset = 0;
+        for (int i = 0; i < requests.Count; i++)
+        {
+            result[i] = x.narrow(0, offset, requests[i].Count).cpu().clone().DetachFromDisposeScope();
+            offset += requests[i].Count;
+        }
+        return result;
     }
 }

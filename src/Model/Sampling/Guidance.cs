@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace CadStream.Model.Sampling;
 
 /// <summary>
-/// Guidance combinations, as pure functions. CA-CFG (cad-method.md):
+/// Guidance combinations, as pure functions. CA-CFG (docs/method.md):
 /// eps_hat = eps(x, y, c=1) + w * (eps(x, y, c=1) - eps(x, y, c=0)); classic CFG uses the null
 /// class instead of c = 0. Both share this arithmetic; they differ in the second branch's input.
 /// </summary>
@@ -14,6 +14,15 @@ public static class Guidance
         if (w == 0) return epsConditional.alias();
         using var diff = epsConditional - epsUnconditional;
         return epsConditional + diff * w;
+    }
+
+    /// <summary>The same with one rate per row: <paramref name="w"/> is (B) for (B, ...) predictions.</summary>
+    public static Tensor Combine(Tensor epsConditional, Tensor epsUnconditional, Tensor w)
+    {
+        using var diff = epsConditional - epsUnconditional;
+        using var rate = Scheduling.NoiseScheduler.Broadcast(w, diff);
+        using var scaled = diff * rate;
+        return epsConditional + scaled;
     }
 
     /// <summary>The same on plain numbers, for checking the tensor version against a hand computation.</summary>

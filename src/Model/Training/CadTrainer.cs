@@ -1,22 +1,10 @@
 using CadStream.Model.Networks;
-using CadStream.Model.Schedules;
-using CadStream.Model.Snapshots;
+using CadStream.Model.Scheduling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace CadStream.Model.Training;
-
-/// <summary>Optimiser settings of a trainer; not part of the model (a snapshot samples without them).</summary>
-public sealed record TrainerOptions
-{
-    public double LearningRate { get; init; } = 5e-4;
-    public double WeightDecay { get; init; } = 0.0;
-    public int WarmupSteps { get; init; } = 200;
-    public double GradClip { get; init; } = 1.0;
-    public double EmaDecay { get; init; } = 0.999;
-    public int Seed { get; init; } = 0;
-}
 
 /// <summary>A mini-batch: images in [-1, 1] (B, C, H, W), class labels and coherence scores.</summary>
 public sealed record TrainBatch(Tensor Images, long[] Labels, float[] Coherence)
@@ -35,13 +23,13 @@ public readonly record struct StepResult(bool Applied, double Loss, int SamplesU
 public sealed class CadTrainer : IDisposable
 {
     private readonly AdamW optimizer;
-    private readonly NoiseSchedule schedule;
+    private readonly NoiseScheduler scheduler;
     private readonly Generator generator;
     private readonly Random hostRandom;
     private readonly Parameter[] parameters, emaParameters;
 
-    public ModelConfig Config { get; }
-    public TrainerOptions Options { get; }
+    /// <summary>The model and its training settings.</summary>
+    public ModelSpec Spec { get; }
     public CadDenoiser Model { get; }
     public CadDenoiser Ema { get; }
     public Device Device { get; }
@@ -49,30 +37,34 @@ public sealed class CadTrainer : IDisposable
     public long SamplesSeen { get; private set; }
     public long SkippedSteps { get; private set; }
 
-    public CadTrainer(ModelConfig config, TrainerOptions options, Device device)
+    public CadTrainer(ModelSpec spec, Device device)
     {
-        Config = config;
-        Options = options;
+        Spec = spec;
         Device = device;
-        torch.random.manual_seed(options.Seed);
-        Model = new CadDenoiser(config);
+        torch.random.manual_seed(spec.Seed);
+        Model = new CadDenoiser(spec);
         Model.to(device);
-        Ema = new CadDenoiser(config);
+        Ema = new CadDenoiser(spec);
         Ema.to(device);
         Ema.eval();
         parameters = Model.parameters().ToArray();
         emaParameters = Ema.parameters().ToArray();
         CopyWeights(Model, Ema);
-        optimizer = optim.AdamW(parameters, options.LearningRate, weight_decay: options.WeightDecay);
-        schedule = NoiseSchedule.Parse(config.Schedule);
-        generator = new Generator((ulong)options.Seed, device);
-        hostRandom = new Random(options.Seed);
+        optimizer = optim.AdamW(parameters, spec.LearningRate, weight_decay: spec.WeightDecay);
+        scheduler = NoiseScheduler.For(spec);
+        generator = new Generator((ulong)spec.Seed, device);
+        hostRandom = new Random(spec.Seed);
     }
 
-    /// <summary>Resumes from a snapshot: raw weights and optimiser state when present, else the EMA weights.</summary>
-    public static CadTrainer FromSnapshot(CadSnapshot snapshot, TrainerOptions options, Device device)
+    /// <summary>
+    /// Resumes from a snapshot: its network, with raw weights and optimiser state when present, else
+    /// the EMA weights. <paramref name="training"/> gives the optimiser and streaming settings (the
+    /// configured ones may have changed since); default the snapshot's own.
+    /// </summary>
+    public static CadTrainer FromSnapshot(CadSnapshot snapshot, Device device, ModelSpec? training = null)
     {
-        var trainer = new CadTrainer(snapshot.Config, options, device);
+        var spec = training is null ? snapshot.Spec : snapshot.Spec.WithTrainingOf(training);
+        var trainer = new CadTrainer(spec, device);
         snapshot.LoadEmaInto(trainer.Ema);
         if (snapshot.RawWeights is not null) snapshot.LoadRawInto(trainer.Model);
         else CopyWeights(trainer.Ema, trainer.Model);
@@ -88,7 +80,7 @@ public sealed class CadTrainer : IDisposable
     }
 
     public double CurrentLearningRate =>
-        Options.LearningRate * Math.Min(1.0, (Steps + 1) / (double)Math.Max(1, Options.WarmupSteps));
+        Spec.LearningRate * Math.Min(1.0, (Steps + 1) / (double)Math.Max(1, Spec.WarmupSteps));
 
     public StepResult Step(TrainBatch batch)
     {
@@ -103,9 +95,8 @@ public sealed class CadTrainer : IDisposable
 
         Model.train();
         var t = rand(used, generator: generator, device: Device);
-        var gamma = schedule.Gamma(t);
         var eps = randn(images.shape, generator: generator, device: Device);
-        var xt = Diffusion.AddNoise(images, eps, gamma);
+        var (xt, gamma) = scheduler.AddNoise(images, eps, t);
         var pred = Model.call(xt, gamma, new Conditioning(coherence, labels));
         var perSample = (pred - eps).square().mean([1, 2, 3]);
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
@@ -116,7 +107,7 @@ public sealed class CadTrainer : IDisposable
 
         optimizer.zero_grad();
         loss.backward();
-        double norm = nn.utils.clip_grad_norm_(parameters, Options.GradClip);
+        double norm = nn.utils.clip_grad_norm_(parameters, Spec.GradClip);
         if (!double.IsFinite(norm)) { optimizer.zero_grad(); return Skip(lossValue, used, "non-finite gradient"); }
 
         foreach (var group in optimizer.ParamGroups) group.LearningRate = CurrentLearningRate;
@@ -139,7 +130,7 @@ public sealed class CadTrainer : IDisposable
         var coh = (float[])batch.Coherence.Clone();
         var images = batch.Images.to(ScalarType.Float32, Device);
         Tensor? weights = null;
-        switch (Config.Mode)
+        switch (Spec.Mode)
         {
             case TrainingMode.Cad:
                 break;
@@ -148,7 +139,7 @@ public sealed class CadTrainer : IDisposable
                 break;
             case TrainingMode.Filtered:
             {
-                var keep = Enumerable.Range(0, coh.Length).Where(i => coh[i] > Config.FilterThreshold).ToArray();
+                var keep = Enumerable.Range(0, coh.Length).Where(i => coh[i] > Spec.FilterThreshold).ToArray();
                 if (keep.Length == 0) return (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), null, 0);
                 if (keep.Length < coh.Length)
                 {
@@ -168,7 +159,7 @@ public sealed class CadTrainer : IDisposable
             }
             case TrainingMode.Cfg:
                 for (int i = 0; i < labels.Length; i++)
-                    if (hostRandom.NextDouble() < Config.CfgDropout) labels[i] = Model.NullClass;
+                    if (hostRandom.NextDouble() < Spec.CfgDropout) labels[i] = Model.NullClass;
                 Array.Fill(coh, 1f);
                 break;
         }
@@ -178,7 +169,7 @@ public sealed class CadTrainer : IDisposable
     private void UpdateEma()
     {
         // Warm-up of the decay so early snapshots are not dominated by the random initialisation.
-        double decay = Math.Min(Options.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
+        double decay = Math.Min(Spec.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
         using var _ = no_grad();
         for (int i = 0; i < parameters.Length; i++)
             emaParameters[i].lerp_(parameters[i], 1 - decay);
@@ -203,7 +194,7 @@ public sealed class CadTrainer : IDisposable
                 optimizer.save_state_dict(writer);
             opt = ms.ToArray();
         }
-        return new CadSnapshot(Config, version, Steps, SamplesSeen, SkippedSteps,
+        return new CadSnapshot(Spec, version, Steps, SamplesSeen, SkippedSteps,
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), CadSnapshot.ModuleBytes(Ema), raw, opt);
     }
 

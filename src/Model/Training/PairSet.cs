@@ -31,7 +31,7 @@ public sealed class PairSet
         var buffer = new byte[indices.Length * ImageBytes];
         for (int i = 0; i < indices.Length; i++)
             Buffer.BlockCopy(Pixels, indices[i] * ImageBytes, buffer, i * ImageBytes, ImageBytes);
-        return Imaging.ImageGrid.FromBytes(buffer, indices.Length, Channels, Height, Width, device);
+        return ImageTensors.FromBytes(buffer, indices.Length, Channels, Height, Width, device);
     }
 
     public TrainBatch Batch(ReadOnlySpan<int> indices, Device device)

@@ -1,5 +1,9 @@
+using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using Confluent.Kafka;
 
 namespace CadStream.Tests.Actors;
 
@@ -69,33 +73,46 @@ public class ReplayBufferTests
     }
 }
 
-public class DurabilityTrackerTests
+/// <summary>
+/// The ingest side of durability: <see cref="BatchLedger"/> says when a batch is stored by every model
+/// it went to, and the consumer's <see cref="CommitLedger"/> (the one commit bookkeeping) moves the
+/// commit point only over a prefix of handled records.
+/// </summary>
+public class BatchDurabilityTests
 {
-    static CadStream.Actors.Ingest.RecordSource S(int p, long o) => new("cad.pairs", p, o);
+    static RecordPosition S(int p, long o) => new("cad.pairs", p, o);
+    static readonly TopicPartition P0 = new("cad.pairs", new Partition(0));
+
+    static long Committable(CommitLedger l) => l.CommittableOffset(P0) < 0 ? 0 : l.CommittableOffset(P0);
 
     [Fact]
     public void Commit_waits_for_every_model_and_every_earlier_offset()
     {
-        var t = new CadStream.Actors.Ingest.DurabilityTracker();
+        var t = new BatchLedger();
+        var commits = new CommitLedger();
+        commits.Assign(P0);
+        for (long o = 0; o <= 3; o++) commits.Track(P0, o, deadLetter: false);
+        var dlq = commits.Track(P0, 4, deadLetter: true)!;
+        void Mark(IReadOnlyList<RecordPosition> done) { foreach (var p in done) commits.MarkDurable(P0, p.Offset); }
         var now = DateTime.UtcNow;
-        t.Dispatched(1, [S(0, 0), S(0, 1)], ["cad", "baseline"], now);
-        t.Dispatched(2, [S(0, 2), S(0, 3)], ["cad", "baseline"], now);
-        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);
-        t.Durable("cad", [1, 2]);
-        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);      // baseline has not stored them yet
-        t.Durable("baseline", [2]);
-        Assert.Equal(0, t.Committable()[("cad.pairs", 0)]);      // batch 1 (offsets 0, 1) still open
-        t.Durable("baseline", [1]);
-        Assert.Equal(4, t.Committable()[("cad.pairs", 0)]);
-        t.Handled(S(0, 4));                                       // a dead-lettered record
-        Assert.Equal(5, t.Committable()[("cad.pairs", 0)]);
+        Mark(t.Dispatched(1, [S(0, 0), S(0, 1)], ["cad", "baseline"], now));
+        Mark(t.Dispatched(2, [S(0, 2), S(0, 3)], ["cad", "baseline"], now));
+        Assert.Equal(0, Committable(commits));
+        Mark(t.Durable("cad", [1, 2]));
+        Assert.Equal(0, Committable(commits));      // baseline has not stored them yet
+        Mark(t.Durable("baseline", [2]));
+        Assert.Equal(0, Committable(commits));      // batch 1 (offsets 0, 1) still open
+        Mark(t.Durable("baseline", [1]));
+        Assert.Equal(4, Committable(commits));
+        commits.AcknowledgeDeadLetter(dlq);          // a dead-lettered record
+        Assert.Equal(5, Committable(commits));
         Assert.Equal(0, t.PendingBatches);
     }
 
     [Fact]
     public void Overdue_batches_are_reported_once_per_timeout_and_forget_drops_a_partition()
     {
-        var t = new CadStream.Actors.Ingest.DurabilityTracker();
+        var t = new BatchLedger();
         var now = DateTime.UtcNow;
         t.Dispatched(7, [S(1, 10)], ["cad"], now);
         Assert.Empty(t.Overdue(now.AddSeconds(5), TimeSpan.FromSeconds(30)));
@@ -104,6 +121,6 @@ public class DurabilityTrackerTests
         Assert.Empty(t.Overdue(now.AddSeconds(40), TimeSpan.FromSeconds(30)));
         t.Forget("cad.pairs", 1);
         Assert.Equal(0, t.PendingBatches);
-        Assert.Empty(t.Committable());
+        Assert.Empty(t.Durable("cad", [7]));
     }
 }

@@ -1,3 +1,5 @@
+using CadStream.Tests.Model;
+using CadStream.Model;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -11,7 +13,8 @@ using CadStream.Host.Configuration;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Catalog;
+using CadStream.Records;
+using CadStream.Model;
 using CadStream.Serving;
 using Confluent.Kafka;
 using Xunit.Abstractions;
@@ -33,10 +36,9 @@ public sealed class ClusterCollection
 public static class ClusterTestKit
 {
     /// <summary>A model small enough to step in tens of milliseconds on a busy CPU, snapshotting often.</summary>
-    public static ModelSpec TinyModel(string id) => new()
+    public static ModelSpec TinyModel(string id) => TestModels.Fashion(id) with
     {
-        Id = id,
-        Mode = "cad",
+        Mode = TrainingMode.Cad,
         Width = 16,
         Batch = 16,
         LearningRate = 1e-3,
@@ -68,15 +70,15 @@ public static class ClusterTestKit
         Models = models.ToList(),
     };
 
-    public static Task<NodeRunner> StartNodeAsync(CadStreamSettings settings, TestLog log, string name) =>
-        NodeRunner.StartAsync(settings, settings.Kafka.Bootstrap, line => log.Write($"[{name}] {line}"), CancellationToken.None);
+    public static Task<CadStreamNode> StartNodeAsync(CadStreamSettings settings, TestLog log, string name) =>
+        CadStreamNode.StartAsync(settings, new LineLoggerProvider(line => log.Write($"[{name}] {line}")), CancellationToken.None);
 
-    public static string AddressOf(NodeRunner node) => AkkaCluster.Get(node.System).SelfAddress.ToString();
+    public static string AddressOf(CadStreamNode node) => AkkaCluster.Get(node.System).SelfAddress.ToString();
 
-    public static int UpMembers(NodeRunner node) =>
+    public static int UpMembers(CadStreamNode node) =>
         AkkaCluster.Get(node.System).State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up);
 
-    public static HttpClient Http(NodeRunner node) => new() { BaseAddress = new Uri(node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
+    public static HttpClient Http(CadStreamNode node) => new() { BaseAddress = new Uri(node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
 
     /// <summary>28x28 grey pixels with a seeded pattern (raw bytes, no PNG encoding needed).</summary>
     public static byte[] Pixels(int seed)
@@ -87,7 +89,7 @@ public static class ClusterTestKit
     }
 
     /// <summary>A valid pair for every class model: raw 28x28 grey pixels, label, coherence.</summary>
-    public static OutgoingPair Pair(string id, int seed, string? model = null) => new()
+    public static PairRecord Pair(string id, int seed, string? model = null) => new()
     {
         Id = id,
         Model = model,
@@ -209,7 +211,7 @@ public static class ClusterTestKit
     public static string TempFolder(string name) => Directory.CreateTempSubdirectory($"cadstream-{name}-").FullName;
 
     /// <summary>Stops nodes one by one (last started first), logging how long each took.</summary>
-    public static async Task StopAllAsync(TestLog log, params NodeRunner?[] nodes)
+    public static async Task StopAllAsync(TestLog log, params CadStreamNode?[] nodes)
     {
         foreach (var n in nodes.Reverse())
         {

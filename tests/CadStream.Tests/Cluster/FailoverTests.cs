@@ -5,7 +5,8 @@ using CadStream.Host.Cluster;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Catalog;
+using CadStream.Records;
+using CadStream.Model;
 using CadStream.Tests.Snapshots;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -37,7 +38,7 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await redis.InitializeAsync();
         var folder = TempFolder("failover");
         using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
-        NodeRunner? front = null, survivor = null;
+        CadStreamNode? front = null, survivor = null;
         Process? victim = null;
         using var stopProducing = new CancellationTokenSource();
         Task<long>? producing = null;

@@ -4,7 +4,10 @@ using CadStream.Host.Cluster;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Snapshots;
+using CadStream.Records;
+using CadStream.Model;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using CadStream.Tests.Snapshots;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -28,7 +31,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
         var redis = new RedisServer();
         await redis.InitializeAsync();
         using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
-        NodeRunner? ingress = null, trainer = null, serving = null;
+        CadStreamNode? ingress = null, trainer = null, serving = null;
         try
         {
             var model = TinyModel(modelId);
@@ -75,7 +78,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
             Assert.Equal((long)fields["bytes"], bytes.LongLength);
             var snapshot = CadSnapshot.FromBytes(bytes);
             Assert.Equal((long)fields["steps"], snapshot.Steps);
-            Assert.Equal("Sneaker", snapshot.Config.ClassNames[7]);
+            Assert.Equal("Sneaker", snapshot.Spec.Classes[7]);
             await WaitUntilAsync(() => notices.Any(n => IsNotice(n, modelId, version)), TimeSpan.FromSeconds(10),
                 () => $"a notice on cad:snapshots for v{version} (have {string.Join(" ", notices)})");
 
@@ -119,7 +122,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
         const string modelId = "remote-scored";
         var folder = Directory.CreateTempSubdirectory("cadstream-remote-scoring-").FullName;
         using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
-        NodeRunner? ingress = null, worker = null;
+        CadStreamNode? ingress = null, worker = null;
         try
         {
             var model = TinyModel(modelId);

@@ -1,3 +1,4 @@
+using CadStream.Imaging;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using CadStream.Host.Cluster;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
+using CadStream.Records;
 using CadStream.Tests.Ingress;
 using Confluent.Kafka;
 using SkiaSharp;
@@ -35,7 +37,7 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
         // Snapshots by time only, every 3 s: training runs ahead of them, so a commit that did not wait
         // for a snapshot shows as more pairs committed than the stored snapshot has seen.
         var model = TinyModel(modelId) with { SnapshotEverySteps = 1_000_000, SnapshotEverySeconds = 3 };
-        NodeRunner? node = null;
+        CadStreamNode? node = null;
         try
         {
             node = await StartNodeAsync(Settings(AllRoles, [model], kafka.BootstrapServers, folder: folder), log, "node");
@@ -44,21 +46,21 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
             using var producer = RawProducer(kafka);
 
             var valid = new List<TopicPartitionOffset>();
-            for (int i = 0; i < 40; i++) valid.Add(Send(producer, $"good-{i}", PairEncoding.ToJson(Pair($"good-{i}", i))));
+            for (int i = 0; i < 40; i++) valid.Add(Send(producer, $"good-{i}", PairRecords.ToJson(Pair($"good-{i}", i))));
             // Bad records in the middle of the stream: the consumer must go on past them.
             var bad = new Dictionary<string, (byte[] Value, string Reason)>
             {
                 ["bad-json"] = (Json("""{"id": "bad-json", "label": 3, "image_u8": """), "malformed JSON"),
                 ["bad-base64"] = (Json("""{"id": "bad-base64", "image_png": "@@ not base64 @@", "label": 1}"""), "bad base64"),
-                ["not-an-image"] = (PairEncoding.ToJson(new OutgoingPair { Id = "not-an-image", ImagePng = Json("this is no image at all"), Label = 2 }),
+                ["not-an-image"] = (PairRecords.ToJson(new PairRecord { Id = "not-an-image", ImagePng = Json("this is no image at all"), Label = 2 }),
                     "not a decodable image"),
-                ["oversized"] = (PairEncoding.ToJson(new OutgoingPair { Id = "oversized", ImagePng = IngressTestKit.SolidPng(4100, 2, SKColors.Gray), Label = 2 }),
+                ["oversized"] = (PairRecords.ToJson(new PairRecord { Id = "oversized", ImagePng = IngressTestKit.SolidPng(4100, 2, SKColors.Gray), Label = 2 }),
                     "exceeds 4096x4096"),
-                ["unknown-label"] = (PairEncoding.ToJson(Pair("unknown-label", 3) with { Label = null, LabelName = "Dragon" }), "unknown label 'Dragon'"),
-                ["coherence-7"] = (PairEncoding.ToJson(Pair("coherence-7", 4) with { Coherence = 7 }), "coherence 7 outside [0, 1]"),
+                ["unknown-label"] = (PairRecords.ToJson(Pair("unknown-label", 3) with { Label = null, LabelName = "Dragon" }), "unknown label 'Dragon'"),
+                ["coherence-7"] = (PairRecords.ToJson(Pair("coherence-7", 4) with { Coherence = 7 }), "coherence 7 outside [0, 1]"),
             };
             var badAt = bad.ToDictionary(kv => kv.Key, kv => Send(producer, kv.Key, kv.Value.Value));
-            for (int i = 40; i < 80; i++) valid.Add(Send(producer, $"good-{i}", PairEncoding.ToJson(Pair($"good-{i}", i))));
+            for (int i = 40; i < 80; i++) valid.Add(Send(producer, $"good-{i}", PairRecords.ToJson(Pair($"good-{i}", i))));
             log.Write($"produced {valid.Count} valid and {bad.Count} bad records");
 
             // Watch commits against stored snapshots until every record is committed. Commits are read
@@ -156,7 +158,7 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
         const int count = 48;
         var folder = TempFolder("kcat");
         using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 2 });
-        NodeRunner? node = null;
+        CadStreamNode? node = null;
         try
         {
             node = await StartNodeAsync(Settings(AllRoles, [TinyModel(modelId)], kafka.BootstrapServers, folder: folder), log, "node");
@@ -164,12 +166,12 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
             Assert.Equal(0, await TrainedSamplesAsync(http, modelId));
 
             // One JSON object per line, PNG images, labels as index or class name: what a user would pipe in.
-            var lines = Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(PairEncoding.ToJson(new OutgoingPair
+            var lines = Enumerable.Range(0, count).Select(i => Encoding.UTF8.GetString(PairRecords.ToJson(new PairRecord
             {
                 Id = $"kcat-{i}",
-                ImagePng = PairEncoding.EncodePng(Pixels(i), 28, 28),
+                ImagePng = Png.Encode(Pixels(i), 28, 28),
                 Label = i % 2 == 0 ? i % 10 : null,
-                LabelName = i % 2 == 0 ? null : CadStream.Model.Data.FashionMnist.ClassNames[i % 10],
+                LabelName = i % 2 == 0 ? null : CadStream.Data.FashionMnist.ClassNames[i % 10],
                 Coherence = i % 3 == 0 ? null : 0.9,
                 Score = i % 3 == 0 ? 20 + i : null,
             })));

@@ -1,5 +1,6 @@
-using CadStream.Model.Data;
-using CadStream.Model.Runtime;
+using CadStream.Data;
+using CadStream.Evaluation;
+using CadStream.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 

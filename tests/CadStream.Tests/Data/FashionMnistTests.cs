@@ -1,6 +1,8 @@
+using CadStream.Model;
 using System.Buffers.Binary;
 using System.IO.Compression;
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Evaluation;
 
 namespace CadStream.Tests.Data;
 
@@ -149,7 +151,7 @@ public sealed class FashionMnistTests
     [InlineData("SHIRT", 6)]
     [InlineData(" bag ", 8)]
     public void ParseClass_AcceptsNamesAndIndices(string input, int expected) =>
-        Assert.Equal(expected, FashionMnist.ParseClass(input));
+        Assert.Equal(expected, ParseFashionClass(input));
 
     [Theory]
     [InlineData("10")]
@@ -159,8 +161,10 @@ public sealed class FashionMnistTests
     [InlineData("s")]
     public void ParseClass_RejectsUnknown(string input)
     {
-        var e = Assert.Throws<ArgumentException>(() => FashionMnist.ParseClass(input));
+        var e = Assert.Throws<ArgumentException>(() => ParseFashionClass(input));
         Assert.Contains($"unknown class '{input}'", e.Message);
         Assert.Contains("Ankle boot", e.Message);
     }
+
+    static int ParseFashionClass(string input) => ClassNames.Parse(input, FashionMnist.ClassNames);
 }

@@ -1,4 +1,5 @@
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Evaluation;
 
 namespace CadStream.Tests.Data;
 

@@ -1,3 +1,4 @@
+using CadStream.Model;
 using CadStream.Host.Configuration;
 
 namespace CadStream.Tests.Deploy;
@@ -59,7 +60,7 @@ public sealed class ConfigOverlayTests : IDisposable
         Assert.Equal("cad.pairs", s.Kafka.Topic);
         Assert.Equal("http://127.0.0.1:8080", s.Http.Url);
         Assert.Equal(["m-cad", "m-base"], s.Models.Select(m => m.Id));
-        Assert.Equal(["cad", "baseline"], s.Models.Select(m => m.Mode));
+        Assert.Equal([TrainingMode.Cad, TrainingMode.Baseline], s.Models.Select(m => m.Mode));
     }
 
     [Fact]
@@ -70,9 +71,9 @@ public sealed class ConfigOverlayTests : IDisposable
         var s = CadStreamSettings.Load(one, NoEnvironment);
         var m = Assert.Single(s.Models);
         Assert.Equal("only", m.Id);
-        Assert.Equal("cfg", m.Mode);
+        Assert.Equal(TrainingMode.Cfg, m.Mode);
         // A replaced entry does not inherit fields of the base entry at the same index.
-        Assert.Equal(new CadStream.Model.Catalog.ModelSpec().Width, m.Width);
+        Assert.Equal(new CadStream.Model.ModelSpec().Width, m.Width);
 
         var none = Write("no-seeds.json", """{ "Base": "cadstream.json", "Node": { "SeedNodes": [] } }""");
         Assert.Empty(CadStreamSettings.Load(none, NoEnvironment).Node.SeedNodes);
@@ -117,7 +118,7 @@ public sealed class ConfigOverlayTests : IDisposable
         Assert.Equal(["ingress", "scorer"], s.Node.Roles);
         Assert.Equal("cad.pairs", s.Kafka.Topic);
         Assert.Equal(["m-cad", "m-base"], s.Models.Select(m => m.Id));
-        Assert.Equal(["cad", "filtered"], s.Models.Select(m => m.Mode));
+        Assert.Equal([TrainingMode.Cad, TrainingMode.Filtered], s.Models.Select(m => m.Mode));
         Assert.Equal(32, s.Models[1].Width);
     }
 

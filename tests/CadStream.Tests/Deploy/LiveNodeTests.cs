@@ -7,6 +7,7 @@ using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
+using CadStream.Records;
 using CadStream.Tests.Cluster;
 using CadStream.Tests.Snapshots;
 using Xunit.Abstractions;
@@ -29,7 +30,7 @@ public sealed class LiveNodeFixture : IAsyncLifetime
     public ConcurrentQueue<string> Log { get; } = new();
     public EmbeddedKafka Kafka { get; private set; } = null!;
     public RedisServer Redis { get; } = new() { Password = "deploy-" + Guid.NewGuid().ToString("N") };
-    public NodeRunner Node { get; private set; } = null!;
+    public CadStreamNode Node { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
     readonly Stopwatch clock = Stopwatch.StartNew();
 
@@ -45,12 +46,12 @@ public sealed class LiveNodeFixture : IAsyncLifetime
             Node = settings.Node with { Hostname = "" },
             Redis = settings.Redis with { Password = Redis.Password! },
         };
-        Node = await NodeRunner.StartAsync(settings, settings.Kafka.Bootstrap, Write, CancellationToken.None);
+        Node = await CadStreamNode.StartAsync(settings, new LineLoggerProvider(Write), CancellationToken.None);
         Http = new HttpClient { BaseAddress = new Uri(Node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
 
         using (var producer = RawProducer(Kafka))
         {
-            for (int i = 0; i < 48; i++) Send(producer, $"deploy-{i}", PairEncoding.ToJson(Pair($"deploy-{i}", i)));
+            for (int i = 0; i < 48; i++) Send(producer, $"deploy-{i}", PairRecords.ToJson(Pair($"deploy-{i}", i)));
             Send(producer, "deploy-bad", System.Text.Encoding.UTF8.GetBytes("""{"id": "deploy-bad", "label": 3"""));
         }
         await WaitUntilAsync(() => Node.Consumer!.Accepted == 48 && Node.Consumer.Rejected == 1, TimeSpan.FromSeconds(60),

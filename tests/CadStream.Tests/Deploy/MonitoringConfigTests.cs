@@ -171,7 +171,7 @@ public sealed class MonitoringConfigTests
         foreach (var name in names)
         {
             var contract = PromQl.BaseName(name);
-            Assert.True(PromQl.ContractMetrics.ContainsKey(contract), $"the dashboard uses {name}, which is not a metric of CONTRACT.md section 5");
+            Assert.True(PromQl.ContractMetrics.ContainsKey(contract), $"the dashboard uses {name}, which is not a metric of docs/interfaces.md");
             if (name != contract) Assert.Equal("histogram", PromQl.ContractMetrics[contract]);
         }
         // And every contract metric is on the dashboard.

@@ -3,24 +3,12 @@ using System.Text.RegularExpressions;
 
 namespace CadStream.Tests.Deploy;
 
-/// <summary>The metric names of CONTRACT.md section 5, with their types, and PromQL reading for the dashboard checks.</summary>
+/// <summary>The metric names of docs/interfaces.md ("Metrics"), with their types, and PromQL reading for the dashboard checks.</summary>
 public static class PromQl
 {
-    /// <summary>Contract section 5: the only metric names dashboards may use.</summary>
-    public static readonly IReadOnlyDictionary<string, string> ContractMetrics = new Dictionary<string, string>
-    {
-        ["cad_ingest_records_total"] = "counter",
-        ["cad_coherence"] = "histogram",
-        ["cad_train_steps_total"] = "counter",
-        ["cad_train_samples_total"] = "counter",
-        ["cad_train_loss"] = "gauge",
-        ["cad_train_step_seconds"] = "histogram",
-        ["cad_snapshot_version"] = "gauge",
-        ["cad_snapshot_publish_seconds"] = "histogram",
-        ["cad_sample_requests_total"] = "counter",
-        ["cad_sample_seconds"] = "histogram",
-        ["cad_kafka_consumer_lag"] = "gauge",
-    };
+    /// <summary>docs/interfaces.md, "Metrics": the only metric names dashboards may use, with their types.</summary>
+    public static readonly IReadOnlyDictionary<string, string> ContractMetrics =
+        CadStream.Tests.Docs.InterfacesDoc.Metrics().ToDictionary(m => m.Name, m => m.Type);
 
     static readonly HashSet<string> Keywords = new(StringComparer.Ordinal)
     {
@@ -57,7 +45,7 @@ public static class PromQl
         return names;
     }
 
-    /// <summary>The contract name a series name belongs to: cad_x_bucket, cad_x_sum and cad_x_count are parts of histogram cad_x.</summary>
+    /// <summary>The documented name a series name belongs to: cad_x_bucket, cad_x_sum and cad_x_count are parts of histogram cad_x.</summary>
     public static string BaseName(string series)
     {
         foreach (var suffix in new[] { "_bucket", "_sum", "_count" })

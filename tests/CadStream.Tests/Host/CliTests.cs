@@ -1,4 +1,6 @@
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using SkiaSharp;
 
 namespace CadStream.Tests.Host;
@@ -41,7 +43,7 @@ public class CliTests : IClassFixture<CliTests.TrainedSnapshot>
         var snap = CadSnapshot.Load(trained.Path);
         Assert.Equal(4, snap.Steps);
         Assert.Equal(64, snap.SamplesSeen);
-        Assert.Equal("Sneaker", snap.Config.ClassNames[7]);
+        Assert.Equal("Sneaker", snap.Spec.Classes[7]);
         Assert.NotNull(snap.OptimizerState);
     }
 

@@ -21,15 +21,15 @@ public sealed class CommitLedgerTests
         Assert.Equal(10, l.InFlight);
         Assert.Empty(l.CommitsDue());
 
-        l.MarkDurable(P0, 5);
+        l.MarkDurableUpTo(P0, 5);
         Assert.Equal(6, Due(l, P0));
         Assert.Equal(4, l.InFlight);
         l.Committed(l.CommitsDue());
         Assert.Empty(l.CommitsDue());
 
-        l.MarkDurable(P0, 3); // older marks change nothing
+        l.MarkDurableUpTo(P0, 3); // older marks change nothing
         Assert.Empty(l.CommitsDue());
-        l.MarkDurable(P0, 9);
+        l.MarkDurableUpTo(P0, 9);
         Assert.Equal(10, Due(l, P0));
         Assert.Equal(0, l.InFlight);
     }
@@ -45,9 +45,9 @@ public sealed class CommitLedgerTests
 
         l.AcknowledgeDeadLetter(dlq);
         Assert.Empty(l.CommitsDue()); // offset 0 is not durable yet
-        l.MarkDurable(P0, 0);
+        l.MarkDurableUpTo(P0, 0);
         Assert.Equal(2, Due(l, P0));  // 0 durable, 1 acknowledged, 2 not durable
-        l.MarkDurable(P0, 2);
+        l.MarkDurableUpTo(P0, 2);
         Assert.Equal(3, Due(l, P0));
     }
 
@@ -59,7 +59,7 @@ public sealed class CommitLedgerTests
         l.Track(P0, 0, false);
         var dlq = l.Track(P0, 1, deadLetter: true)!;
         l.Track(P0, 2, false);
-        l.MarkDurable(P0, 2);
+        l.MarkDurableUpTo(P0, 2);
         Assert.Equal(1, Due(l, P0));
         l.AcknowledgeDeadLetter(dlq);
         Assert.Equal(3, Due(l, P0));
@@ -73,7 +73,7 @@ public sealed class CommitLedgerTests
         l.Assign(P1);
         var dlq = l.Track(P0, 0, deadLetter: true)!;
         l.Track(P1, 7, false);
-        l.MarkDurable(P1, 7);
+        l.MarkDurableUpTo(P1, 7);
         Assert.Equal(8, Due(l, P1));
         Assert.Equal(-1, Due(l, P0));
 
@@ -82,7 +82,7 @@ public sealed class CommitLedgerTests
         Assert.False(l.IsCurrent(dlq));
         l.AcknowledgeDeadLetter(dlq);
         Assert.Equal(-1, Due(l, P0));
-        l.MarkDurable(P0, 100); // nothing tracked there: nothing to commit
+        l.MarkDurableUpTo(P0, 100); // nothing tracked there: nothing to commit
         Assert.Equal(-1, Due(l, P0));
     }
 

@@ -1,6 +1,8 @@
+using CadStream.Imaging;
 using CadStream.Ingress;
 using CadStream.Ingress.Producing;
-using CadStream.Model.Catalog;
+using CadStream.Records;
+using CadStream.Model;
 using SkiaSharp;
 
 namespace CadStream.Tests.Ingress;
@@ -8,7 +10,7 @@ namespace CadStream.Tests.Ingress;
 /// <summary>Pairs and images for the ingress tests.</summary>
 public static class IngressTestKit
 {
-    public static ModelCatalog Catalog { get; } = new([new ModelSpec()]);
+    public static ModelCatalog Catalog { get; } = new([CadStream.Tests.Model.TestModels.Fashion("fashion-cad")]);
 
     public static PairDecoder TestDecoder { get; } = new(Catalog);
 
@@ -22,10 +24,10 @@ public static class IngressTestKit
     }
 
     public static byte[] GoodJson(string id, int label = 3, double coherence = 0.8, int seed = 1) =>
-        PairEncoding.ToJson(new OutgoingPair
+        PairRecords.ToJson(new PairRecord
         {
             Id = id,
-            ImagePng = PairEncoding.EncodePng(GreyPixels(seed), 28, 28),
+            ImagePng = Png.Encode(GreyPixels(seed), 28, 28),
             Label = label,
             Coherence = coherence,
         });

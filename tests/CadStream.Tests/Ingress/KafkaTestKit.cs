@@ -42,7 +42,7 @@ public static class KafkaTestKit
             SessionTimeoutMs = 6000,
             LagInterval = TimeSpan.FromMilliseconds(200),
             CommitInterval = TimeSpan.FromMilliseconds(100),
-            Log = line => Write(output, line),
+            Logger = new CadStream.Host.Cluster.LineLoggerProvider(line => Write(output, line)).CreateLogger("ingress"),
         };
         return new PairConsumer(configure?.Invoke(options) ?? options, TestDecoder, sink).Start();
     }

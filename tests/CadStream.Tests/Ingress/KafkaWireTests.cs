@@ -1,8 +1,10 @@
+using CadStream.Imaging;
 using System.Diagnostics;
 using System.Text;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
+using CadStream.Records;
 using Confluent.Kafka;
 using Xunit.Abstractions;
 using static CadStream.Tests.Ingress.IngressTestKit;
@@ -56,7 +58,7 @@ public sealed class KafkaWireTests(ITestOutputHelper output)
             () => $"4 pairs and 2 dead letters (have {sink.Count}, {consumer.DeadLettered})");
         Assert.Equal(["good-1", "good-2", "good-3", "good-4"], sink.Pairs.Select(p => p.Id));
         Assert.Equal([1, 2, 3, 4], sink.Pairs.Select(p => p.Label));
-        Assert.Equal(sent.Where(s => s.Id.StartsWith("good")).Select(s => s.At.Offset.Value), sink.Pairs.Select(p => p.Source.Offset));
+        Assert.Equal(sent.Where(s => s.Id.StartsWith("good")).Select(s => s.At.Offset.Value), sink.Pairs.Select(p => p.Position.Offset));
         Assert.Equal((4, 2), (consumer.Accepted, consumer.Rejected));
         Assert.True(IngressMetrics.Accepted.Value - acceptedBefore >= 4);
         Assert.True(IngressMetrics.Rejected.Value - rejectedBefore >= 2);
@@ -89,7 +91,7 @@ public sealed class KafkaWireTests(ITestOutputHelper output)
         var sink = new RecordingSink();
         using var consumer = StartConsumer(kafka, sink, output);
 
-        var png = Convert.ToBase64String(PairEncoding.EncodePng(GreyPixels(4), 28, 28));
+        var png = Convert.ToBase64String(Png.Encode(GreyPixels(4), 28, 28));
         var u8 = Convert.ToBase64String(GreyPixels(5));
         var lines = new[]
         {

@@ -32,7 +32,7 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
             Assert.Equal(Offset.Unset.Value, CommittedOffset(kafka, P0));
             Assert.Equal(10, consumer.InFlight);
 
-            consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 5 });
+            consumer.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 5 });
             await WaitUntil(() => CommittedOffset(kafka, P0) == 6, Patience, () => $"committed offset 6 (have {CommittedOffset(kafka, P0)})");
             Assert.Equal(6, consumer.CommittedOffsets[P0]);
         }
@@ -44,12 +44,12 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
         using var again = StartConsumer(kafka, second, output);
         await WaitUntil(() => second.Count == 3 && again.DeadLettered == 1, Patience, () => $"3 pairs, 1 dead letter (have {second.Count}, {again.DeadLettered})");
         Assert.Equal(["pair-6", "pair-8", "pair-9"], second.Pairs.Select(p => p.Id));
-        Assert.Equal([6L, 8, 9], second.Pairs.Select(p => p.Source.Offset));
+        Assert.Equal([6L, 8, 9], second.Pairs.Select(p => p.Position.Offset));
 
         // 6 durable and 7 dead-lettered: the commit moves over both, and stops before 8.
-        again.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 6 });
+        again.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 6 });
         await WaitUntil(() => CommittedOffset(kafka, P0) == 8, Patience, () => $"committed offset 8 (have {CommittedOffset(kafka, P0)})");
-        again.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 9 });
+        again.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 9 });
         await WaitUntil(() => CommittedOffset(kafka, P0) == 10, Patience, () => $"committed offset 10 (have {CommittedOffset(kafka, P0)})");
         Assert.Equal(0, again.InFlight);
     }
@@ -83,7 +83,7 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
         await Task.Delay(500);
         Assert.Equal(40, sink.Count); // no duplicates
         Assert.Equal(ids.Order(), sink.Pairs.Select(p => p.Id).Order());
-        Assert.Equal(40, sink.Pairs.Select(p => (p.Source.Partition, p.Source.Offset)).Distinct().Count());
+        Assert.Equal(40, sink.Pairs.Select(p => (p.Position.Partition, p.Position.Offset)).Distinct().Count());
         Assert.False(consumer.IsPaused);
         Assert.Equal(0, revocations);
     }
@@ -101,9 +101,9 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
         await Task.Delay(1000);
         Assert.Equal(5, sink.Count);
 
-        consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 4 });
+        consumer.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 4 });
         await WaitUntil(() => sink.Count == 10, Patience, () => $"10 pairs (have {sink.Count})");
-        consumer.MarkDurable(new Dictionary<TopicPartition, long> { [P0] = 9 });
+        consumer.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 9 });
         await WaitUntil(() => sink.Count == 12, Patience, () => $"12 pairs (have {sink.Count})");
         Assert.Equal(Enumerable.Range(0, 12).Select(i => $"m-{i}"), sink.Pairs.Select(p => p.Id));
     }

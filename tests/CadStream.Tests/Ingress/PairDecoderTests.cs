@@ -1,7 +1,8 @@
 using System.Text;
 using CadStream.Ingress;
-using CadStream.Ingress.Imaging;
+using CadStream.Imaging;
 using CadStream.Ingress.Producing;
+using CadStream.Records;
 using Google.Protobuf;
 using SkiaSharp;
 using static CadStream.Tests.Ingress.IngressTestKit;
@@ -10,7 +11,7 @@ namespace CadStream.Tests.Ingress;
 
 public sealed class PairDecoderTests
 {
-    static readonly PairSource Source = new("cad.pairs", 2, 41);
+    static readonly RecordPosition Source = new("cad.pairs", 2, 41);
 
     static PairDecodeResult DecodeJson(string json) => TestDecoder.Decode(Encoding.UTF8.GetBytes(json), null, Source);
 
@@ -32,7 +33,7 @@ public sealed class PairDecoderTests
     public void Json_with_a_grey_28x28_png_keeps_every_pixel()
     {
         var pixels = GreyPixels(7);
-        var json = $$"""{"id": "p-1", "model": "fashion-cad", "image_png": "{{B64(PairEncoding.EncodePng(pixels, 28, 28))}}", "label": 3, "coherence": 0.8, "score": 27.1}""";
+        var json = $$"""{"id": "p-1", "model": "fashion-cad", "image_png": "{{B64(Png.Encode(pixels, 28, 28))}}", "label": 3, "coherence": 0.8, "score": 27.1}""";
         var p = Accepted(DecodeJson(json));
         Assert.Equal("p-1", p.Id);
         Assert.Equal(["fashion-cad"], p.ModelIds);
@@ -41,13 +42,13 @@ public sealed class PairDecoderTests
         Assert.Equal(27.1, p.Score);
         Assert.Equal((1, 28, 28), (p.Channels, p.Height, p.Width));
         Assert.Equal(pixels, p.Pixels);
-        Assert.Equal(Source, p.Source);
+        Assert.Equal(Source, p.Position);
     }
 
     [Fact]
     public void Without_model_id_and_coherence_the_pair_goes_to_every_class_model()
     {
-        var p = Accepted(DecodeJson($$"""{"image_png": "{{B64(PairEncoding.EncodePng(GreyPixels(1), 28, 28))}}", "label": 0}"""));
+        var p = Accepted(DecodeJson($$"""{"image_png": "{{B64(Png.Encode(GreyPixels(1), 28, 28))}}", "label": 0}"""));
         Assert.Equal(["fashion-cad"], p.ModelIds);
         Assert.Null(p.Coherence);
         Assert.Null(p.Score);
@@ -112,7 +113,7 @@ public sealed class PairDecoderTests
     [InlineData("5", 5)]
     public void Labels_by_index_or_class_name(string label, int expected)
     {
-        var p = Accepted(DecodeJson($$"""{"image_png": "{{B64(PairEncoding.EncodePng(GreyPixels(2), 28, 28))}}", "label": {{label}}}"""));
+        var p = Accepted(DecodeJson($$"""{"image_png": "{{B64(Png.Encode(GreyPixels(2), 28, 28))}}", "label": {{label}}}"""));
         Assert.Equal(expected, p.Label);
     }
 
@@ -120,9 +121,9 @@ public sealed class PairDecoderTests
     public void Protobuf_with_its_content_type_header()
     {
         var pixels = GreyPixels(11);
-        var value = PairEncoding.ToProtobuf(new OutgoingPair
+        var value = PairRecords.ToProtobuf(new PairRecord
         {
-            Id = "pb-1", Model = "fashion-cad", ImagePng = PairEncoding.EncodePng(pixels, 28, 28), LabelName = "Sneaker", Coherence = 0.25, Score = 3.5,
+            Id = "pb-1", Model = "fashion-cad", ImagePng = Png.Encode(pixels, 28, 28), LabelName = "Sneaker", Coherence = 0.25, Score = 3.5,
         });
         var p = Accepted(TestDecoder.Decode(value, "application/x-protobuf", Source));
         Assert.Equal(("pb-1", 7, 0.25f, 3.5), (p.Id, p.Label, p.Coherence, p.Score));
@@ -135,9 +136,9 @@ public sealed class PairDecoderTests
     [Fact]
     public void Json_and_protobuf_encodings_decode_to_the_same_pair()
     {
-        var pair = new OutgoingPair { Id = "same", ImageU8 = GreyPixels(5, 20, 30), Width = 20, Height = 30, Channels = 1, Label = 4, Coherence = 0.5 };
-        var a = Accepted(TestDecoder.Decode(PairEncoding.ToJson(pair), "application/json", Source));
-        var b = Accepted(TestDecoder.Decode(PairEncoding.ToProtobuf(pair), "application/x-protobuf; proto=cadstream.v1.Pair", Source));
+        var pair = new PairRecord { Id = "same", ImageU8 = GreyPixels(5, 20, 30), Width = 20, Height = 30, Channels = 1, Label = 4, Coherence = 0.5 };
+        var a = Accepted(TestDecoder.Decode(PairRecords.ToJson(pair), "application/json", Source));
+        var b = Accepted(TestDecoder.Decode(PairRecords.ToProtobuf(pair), "application/x-protobuf; proto=cadstream.v1.Pair", Source));
         Assert.Equal(a.Pixels, b.Pixels);
         Assert.Equal((a.Id, a.Label, a.Coherence), (b.Id, b.Label, b.Coherence));
     }
@@ -148,10 +149,10 @@ public sealed class PairDecoderTests
 
     static TheoryData<string, byte[]?, string?, string> BuildRejections()
     {
-        var png = B64(PairEncoding.EncodePng(GreyPixels(1), 28, 28));
+        var png = B64(Png.Encode(GreyPixels(1), 28, 28));
         var big = B64(SolidPng(5000, 5000, SKColors.Black, SKColorType.Gray8, SKAlphaType.Opaque));
         byte[] J(string s) => Encoding.UTF8.GetBytes(s);
-        var nanCoherence = new CadStream.Ingress.Protocol.Pair { ImagePng = ByteString.CopyFrom(Convert.FromBase64String(png)), LabelIndex = 1, Coherence = double.NaN }.ToByteArray();
+        var nanCoherence = new CadStream.Records.Protocol.Pair { ImagePng = ByteString.CopyFrom(Convert.FromBase64String(png)), LabelIndex = 1, Coherence = double.NaN }.ToByteArray();
         return new()
         {
             { "malformed JSON", J("""{"label": 3, "image_png": """), null, "malformed JSON: *" },

@@ -1,6 +1,7 @@
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
+using CadStream.Records;
 using CadStream.Tests.Host;
 using Xunit.Abstractions;
 using static CadStream.Tests.Ingress.IngressTestKit;
@@ -79,7 +80,7 @@ public sealed class PairStreamingTests
     {
         using var kafka = EmbeddedKafka.Start();
         using var producer = new PairProducer(kafka.BootstrapServers);
-        var pairs = Enumerable.Range(0, 10).Select(i => new OutgoingPair
+        var pairs = Enumerable.Range(0, 10).Select(i => new PairRecord
             { Id = $"h-{i}", ImageU8 = new byte[784], Width = 28, Height = 28, Channels = 1, Label = i % 10, Coherence = 1 });
         var holding = true;
         const double rate = 20;

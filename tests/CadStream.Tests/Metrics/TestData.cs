@@ -1,4 +1,4 @@
-using CadStream.Model.Metrics;
+using CadStream.Evaluation.Metrics;
 
 namespace CadStream.Tests.Metrics;
 

@@ -1,8 +1,7 @@
 using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
-using CadStream.Model.Schedules;
-using CadStream.Model.Training;
+using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,10 +11,10 @@ namespace CadStream.Tests.Model;
 /// A pixel-wise toy "network" whose output is easy to compute by hand:
 /// eps = 0.1 x + 0.01 (label + 1) coherence + 0.05 g. It records every call's batch.
 /// </summary>
-sealed class ToyDenoiser(ModelConfig config) : IDenoiser
+sealed class ToyDenoiser(ModelSpec spec) : IDenoiser
 {
-    public ModelConfig Config { get; } = config;
-    public int NullClass => Config.NumClasses;
+    public ModelSpec Spec { get; } = spec;
+    public int NullClass => Spec.NumClasses;
     public List<(long[] Labels, float[] Coherence)> Calls { get; } = [];
 
     public static double Eps(double x, double label, double c, double g) => 0.1 * x + 0.01 * (label + 1) * c + 0.05 * g;
@@ -24,7 +23,7 @@ sealed class ToyDenoiser(ModelConfig config) : IDenoiser
     {
         Calls.Add((cond.Labels!.data<long>().ToArray(), cond.Coherence.data<float>().ToArray()));
         var perSample = (cond.Labels!.to(ScalarType.Float32) + 1) * cond.Coherence * 0.01f + gamma * 0.05f;
-        return xt * 0.1f + Diffusion.Broadcast(perSample, xt);
+        return xt * 0.1f + NoiseScheduler.Broadcast(perSample, xt);
     }
 }
 
@@ -115,9 +114,9 @@ public class GuidanceAndSamplerTests
         using var x0 = rand([3, 1, 4, 4], generator: g) * 1.8 - 0.9;
         using var eps = randn([3, 1, 4, 4], generator: g);
         double gT = 0.3, gS = 0.7;
-        using var xt = Diffusion.AddNoise(x0, eps, full(3, gT));
-        using var xs = ReverseStep.Ddim(xt, eps, gT, gS, 0, null);
-        using var expected = Diffusion.AddNoise(x0, eps, full(3, gS));
+        using var xt = NoiseScheduler.Forward(x0, eps, full(3, gT));
+        using var xs = NoiseScheduler.DdimStep(xt, eps, gT, gS, 0, null);
+        using var expected = NoiseScheduler.Forward(x0, eps, full(3, gS));
         Assert.True(allclose(xs, expected, rtol: 1e-5, atol: 1e-5));
     }
 
@@ -134,8 +133,8 @@ public class GuidanceAndSamplerTests
         double a = gT / gS;
         double mean = Math.Sqrt(gS) * (1 - a) / (1 - gT) * x0 + Math.Sqrt(a) * (1 - gS) / (1 - gT) * xtv;
         double sd = Math.Sqrt((1 - a) * (1 - gS) / (1 - gT));
-        using var m = ReverseStep.Ddpm(xt, e, gT, gS, zero);
-        using var m1 = ReverseStep.Ddpm(xt, e, gT, gS, one);
+        using var m = NoiseScheduler.DdpmStep(xt, e, gT, gS, zero);
+        using var m1 = NoiseScheduler.DdpmStep(xt, e, gT, gS, one);
         Assert.Equal(mean, m.item<double>(), 9);
         Assert.Equal(mean + sd, m1.item<double>(), 9);
     }

@@ -1,5 +1,6 @@
 using CadStream.Model;
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Evaluation;
 using CadStream.Model.Training;
 
 namespace CadStream.Tests.Model;
@@ -12,8 +13,8 @@ public class LearningTests
         var data = FashionMnist.Load(train: true).Slice(0, 2048);
         var noisy = LabelNoise.Entropy(data.Labels, 10, seed: 1);
         var pairs = new PairSet(data.Pixels, data.Count, 1, 28, 28, noisy.Labels, noisy.Coherence);
-        var config = TestModels.Tiny() with { ClassNames = FashionMnist.ClassNames.ToArray(), PaddedSize = 32 };
-        using var trainer = new CadTrainer(config, new TrainerOptions { LearningRate = 2e-3, WarmupSteps = 10, Seed = 1 }, TestModels.Cpu);
+        var config = TestModels.Tiny() with { Classes = FashionMnist.ClassNames.ToArray(), PaddedSize = 32, LearningRate = 2e-3, WarmupSteps = 10, Seed = 1 };
+        using var trainer = new CadTrainer(config, TestModels.Cpu);
         var losses = new List<double>();
         OfflineTraining.Run(trainer, pairs, steps: 80, batchSize: 32, seed: 1, p => losses.Add(p.Loss));
         double first = losses.Take(10).Average(), last = losses.TakeLast(10).Average();

@@ -1,4 +1,4 @@
-using CadStream.Model.Runtime;
+using CadStream.Runtime;
 using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;

@@ -1,4 +1,4 @@
-using CadStream.Model.Schedules;
+using CadStream.Model.Scheduling;
 using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;

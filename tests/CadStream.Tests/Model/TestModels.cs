@@ -1,5 +1,5 @@
 using CadStream.Model;
-using CadStream.Model.Runtime;
+using CadStream.Runtime;
 
 namespace CadStream.Tests.Model;
 
@@ -8,15 +8,19 @@ public static class TestModels
 {
     public static readonly string[] TenClasses = ["c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"];
 
-    public static ModelConfig Tiny(TrainingMode mode = TrainingMode.Cad) => new()
+    public static ModelSpec Tiny(TrainingMode mode = TrainingMode.Cad) => new()
     {
-        ClassNames = TenClasses,
+        Id = "tiny",
+        Classes = TenClasses,
         Mode = mode,
-        BaseChannels = 16,
+        Width = 16,
         ChannelMultipliers = [1, 2],
         ResBlocksPerLevel = 1,
         PaddedSize = 28,
     };
 
     public static TorchSharp.torch.Device Cpu => TorchRuntime.Initialize("cpu");
+
+    /// <summary>A model of Fashion-MNIST's classes and shape, as the configuration's <c>"Dataset": "fashion-mnist"</c> gives it.</summary>
+    public static ModelSpec Fashion(string id) => CadStream.Host.Configuration.CadStreamSettings.Complete(new ModelSpec { Id = id, Dataset = "fashion-mnist" });
 }

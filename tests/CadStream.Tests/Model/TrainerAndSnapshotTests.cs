@@ -1,6 +1,7 @@
 using CadStream.Model;
 using CadStream.Model.Networks;
-using CadStream.Model.Snapshots;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using CadStream.Model.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -41,7 +42,7 @@ public class TrainerAndSnapshotTests
     [Fact]
     public void NaN_batch_is_skipped_and_weights_untouched()
     {
-        using var trainer = new CadTrainer(TestModels.Tiny(), new TrainerOptions { WarmupSteps = 1 }, TestModels.Cpu);
+        using var trainer = new CadTrainer(TestModels.Tiny() with { WarmupSteps = 1 }, TestModels.Cpu);
         Assert.True(trainer.Step(RandomBatch(8, 1)).Applied);
         var before = Flat(trainer.Model);
         var emaBefore = Flat(trainer.Ema);
@@ -61,7 +62,7 @@ public class TrainerAndSnapshotTests
     [Fact]
     public void Filtered_mode_drops_low_coherence_pairs()
     {
-        using var trainer = new CadTrainer(TestModels.Tiny(TrainingMode.Filtered), new TrainerOptions(), TestModels.Cpu);
+        using var trainer = new CadTrainer(TestModels.Tiny(TrainingMode.Filtered), TestModels.Cpu);
         var r = trainer.Step(RandomBatch(4, 1, [0.2f, 0.9f, 0.5f, 0.51f]));
         Assert.True(r.Applied);
         Assert.Equal(2, r.SamplesUsed);  // 0.5 is dropped: c <= threshold
@@ -73,7 +74,7 @@ public class TrainerAndSnapshotTests
     [Fact]
     public void Snapshot_round_trip_is_bit_exact()
     {
-        using var trainer = new CadTrainer(TestModels.Tiny(), new TrainerOptions(), TestModels.Cpu);
+        using var trainer = new CadTrainer(TestModels.Tiny(), TestModels.Cpu);
         for (int i = 0; i < 2; i++) trainer.Step(RandomBatch(4, i));
         var snap = trainer.ToSnapshot(version: 7, includeTrainingState: true);
         var bytes = snap.ToBytes();
@@ -82,13 +83,13 @@ public class TrainerAndSnapshotTests
         Assert.Equal(7, back.Version);
         Assert.Equal(2, back.Steps);
         Assert.Equal(8, back.SamplesSeen);
-        Assert.Equal(snap.Config.ChannelMultipliers, back.Config.ChannelMultipliers);
+        Assert.Equal(snap.Spec.ChannelMultipliers, back.Spec.ChannelMultipliers);
 
         using var model = back.CreateDenoiser(TestModels.Cpu);
         Assert.Equal(Flat(trainer.Ema), Flat(model));
 
         // Resuming restores weights, optimiser state and counters: the next step matches.
-        using var resumed = CadTrainer.FromSnapshot(back, new TrainerOptions(), TestModels.Cpu);
+        using var resumed = CadTrainer.FromSnapshot(back, TestModels.Cpu);
         Assert.Equal(Flat(trainer.Model), Flat(resumed.Model));
         Assert.Equal(2, resumed.Steps);
         Assert.Equal(8, resumed.SamplesSeen);
@@ -97,7 +98,7 @@ public class TrainerAndSnapshotTests
     [Fact]
     public void Corrupted_snapshot_is_a_clear_error()
     {
-        using var trainer = new CadTrainer(TestModels.Tiny(), new TrainerOptions(), TestModels.Cpu);
+        using var trainer = new CadTrainer(TestModels.Tiny(), TestModels.Cpu);
         var bytes = trainer.ToSnapshot(1, includeTrainingState: false).ToBytes();
         var flipped = (byte[])bytes.Clone();
         flipped[bytes.Length / 2] ^= 0x40;
@@ -110,7 +111,7 @@ public class TrainerAndSnapshotTests
     [Fact]
     public void Snapshot_file_save_and_load()
     {
-        using var trainer = new CadTrainer(TestModels.Tiny(), new TrainerOptions(), TestModels.Cpu);
+        using var trainer = new CadTrainer(TestModels.Tiny(), TestModels.Cpu);
         var path = Path.Combine(Path.GetTempPath(), $"cad-{Guid.NewGuid():N}.cadsnap");
         try
         {

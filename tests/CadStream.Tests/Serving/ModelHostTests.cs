@@ -1,11 +1,23 @@
-using CadStream.Model.Catalog;
+using CadStream.Model;
 using CadStream.Model.Sampling;
-using CadStream.Model.Snapshots;
+using CadStream.Model.Scheduling;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using CadStream.Serving;
 using CadStream.Tests.Model;
 using static TorchSharp.torch;
 
 namespace CadStream.Tests.Serving;
+
+/// <summary>A request and its sampler settings in one line, as these tests write them.</summary>
+sealed record SampleJob(int Label, int Count = 1, double Coherence = 1.0, double Guidance = 0.0, int Steps = 50,
+    SamplerKind Sampler = SamplerKind.Ddim, long Seed = 0);
+
+static class SampleJobs
+{
+    public static Task<SampleOutput> SampleAsync(this ModelHost host, SampleJob job) =>
+        host.SampleAsync(new SampleRequest(job.Label, job.Count, job.Coherence, job.Guidance, job.Seed), new SamplerSettings(job.Steps, job.Sampler));
+}
 
 /// <summary>Dynamic batching and snapshot swapping of one <see cref="ModelHost"/>, without HTTP.</summary>
 public sealed class ModelHostTests : IAsyncLifetime
@@ -17,7 +29,7 @@ public sealed class ModelHostTests : IAsyncLifetime
 
     ModelHost NewHost(int maxBatchImages = 64)
     {
-        var h = new ModelHost(new ModelSpec { Id = TinySnapshots.ModelId }, new ServingOptions { MaxBatchImages = maxBatchImages }, TestModels.Cpu);
+        var h = new ModelHost(TestModels.Fashion(TinySnapshots.ModelId), new ServingOptions { MaxBatchImages = maxBatchImages }, TestModels.Cpu);
         h.Install(Info(TinySnapshots.V1, 1), TinySnapshots.V1);
         return h;
     }
@@ -112,7 +124,7 @@ public sealed class ModelHostTests : IAsyncLifetime
     [Fact]
     public async Task A_full_queue_refuses_and_a_host_without_snapshot_says_so()
     {
-        await using var tiny = new ModelHost(new ModelSpec { Id = TinySnapshots.ModelId }, new ServingOptions { MaxQueuedRequests = 2 }, TestModels.Cpu);
+        await using var tiny = new ModelHost(TestModels.Fashion(TinySnapshots.ModelId), new ServingOptions { MaxQueuedRequests = 2 }, TestModels.Cpu);
         Assert.Throws<NoSnapshotException>(() => { _ = tiny.SampleAsync(new SampleJob(0)); });
         tiny.Install(Info(TinySnapshots.V1, 1), TinySnapshots.V1);
         var block = tiny.SampleAsync(new SampleJob(0, Steps: 200, Seed: 1));

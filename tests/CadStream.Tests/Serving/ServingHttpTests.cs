@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Evaluation;
 using CadStream.Serving;
 using SkiaSharp;
 
@@ -190,7 +191,8 @@ public sealed class ServingHttpTests(ServingAppFixture fixture) : IClassFixture<
         Assert.Contains($"cad_sample_requests_total{{model=\"{TinySnapshots.ModelId}\",code=\"400\"}}", text);
         Assert.Contains($"cad_sample_seconds_bucket{{model=\"{TinySnapshots.ModelId}\",le=", text);
         Assert.Contains($"cad_sample_seconds_count{{model=\"{TinySnapshots.ModelId}\"}}", text);
-        Assert.Contains($"cad_snapshot_version{{model=\"{TinySnapshots.ModelId}\"}}", text);
+        // What serving answers with has its own name; the trainer's "newest stored" is cad_snapshot_version.
+        Assert.Contains($"cad_serving_snapshot_version{{model=\"{TinySnapshots.ModelId}\"}} 1", text);
     }
 
     [Fact]

@@ -1,5 +1,7 @@
 using System.Diagnostics;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using CadStream.Serving;
 using CadStream.Tests.Model;
 using Microsoft.AspNetCore.Builder;

@@ -1,6 +1,6 @@
 using CadStream.Model;
-using CadStream.Model.Catalog;
-using CadStream.Model.Data;
+using CadStream.Data;
+using CadStream.Evaluation;
 using CadStream.Model.Training;
 using CadStream.Tests.Model;
 using static TorchSharp.torch;
@@ -18,13 +18,13 @@ public static class TinySnapshots
     public static byte[] V1 => Versions.Value[0];
     public static byte[] V2 => Versions.Value[1];
 
-    public static ModelConfig Config => TestModels.Tiny() with { ClassNames = FashionMnist.ClassNames.ToArray(), DefaultGuidance = 1.0 };
+    public static ModelSpec Spec => TestModels.Tiny() with { Id = ModelId, Classes = FashionMnist.ClassNames.ToArray(), Guidance = 1.0 };
 
-    public static ModelCatalog Catalog => new([new ModelSpec { Id = ModelId }]);
+    public static ModelCatalog Catalog => new([TestModels.Fashion(ModelId)]);
 
     static byte[][] Make()
     {
-        using var trainer = new CadTrainer(Config, new TrainerOptions { WarmupSteps = 1, EmaDecay = 0.5 }, TestModels.Cpu);
+        using var trainer = new CadTrainer(Spec with { WarmupSteps = 1, EmaDecay = 0.5 }, TestModels.Cpu);
         var result = new byte[2][];
         for (int v = 1; v <= 2; v++)
         {

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Threading.Channels;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 using StackExchange.Redis;
 
 namespace CadStream.Tests.Snapshots;

@@ -1,5 +1,7 @@
 using System.Threading.Channels;
-using CadStream.Model.Snapshots;
+using CadStream.Model;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
 
 namespace CadStream.Tests.Snapshots;
 

@@ -1,0 +1,304 @@
+using Akka.Actor;
+using Akka.Hosting;
+using CadStream.Actors;
+using CadStream.Actors.Ingest;
+using CadStream.Actors.Scoring;
+using CadStream.Host.Scoring;
+using CadStream.Actors.Training;
+using CadStream.Evaluation;
+using CadStream.Host.Configuration;
+using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
+using CadStream.Model;
+using CadStream.Runtime;
+using CadStream.Serving;
+using CadStream.Snapshots;
+using CadStream.Snapshots.Redis;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace CadStream.Host.Cluster;
+
+/// <summary>
+/// One CadStream node on Microsoft.Extensions.Hosting, wired in one place: the actor system with its
+/// roles (Akka.Hosting), the Kafka consumer (ingress) and the snapshot follower (serving) as hosted
+/// services under one restart policy, the node's health, and the HTTP API (every node answers
+/// /healthz, /metrics and /v1/status; serving nodes the whole API). `cadstream node` and
+/// `cadstream demo` both run through here. A part that fails for good, or an actor system that
+/// ends (the cluster downed this node), stops the node with exit code 1: never a silent zombie.
+/// </summary>
+public sealed class CadStreamNode : IAsyncDisposable
+{
+    private readonly WebApplication app;
+    private readonly ClusterStatus status;
+    private readonly IngressBridge bridge;
+    private readonly ILoggerFactory loggers;
+    private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int failed, disposed;
+
+    public CadStreamSettings Settings { get; }
+    public string KafkaBootstrap => Settings.Kafka.Bootstrap;
+    /// <summary>Where the HTTP API listens: the bound address once started (so a configured port 0 reads as the real one).</summary>
+    public string HttpUrl => app.Urls.FirstOrDefault() ?? Settings.Http.Url;
+    public ActorSystem System => app.Services.GetRequiredService<ActorSystem>();
+    /// <summary>The running Kafka consumer of an ingress node (a new one after a restart), else null.</summary>
+    public PairConsumer? Consumer => bridge.Consumer;
+    public ModelCatalog Catalog { get; }
+    public ISnapshotStore Store { get; }
+    public NodeHealth Health { get; }
+    public IServiceProvider Services => app.Services;
+    /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
+    public Task<int> Exited => exit.Task;
+
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ILoggerProvider? logs)
+    {
+        Settings = settings;
+        Store = store;
+        Catalog = settings.Catalog();
+        var node = settings.Node;
+        bridge = new IngressBridge();
+        var device = TorchRuntime.Initialize();
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+        builder.WebHost.UseUrls(ServingApp.NormalizeUrl(settings.Http.Url));
+        NodeLogging.Configure(builder.Logging, logs);
+        loggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
+        Health = new NodeHealth(settings.Supervision, loggers.CreateLogger<NodeHealth>());
+        status = new ClusterStatus(node, settings.Kafka.Bootstrap, () => bridge.Consumer, Catalog, Health);
+
+        builder.Services.AddSingleton(Health);
+        builder.Services.AddSingleton(bridge);
+        var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers),
+            positions => bridge.Consumer?.MarkDurable(positions));
+        builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
+        if (node.Has("ingress"))
+        {
+            if (string.IsNullOrWhiteSpace(settings.Kafka.Bootstrap))
+                throw new ArgumentException("an ingress node needs Kafka:Bootstrap (or --kafka HOST:PORT)");
+            builder.Services.AddHostedService(sp => new IngressService(settings, Catalog, bridge, Health,
+                sp.GetRequiredService<ActorRegistry>(), sp.GetRequiredService<ILoggerFactory>()));
+        }
+        if (node.Has("serving")) builder.Services.AddCadStreamServing(settings.Serving, store, Catalog, status);
+        app = builder.Build();
+        status.Attach(app.Services);
+
+        if (node.Has("serving")) app.MapCadStream();
+        else
+        {
+            app.MapHealth(Health);
+            app.MapMetrics("/metrics");
+            app.MapGet("/v1/status", () => Results.Json(status.Current()));
+        }
+    }
+
+    /// <summary>Builds the node's snapshot store (Redis when configured, else a folder) and starts everything.</summary>
+    /// <param name="logs">Where log lines go (the console by default).</param>
+    public static async Task<CadStreamNode> StartAsync(CadStreamSettings settings, ILoggerProvider? logs = null, CancellationToken cancel = default)
+    {
+        using var storeLoggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
+        ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
+            ? new FolderSnapshotStore(settings.Snapshots.Folder, new FolderSnapshotStoreOptions { KeepVersions = settings.Snapshots.Keep })
+            : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
+                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
+        CadStreamNode node;
+        try { node = new CadStreamNode(settings, store, logs); }
+        catch
+        {
+            await store.DisposeAsync();
+            throw;
+        }
+        await node.app.StartAsync(cancel);
+        node.Watch();
+        // An ingress node is up once its consumer runs (the hosted service starts it once the ingest actor exists).
+        if (settings.Node.Has("ingress"))
+        {
+            try { await node.bridge.FirstConsumer.WaitAsync(TimeSpan.FromSeconds(60), cancel); }
+            catch (TimeoutException)
+            {
+                await node.DisposeAsync();
+                throw new InvalidOperationException($"the Kafka consumer did not start within 60 s: {node.Health.Problem ?? "no reason given"}");
+            }
+        }
+        return node;
+    }
+
+    /// <summary>Stops the node with exit code 1 when a part fails for good or the actor system ends under it.</summary>
+    private void Watch()
+    {
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        Health.Changed += s =>
+        {
+            if (s.State == PartState.Failed) Fail();
+        };
+        if (Health.Parts.Any(p => p.State == PartState.Failed)) Fail();
+        System.WhenTerminated.ContinueWith(_ =>
+        {
+            if (!lifetime.ApplicationStopping.IsCancellationRequested)
+                Health.FailedForGood("actor system", "it ended while the node was running (the cluster downed this node?)");
+        }, TaskScheduler.Default);
+        lifetime.ApplicationStopped.Register(() => exit.TrySetResult(Volatile.Read(ref failed)));
+
+        void Fail()
+        {
+            if (Interlocked.Exchange(ref failed, 1) != 0) return;
+            // Off the reporting thread: stopping waits for hosted services, one of which may be reporting.
+            Task.Run(async () =>
+            {
+                try { await app.StopAsync(); } catch (Exception) { /* stopping anyway */ }
+                exit.TrySetResult(1);
+            });
+        }
+    }
+
+    public NodeStatus CurrentStatus() => status.Current();
+
+    static Func<ICoherenceModel?> CoherenceModels(ScoringOptions scoring)
+    {
+        if (scoring.Classifier is not { } path) return () => null;
+        if (!File.Exists(path)) throw new FileNotFoundException($"Scoring:Classifier names '{path}', which does not exist (make one with cadstream train-classifier)", path);
+        // Each scorer loads its own copy: TorchSharp modules are not shared across threads.
+        return () => new ClassifierCoherenceModel(FashionClassifier.Load(path), scoring.ClassifierCoherence);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+        try { await app.StopAsync(); }
+        finally
+        {
+            await app.DisposeAsync();
+            await Store.DisposeAsync();
+            loggers.Dispose();
+            exit.TrySetResult(Volatile.Read(ref failed));
+        }
+    }
+}
+
+/// <summary>The running consumer of an ingress node, for the actors (durable positions) and status (lag).</summary>
+public sealed class IngressBridge
+{
+    private readonly TaskCompletionSource first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile PairConsumer? consumer;
+
+    public PairConsumer? Consumer
+    {
+        get => consumer;
+        set
+        {
+            consumer = value;
+            if (value is not null) first.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes when the first consumer runs.</summary>
+    public Task FirstConsumer => first.Task;
+}
+
+/// <summary>
+/// The Kafka consumer of an ingress node as a hosted service: consumes into the ingest actor under the
+/// node's restart policy. A consumer that faults (a fatal Kafka error) is replaced by a new one that
+/// resumes from the group's committed offsets.
+/// </summary>
+public sealed class IngressService(CadStreamSettings settings, ModelCatalog catalog, IngressBridge bridge, NodeHealth health,
+    ActorRegistry registry, ILoggerFactory loggers) : BackgroundService
+{
+    public const string Part = "kafka consumer";
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var ingest = await registry.GetAsync<IngestKey>(stoppingToken);
+        await Supervision.RunAsync(Part, (stop, up) => ConsumeAsync(ingest, stop, up), health, stoppingToken);
+    }
+
+    private async Task ConsumeAsync(IActorRef ingest, CancellationToken stop, Action up)
+    {
+        using var consumer = new PairConsumer(new PairConsumerOptions
+        {
+            BootstrapServers = settings.Kafka.Bootstrap,
+            Topic = settings.Kafka.Topic,
+            DeadLetterTopic = settings.Kafka.DeadLetterTopic,
+            MaxInFlight = settings.Node.MaxInFlightPairs,
+            Logger = loggers.CreateLogger<PairConsumer>(),
+        }, new PairDecoder(catalog), new ActorPairSink(ingest));
+        // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
+        consumer.PartitionsRevoked += parts =>
+            ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray()));
+        consumer.Start();
+        bridge.Consumer = consumer;
+        up();
+        try
+        {
+            await consumer.Completion.WaitAsync(stop);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        finally
+        {
+            if (ReferenceEquals(bridge.Consumer, consumer)) bridge.Consumer = null;
+            await consumer.StopAsync();
+        }
+        await consumer.Completion;  // rethrows the consumer's failure, if it failed
+    }
+}
+
+/// <summary>/v1/status for any node: roles, members, Kafka, lag, each model's counters, and the node's health.</summary>
+public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairConsumer?> consumer, ModelCatalog catalog, NodeHealth health) : INodeStatus
+{
+    private IServiceProvider? services;
+    private readonly Dictionary<string, TrainerStatus> trainers = new();
+    // Steps per second from the last two answers of each trainer, at least 5 s apart.
+    private readonly Dictionary<string, (long Steps, DateTime At, double? Rate)> rates = new();
+    private DateTime lastAsk = DateTime.MinValue;
+
+    public void Attach(IServiceProvider sp) => services = sp;
+
+    public NodeStatus Current()
+    {
+        var system = services?.GetService<ActorSystem>();
+        var members = system is null ? [] : Akka.Cluster.Cluster.Get(system).State.Members.Select(m => $"{m.Address} [{string.Join(",", m.Roles)}] {m.Status}").ToArray();
+        RefreshTrainers(system);
+        var lag = consumer()?.Lag.Select(kv => new ConsumerLag(kv.Key.Topic, kv.Key.Partition.Value, kv.Value)).ToArray() ?? [];
+        Dictionary<string, TrainingStatus> training;
+        lock (trainers)
+            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null,
+                rates.GetValueOrDefault(kv.Key).Rate, kv.Value.Node,
+                SnapshotVersion: kv.Value.SnapshotVersion));
+        return new NodeStatus
+        {
+            NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),
+            Roles = node.Roles,
+            Members = members,
+            KafkaBootstrap = string.IsNullOrEmpty(kafka) ? null : kafka,
+            ConsumerLag = lag,
+            Training = training,
+            Health = ServingApp.HealthJson(health),
+        };
+    }
+
+    // Trainer counters are asked for in the background; a status request never waits on the cluster.
+    private void RefreshTrainers(ActorSystem? system)
+    {
+        if (system is null || DateTime.UtcNow - lastAsk < TimeSpan.FromSeconds(1)) return;
+        lastAsk = DateTime.UtcNow;
+        var registry = ActorRegistry.For(system);
+        if (!registry.TryGet<TrainerRegion>(out var region)) return;
+        foreach (var m in catalog.All)
+            _ = region.Ask<TrainerStatus>(new GetTrainerStatus(m.Id), TimeSpan.FromSeconds(2)).ContinueWith(t =>
+            {
+                if (!t.IsCompletedSuccessfully) return;
+                lock (trainers)
+                {
+                    trainers[m.Id] = t.Result;
+                    var now = DateTime.UtcNow;
+                    if (!rates.TryGetValue(m.Id, out var last) || t.Result.Steps < last.Steps) rates[m.Id] = (t.Result.Steps, now, null);
+                    else if ((now - last.At).TotalSeconds >= 5)
+                        rates[m.Id] = (t.Result.Steps, now, (t.Result.Steps - last.Steps) / (now - last.At).TotalSeconds);
+                }
+            });
+    }
+}

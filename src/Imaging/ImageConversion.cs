@@ -1,0 +1,123 @@
+using SkiaSharp;
+
+namespace CadStream.Imaging;
+
+/// <summary>
+/// Turns an incoming image (a PNG, or raw interleaved 8-bit pixels) into a model's shape:
+/// channel-first bytes of Channels x Height x Width. Alpha is composited over black (the
+/// background of Fashion-MNIST), colour becomes grey by Rec. 601 luminance, grey becomes colour
+/// by repetition, and the size changes with <see cref="Resampler"/> (aspect ratio is not kept).
+/// </summary>
+public static class ImageConversion
+{
+    /// <summary>Decodes an encoded image (PNG, or any other format Skia reads) and converts it.</summary>
+    /// <returns>The pixels, or null with <paramref name="reason"/> saying why not.</returns>
+    public static byte[]? FromEncoded(byte[] encoded, string field, (int Channels, int Height, int Width) target, int maxSide, out string? reason)
+    {
+        using var data = SKData.CreateCopy(encoded);
+        using var codec = data is null ? null : SKCodec.Create(data);
+        if (codec is null)
+        {
+            reason = $"{field} is not a decodable image";
+            return null;
+        }
+        int w = codec.Info.Width, h = codec.Info.Height;
+        if (w < 1 || h < 1)
+        {
+            reason = $"{field} is not a decodable image";
+            return null;
+        }
+        if (w > maxSide || h > maxSide)
+        {
+            reason = $"image {w}x{h} exceeds {maxSide}x{maxSide}";
+            return null;
+        }
+        // Premultiplied RGBA: colour times alpha is the pixel composited over black.
+        var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);
+        var rgba = new byte[w * h * 4];
+        SKCodecResult result;
+        unsafe
+        {
+            fixed (byte* p = rgba) result = codec.GetPixels(info, (IntPtr)p);
+        }
+        if (result != SKCodecResult.Success)
+        {
+            reason = $"{field} is truncated or corrupt ({result})";
+            return null;
+        }
+        reason = null;
+        return Convert(rgba, w, h, 4, premultiplied: true, target);
+    }
+
+    /// <summary>Converts raw row-major interleaved pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels).</summary>
+    public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, int maxSide, out string? reason)
+    {
+        if (width < 1 || height < 1)
+        {
+            reason = $"image_u8 needs positive width and height (got {width}x{height})";
+            return null;
+        }
+        if (channels is < 1 or > 4)
+        {
+            reason = $"image_u8 channels must be 1, 2, 3 or 4 (got {channels})";
+            return null;
+        }
+        if (width > maxSide || height > maxSide)
+        {
+            reason = $"image {width}x{height} exceeds {maxSide}x{maxSide}";
+            return null;
+        }
+        long expected = (long)width * height * channels;
+        if (raw.LongLength != expected)
+        {
+            reason = $"image_u8 has {raw.LongLength} bytes but {width}x{height}x{channels} needs {expected}";
+            return null;
+        }
+        reason = null;
+        return Convert(raw, width, height, channels, premultiplied: false, target);
+    }
+
+    static byte[] Convert(byte[] src, int w, int h, int c, bool premultiplied, (int Channels, int Height, int Width) target)
+    {
+        if (target.Channels is not (1 or 3))
+            throw new ArgumentException($"models with {target.Channels} channels are not supported (1 or 3)");
+        int n = w * h;
+        bool colour = c >= 3, alpha = c is 2 or 4;
+        // Planes of the source in [0, 255], alpha already applied.
+        var planes = new float[colour ? 3 : 1][];
+        for (int k = 0; k < planes.Length; k++) planes[k] = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            int o = i * c;
+            float a = alpha && !premultiplied ? src[o + c - 1] / 255f : 1f;
+            if (colour)
+            {
+                planes[0][i] = src[o] * a;
+                planes[1][i] = src[o + 1] * a;
+                planes[2][i] = src[o + 2] * a;
+            }
+            else planes[0][i] = src[o] * a;
+        }
+        float[][] wanted;
+        if (target.Channels == 1)
+        {
+            if (colour)
+            {
+                var grey = new float[n];
+                for (int i = 0; i < n; i++) grey[i] = 0.299f * planes[0][i] + 0.587f * planes[1][i] + 0.114f * planes[2][i];
+                wanted = [grey];
+            }
+            else wanted = planes;
+        }
+        else wanted = colour ? planes : [planes[0], planes[0], planes[0]];
+
+        int plane = target.Height * target.Width;
+        var result = new byte[target.Channels * plane];
+        for (int k = 0; k < wanted.Length; k++)
+        {
+            var resized = Resampler.Resize(wanted[k], w, h, target.Width, target.Height);
+            for (int i = 0; i < plane; i++) result[k * plane + i] = (byte)Math.Clamp(MathF.Round(resized[i]), 0, 255);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,190 @@
+using System.Text.Json.Serialization;
+
+namespace CadStream.Model;
+
+/// <summary>How a model treats coherence during training (docs/method.md, "Comparison modes").</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<TrainingMode>))]
+public enum TrainingMode
+{
+    /// <summary>Condition on the coherence score (this method).</summary>
+    Cad,
+    /// <summary>Ignore coherence: every pair is trusted.</summary>
+    Baseline,
+    /// <summary>Drop pairs whose coherence is at or below a threshold.</summary>
+    Filtered,
+    /// <summary>Weight each pair's loss by c / mean_batch(c).</summary>
+    Weighted,
+    /// <summary>Classic classifier-free guidance: the condition is dropped for a share of pairs (null class).</summary>
+    Cfg,
+}
+
+public static class TrainingModes
+{
+    public static TrainingMode Parse(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "cad" => TrainingMode.Cad,
+        "baseline" => TrainingMode.Baseline,
+        "filtered" => TrainingMode.Filtered,
+        "weighted" => TrainingMode.Weighted,
+        "cfg" => TrainingMode.Cfg,
+        _ => throw new ArgumentException($"unknown mode '{s}'; expected cad, baseline, filtered, weighted or cfg"),
+    };
+
+    public static string Name(this TrainingMode m) => m.ToString().ToLowerInvariant();
+}
+
+/// <summary>
+/// The one description of a model, from configuration (section "Models") to the trainer, into every
+/// snapshot (so a snapshot alone rebuilds the network) and to serving. Immutable: a change is a new
+/// spec. Groups: what it learns (kind, classes, image shape), how (mode, schedule), the network,
+/// the optimiser, and how it streams (replay, snapshot intervals).
+/// </summary>
+public sealed record ModelSpec
+{
+    // What the model learns.
+    public string Id { get; init; } = "model";
+    /// <summary>Condition kind: "class" (text and semantic maps plug in through the condition encoder).</summary>
+    public string Kind { get; init; } = "class";
+    /// <summary>Where the classes and image shape came from ("fashion-mnist"), for people; empty when given by hand.</summary>
+    public string Dataset { get; init; } = "";
+    /// <summary>Class names of a class model; a label is an index into them.</summary>
+    public string[] Classes { get; init; } = [];
+    /// <summary>Image channels: 1 (grey) or 3 (RGB). Incoming images are converted to them.</summary>
+    public int Channels { get; init; } = 1;
+    /// <summary>Side of the square images the model learns and samples, 16..64 px.</summary>
+    public int ImageSize { get; init; } = 28;
+
+    // How it learns.
+    public TrainingMode Mode { get; init; } = TrainingMode.Cad;
+    public double FilterThreshold { get; init; } = 0.5;
+    public double CfgDropout { get; init; } = 0.1;
+    /// <summary>Guidance rate w of requests that name none (modes cad and cfg; the others sample unguided).</summary>
+    public double Guidance { get; init; } = 1.0;
+    public string Schedule { get; init; } = "sigmoid";
+
+    // The network.
+    /// <summary>Base channels of the U-Net (48 gives ~3.8M parameters).</summary>
+    public int Width { get; init; } = 48;
+    public int[] ChannelMultipliers { get; init; } = [1, 2, 2];
+    public int ResBlocksPerLevel { get; init; } = 2;
+    public bool MidAttention { get; init; } = true;
+    public int AttentionHeads { get; init; } = 4;
+    public int NormGroups { get; init; } = 8;
+    public double Dropout { get; init; } = 0.0;
+    /// <summary>
+    /// Side of the square pixel patches folded into channels before the U-Net (space-to-depth).
+    /// 2 quarters the spatial work, which is what makes CPU training practical.
+    /// </summary>
+    public int PatchSize { get; init; } = 2;
+    /// <summary>The U-Net works on a padded square; 0 = the smallest that fits (see <see cref="UNetSize"/>).</summary>
+    public int PaddedSize { get; init; }
+    /// <summary>Extra per-pixel input channels (e.g. a coherence map next to a semantic map); 0 for class models.</summary>
+    public int ExtraInputChannels { get; init; }
+
+    // The optimiser (not needed to sample).
+    public double LearningRate { get; init; } = 5e-4;
+    public double WeightDecay { get; init; }
+    public int WarmupSteps { get; init; } = 200;
+    public double GradClip { get; init; } = 1.0;
+    public double EmaDecay { get; init; } = 0.999;
+    public int Batch { get; init; } = 64;
+    public int Seed { get; init; }
+
+    // Streaming training.
+    public int SnapshotEverySteps { get; init; } = 200;
+    public double SnapshotEverySeconds { get; init; } = 60;
+    public int ReplaySize { get; init; } = 20_000;
+    /// <summary>Share of each mini-batch drawn from replayed (older) pairs once enough are buffered.</summary>
+    public double ReplayFraction { get; init; } = 0.5;
+
+    [JsonIgnore] public int NumClasses => Classes.Length;
+    [JsonIgnore] public int EmbeddingDim => Width * 4;
+    /// <summary>The guidance a request gets when it names none.</summary>
+    [JsonIgnore] public double DefaultGuidance => Mode is TrainingMode.Cad or TrainingMode.Cfg ? Guidance : 0;
+    /// <summary>Bytes of one image at the model's shape (channel-first, 8-bit).</summary>
+    [JsonIgnore] public int ImageBytes => Channels * ImageSize * ImageSize;
+
+    /// <summary>
+    /// The padded side the U-Net sees: <see cref="PaddedSize"/>, or the smallest side >= the image that
+    /// differs from it by an even number and divides by PatchSize * 2^(levels-1).
+    /// </summary>
+    [JsonIgnore]
+    public int UNetSize
+    {
+        get
+        {
+            if (PaddedSize > 0) return PaddedSize;
+            int factor = PatchSize << Math.Max(0, ChannelMultipliers.Length - 1);
+            int s = ImageSize;
+            while (s % factor != 0 || (s - ImageSize) % 2 != 0) s++;
+            return s;
+        }
+    }
+
+    /// <summary>Value equality, lists included (a record alone compares arrays by reference).</summary>
+    public bool Equals(ModelSpec? other) =>
+        other is not null && (ReferenceEquals(this, other) || System.Text.Json.JsonSerializer.Serialize(this) == System.Text.Json.JsonSerializer.Serialize(other));
+
+    public override int GetHashCode() => System.Text.Json.JsonSerializer.Serialize(this).GetHashCode(StringComparison.Ordinal);
+
+    /// <summary>The optimiser and streaming settings of <paramref name="from"/> on this spec's network (resuming with new settings).</summary>
+    public ModelSpec WithTrainingOf(ModelSpec from) => this with
+    {
+        Id = from.Id,
+        LearningRate = from.LearningRate, WeightDecay = from.WeightDecay, WarmupSteps = from.WarmupSteps, GradClip = from.GradClip,
+        EmaDecay = from.EmaDecay, Batch = from.Batch, Seed = from.Seed,
+        SnapshotEverySteps = from.SnapshotEverySteps, SnapshotEverySeconds = from.SnapshotEverySeconds,
+        ReplaySize = from.ReplaySize, ReplayFraction = from.ReplayFraction,
+    };
+
+    /// <summary>Throws <see cref="ArgumentException"/> saying what is wrong, naming the model.</summary>
+    public void Validate()
+    {
+        string Where() => $"model {Id}";
+        if (Kind != "class") throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class");
+        if (NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
+        if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels})");
+        if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize})");
+        if (Width < 8 || Width % NormGroups != 0)
+            throw new ArgumentException($"{Where()}: Width must be >= 8 and a multiple of {NormGroups} (got {Width})");
+        if (PatchSize < 1) throw new ArgumentException($"{Where()}: PatchSize must be >= 1");
+        if (ChannelMultipliers.Length < 1) throw new ArgumentException($"{Where()}: ChannelMultipliers needs at least one level");
+        int factor = PatchSize << (ChannelMultipliers.Length - 1);
+        int padded = UNetSize;
+        if (padded < ImageSize || padded % factor != 0 || (padded - ImageSize) % 2 != 0)
+            throw new ArgumentException($"{Where()}: padded size {padded} must be >= {ImageSize}, differ from it by an even number and be divisible by {factor}");
+        if (ResBlocksPerLevel < 1) throw new ArgumentException($"{Where()}: ResBlocksPerLevel must be >= 1");
+        if (FilterThreshold is < 0 or > 1) throw new ArgumentException($"{Where()}: FilterThreshold must be in [0, 1]");
+        if (CfgDropout is < 0 or > 1) throw new ArgumentException($"{Where()}: CfgDropout must be in [0, 1]");
+        if (!(Guidance >= 0 && Guidance <= 100)) throw new ArgumentException($"{Where()}: Guidance must be in [0, 100]");
+        if (Batch < 1) throw new ArgumentException($"{Where()}: Batch must be >= 1");
+        if (ReplaySize < 1) throw new ArgumentException($"{Where()}: ReplaySize must be >= 1");
+        if (ReplayFraction is < 0 or > 1) throw new ArgumentException($"{Where()}: ReplayFraction must be in [0, 1]");
+        _ = Scheduling.NoiseSchedule.Parse(Schedule);
+    }
+}
+
+/// <summary>The configured models by id; what ingress validates against, trainers start and serving lists.</summary>
+public sealed class ModelCatalog
+{
+    private readonly Dictionary<string, ModelSpec> byId;
+
+    public ModelCatalog(IEnumerable<ModelSpec> models)
+    {
+        byId = new Dictionary<string, ModelSpec>(StringComparer.Ordinal);
+        foreach (var m in models)
+        {
+            if (string.IsNullOrWhiteSpace(m.Id)) throw new ArgumentException("a model needs an id");
+            m.Validate();
+            if (!byId.TryAdd(m.Id, m)) throw new ArgumentException($"model id '{m.Id}' is configured twice");
+        }
+    }
+
+    public IReadOnlyCollection<ModelSpec> All => byId.Values;
+
+    public bool TryGet(string id, out ModelSpec spec) => byId.TryGetValue(id, out spec!);
+
+    /// <summary>The models a pair goes to: the named one, or every model of that condition kind.</summary>
+    public IEnumerable<ModelSpec> For(string? modelId, string kind) =>
+        modelId is null ? byId.Values.Where(m => m.Kind == kind) : byId.TryGetValue(modelId, out var m) ? [m] : [];
+}

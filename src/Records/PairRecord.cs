@@ -1,0 +1,285 @@
+using System.Globalization;
+using System.Text.Json;
+using Google.Protobuf;
+
+namespace CadStream.Records;
+
+public enum PairFormat { Json, Protobuf }
+
+/// <summary>
+/// A pair as it travels in a record value (docs/interfaces.md, "Kafka"): what a producer writes and
+/// what ingress reads before validating it against the models. One image (PNG, or raw interleaved
+/// u8 of Width x Height x Channels) and a condition (a label, as index or name; a caption).
+/// </summary>
+public sealed record PairRecord
+{
+    public string? Id { get; init; }
+    public string? Model { get; init; }
+    public byte[]? ImagePng { get; init; }
+    /// <summary>Raw row-major interleaved pixels of Width x Height x Channels.</summary>
+    public byte[]? ImageU8 { get; init; }
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public int Channels { get; init; }
+    public int? Label { get; init; }
+    public string? LabelName { get; init; }
+    public double? Coherence { get; init; }
+    public double? Score { get; init; }
+    public string? Caption { get; init; }
+    public byte[]? SegmapPng { get; init; }
+}
+
+/// <summary>
+/// Reads and writes record values: JSON (one UTF-8 object, recognised without a header) or protobuf
+/// cadstream.v1.Pair (header content-type: application/x-protobuf). Reading never throws on bad
+/// input: it answers a short reason instead, the one the dead-letter topic gets.
+/// </summary>
+public static class PairRecords
+{
+    public const string ContentTypeHeader = "content-type";
+    public const string ProtobufContentType = "application/x-protobuf";
+    public const string JsonContentType = "application/json";
+
+    public static PairFormat ParseFormat(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "json" => PairFormat.Json,
+        "protobuf" or "proto" => PairFormat.Protobuf,
+        _ => throw new ArgumentException($"unknown format '{s}'; expected json or protobuf"),
+    };
+
+    public static string ContentType(PairFormat format) =>
+        format == PairFormat.Protobuf ? ProtobufContentType : JsonContentType;
+
+    public static byte[] Encode(PairRecord pair, PairFormat format) =>
+        format == PairFormat.Protobuf ? ToProtobuf(pair) : ToJson(pair);
+
+    /// <summary>One JSON object on one line, the documented field names, images in base64.</summary>
+    public static byte[] ToJson(PairRecord p)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            w.WriteStartObject();
+            if (p.Id is not null) w.WriteString("id", p.Id);
+            if (p.Model is not null) w.WriteString("model", p.Model);
+            if (p.ImagePng is not null) w.WriteBase64String("image_png", p.ImagePng);
+            if (p.ImageU8 is not null)
+            {
+                w.WriteBase64String("image_u8", p.ImageU8);
+                w.WriteNumber("width", p.Width);
+                w.WriteNumber("height", p.Height);
+                w.WriteNumber("channels", p.Channels);
+            }
+            if (p.Label is int label) w.WriteNumber("label", label);
+            else if (p.LabelName is not null) w.WriteString("label", p.LabelName);
+            if (p.Coherence is double c) w.WriteNumber("coherence", c);
+            if (p.Score is double s) w.WriteNumber("score", s);
+            if (p.Caption is not null) w.WriteString("caption", p.Caption);
+            if (p.SegmapPng is not null) w.WriteBase64String("segmap_png", p.SegmapPng);
+            w.WriteEndObject();
+        }
+        return buffer.ToArray();
+    }
+
+    public static byte[] ToProtobuf(PairRecord p)
+    {
+        var m = new Protocol.Pair
+        {
+            Id = p.Id ?? "",
+            Model = p.Model ?? "",
+            Caption = p.Caption ?? "",
+        };
+        if (p.ImagePng is not null) m.ImagePng = ByteString.CopyFrom(p.ImagePng);
+        if (p.ImageU8 is not null)
+        {
+            m.ImageU8 = ByteString.CopyFrom(p.ImageU8);
+            m.Width = (uint)p.Width;
+            m.Height = (uint)p.Height;
+            m.Channels = (uint)p.Channels;
+        }
+        if (p.Label is int label) m.LabelIndex = label;
+        else if (p.LabelName is not null) m.LabelName = p.LabelName;
+        if (p.Coherence is double c) m.Coherence = c;
+        if (p.Score is double s) m.Score = s;
+        if (p.SegmapPng is not null) m.SegmapPng = ByteString.CopyFrom(p.SegmapPng);
+        return m.ToByteArray();
+    }
+
+    /// <summary>
+    /// Reads a record value given its content-type header (null = recognise JSON by its content).
+    /// Returns the record, or null and the reason it cannot be read.
+    /// </summary>
+    public static PairRecord? Decode(byte[] value, string? contentType, out string? reason)
+    {
+        switch (MediaType(contentType))
+        {
+            case null or JsonContentType or "text/json":
+                return FromJson(value, out reason);
+            case ProtobufContentType or "application/protobuf":
+                return FromProtobuf(value, out reason);
+            default:
+                reason = $"unsupported content-type '{contentType}'; use {JsonContentType} or {ProtobufContentType}";
+                return null;
+        }
+    }
+
+    static string? MediaType(string? contentType)
+    {
+        if (string.IsNullOrWhiteSpace(contentType)) return null;
+        int semicolon = contentType.IndexOf(';');
+        return (semicolon >= 0 ? contentType[..semicolon] : contentType).Trim().ToLowerInvariant();
+    }
+
+    /// <summary>A JSON record value; unknown fields are ignored (newer producers may add some), null means absent.</summary>
+    public static PairRecord? FromJson(byte[] value, out string? reason)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(value, new JsonDocumentOptions { MaxDepth = 16 });
+        }
+        catch (JsonException e)
+        {
+            reason = $"malformed JSON: {FirstLine(e.Message)}";
+            return null;
+        }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                reason = $"malformed JSON: expected an object, got {doc.RootElement.ValueKind.ToString().ToLowerInvariant()}";
+                return null;
+            }
+            var r = new JsonFields();
+            foreach (var p in doc.RootElement.EnumerateObject())
+            {
+                var v = p.Value;
+                if (v.ValueKind == JsonValueKind.Null) continue;
+                reason = p.Name switch
+                {
+                    "id" => Text(v, p.Name, out r.Id),
+                    "model" => Text(v, p.Name, out r.Model),
+                    "image_png" => Base64(v, p.Name, out r.ImagePng),
+                    "image_u8" => Base64(v, p.Name, out r.ImageU8),
+                    "segmap_png" => Base64(v, p.Name, out r.SegmapPng),
+                    "width" => Int(v, p.Name, out r.Width),
+                    "height" => Int(v, p.Name, out r.Height),
+                    "channels" => Int(v, p.Name, out r.Channels),
+                    "label" => Label(v, r),
+                    "coherence" => Number(v, p.Name, out r.Coherence),
+                    "score" => Number(v, p.Name, out r.Score),
+                    "caption" => Text(v, p.Name, out r.Caption),
+                    _ => null,
+                };
+                if (reason is not null) return null;
+            }
+            reason = null;
+            return new PairRecord
+            {
+                Id = r.Id, Model = r.Model, ImagePng = r.ImagePng, ImageU8 = r.ImageU8, Width = r.Width, Height = r.Height,
+                Channels = r.Channels, Label = r.Label, LabelName = r.LabelName, Coherence = r.Coherence, Score = r.Score,
+                Caption = r.Caption, SegmapPng = r.SegmapPng,
+            };
+        }
+
+        static string? Text(JsonElement v, string name, out string? s)
+        {
+            s = v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            return s is null ? $"field '{name}' must be a string" : null;
+        }
+
+        static string? Base64(JsonElement v, string name, out byte[]? bytes)
+        {
+            bytes = null;
+            if (v.ValueKind != JsonValueKind.String) return $"field '{name}' must be a base64 string";
+            return v.TryGetBytesFromBase64(out bytes) ? null : $"bad base64 in {name}";
+        }
+
+        static string? Int(JsonElement v, string name, out int x)
+        {
+            x = 0;
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out x) ? null : $"field '{name}' must be an integer";
+        }
+
+        static string? Number(JsonElement v, string name, out double? x)
+        {
+            x = null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d)) return $"field '{name}' must be a number";
+            x = d;
+            return null;
+        }
+
+        static string? Label(JsonElement v, JsonFields f)
+        {
+            if (v.ValueKind == JsonValueKind.String)
+            {
+                f.LabelName = v.GetString();
+                return null;
+            }
+            if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i))
+            {
+                f.Label = i;
+                return null;
+            }
+            return "field 'label' must be a class index (integer) or a class name (string)";
+        }
+    }
+
+    /// <summary>The fields while a JSON object is read (out arguments need fields, not init properties).</summary>
+    sealed class JsonFields
+    {
+        public string? Id, Model, LabelName, Caption;
+        public byte[]? ImagePng, ImageU8, SegmapPng;
+        public int Width, Height, Channels;
+        public int? Label;
+        public double? Coherence, Score;
+    }
+
+    /// <summary>A protobuf cadstream.v1.Pair record value; empty strings and bytes mean absent.</summary>
+    public static PairRecord? FromProtobuf(byte[] value, out string? reason)
+    {
+        Protocol.Pair p;
+        try
+        {
+            p = Protocol.Pair.Parser.ParseFrom(value);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            reason = $"malformed protobuf: {FirstLine(e.Message)}";
+            return null;
+        }
+        if (p.Width > int.MaxValue || p.Height > int.MaxValue || p.Channels > int.MaxValue)
+        {
+            reason = "image_u8 width, height or channels is out of range";
+            return null;
+        }
+        reason = null;
+        return new PairRecord
+        {
+            Id = p.Id.Length > 0 ? p.Id : null,
+            Model = p.Model.Length > 0 ? p.Model : null,
+            ImagePng = p.ImagePng.IsEmpty ? null : p.ImagePng.ToByteArray(),
+            ImageU8 = p.ImageU8.IsEmpty ? null : p.ImageU8.ToByteArray(),
+            Width = (int)p.Width,
+            Height = (int)p.Height,
+            Channels = (int)p.Channels,
+            Label = p.HasLabelIndex ? p.LabelIndex : null,
+            LabelName = p.HasLabelName ? p.LabelName : null,
+            Coherence = p.HasCoherence ? p.Coherence : null,
+            Score = p.HasScore ? p.Score : null,
+            Caption = p.Caption.Length > 0 ? p.Caption : null,
+            SegmapPng = p.SegmapPng.IsEmpty ? null : p.SegmapPng.ToByteArray(),
+        };
+    }
+
+    /// <summary>An exception message short enough for a header: first line, first sentence when long, at most 160 characters.</summary>
+    public static string FirstLine(string s)
+    {
+        int nl = s.IndexOfAny(['\r', '\n']);
+        if (nl >= 0) s = s[..nl];
+        int stop = s.IndexOf(". ", StringComparison.Ordinal);
+        if (s.Length > 120 && stop > 0) s = s[..(stop + 1)];
+        return s.Length <= 160 ? s : s[..157] + "...";
+    }
+
+}
