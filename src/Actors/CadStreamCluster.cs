@@ -95,7 +95,7 @@ public static class CadStreamCluster
             if (!NodeSettings.KnownRoles.Contains(r)) throw new ArgumentException($"unknown role '{r}'; roles are {string.Join(", ", NodeSettings.KnownRoles)}");
 
         // Remember-entities on DData without durable keys: LightningDB (durable storage) does not load
-        // with the served packages (platform notes). Entities survive a node crash, and the configured
+        // with the served packages (docs/architecture.md, "Measured facts"). Entities survive a node crash, and the configured
         // models are started again at every cluster start.
         builder.AddHocon("""
             akka.cluster.sharding.distributed-data.durable.keys = []

@@ -2,7 +2,7 @@ using Prometheus;
 
 namespace CadStream.Ingress;
 
-/// <summary>The ingress stage's Prometheus metrics, with the names fixed by CONTRACT.md section 5.</summary>
+/// <summary>The ingress stage's Prometheus metrics (docs/interfaces.md, "Metrics"), one definition per name.</summary>
 public static class IngressMetrics
 {
     public static readonly Counter RecordsTotal = Metrics.CreateCounter(

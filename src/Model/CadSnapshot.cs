@@ -73,7 +73,7 @@ public sealed record CadSnapshot(
         return ms.ToArray();
     }
 
-    /// <summary>Hex SHA-256 of the whole blob, as published next to it (contract section 3).</summary>
+    /// <summary>Hex SHA-256 of the whole blob, as published next to it (docs/interfaces.md, "Redis").</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> blob) => Convert.ToHexStringLower(SHA256.HashData(blob));
 
     public static CadSnapshot FromBytes(byte[] bytes)

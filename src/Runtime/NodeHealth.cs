@@ -76,7 +76,7 @@ public sealed class NodeHealth(RestartPolicy policy, ILogger<NodeHealth>? logger
             status = new PartStatus(part, PartState.Restarting, failures, Describe(error), now);
             parts[part] = (status, now);
         }
-        logger?.LogWarning("{Part} failed ({Failures} in a row): {Error}; restarting in {Delay:F0} s",
+        logger?.LogWarning("{Part} failed ({Failures} in a row): {Error}; restarting in {Delay:F1} s",
             part, status.Failures, status.LastError, delay.TotalSeconds);
         Changed?.Invoke(status);
         return delay;

@@ -10,7 +10,7 @@ public sealed class DeviceUnavailableException(string message) : Exception(messa
 /// Loads libtorch once per process and picks the compute device.
 /// CADSTREAM_LIBTORCH names a folder with a CUDA libtorch (e.g. PyTorch's torch/lib); its
 /// libraries are loaded by full path before TorchSharp's shim, so the shim binds to them
-/// (docs/gpu.md). CADSTREAM_DEVICE = auto | cpu | cuda.
+/// (docs/architecture.md, "Measured facts"). CADSTREAM_DEVICE = auto | cpu | cuda.
 /// </summary>
 public static class TorchRuntime
 {

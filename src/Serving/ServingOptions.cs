@@ -9,7 +9,7 @@ public sealed record ServingOptions
     public int MaxQueuedRequests { get; init; } = 64;
     /// <summary>How often the latest snapshot pointers are read, besides the store's notifications.</summary>
     public TimeSpan SnapshotPollInterval { get; init; } = TimeSpan.FromSeconds(5);
-    /// <summary>Denoising steps when a request names none (contract: 50).</summary>
+    /// <summary>Denoising steps when a request names none (docs/interfaces.md: 50).</summary>
     public int DefaultSteps { get; init; } = 50;
     /// <summary>Columns of the PNG grid (fewer when fewer images).</summary>
     public int GridColumns { get; init; } = 8;

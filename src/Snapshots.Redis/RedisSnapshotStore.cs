@@ -95,15 +95,14 @@ public sealed class RedisSnapshotStore : ISnapshotStore
     public string KeyPrefix => options.KeyPrefix;
     public string Description => $"redis {string.Join(",", connection.GetEndPoints().Select(e => e.ToString()))} (prefix {options.KeyPrefix})";
 
-    public string LatestKey(string modelId) => $"{options.KeyPrefix}model:{modelId}:latest";
-    public string SnapshotKey(string modelId, long version) => $"{options.KeyPrefix}model:{modelId}:snapshot:{version.ToString(CultureInfo.InvariantCulture)}";
-    /// <summary>Key of part <paramref name="index"/>; part 0 is <see cref="SnapshotKey"/> itself.</summary>
-    public string PartKey(string modelId, long version, int index) =>
-        index == 0 ? SnapshotKey(modelId, version) : $"{SnapshotKey(modelId, version)}:part:{index.ToString(CultureInfo.InvariantCulture)}";
-    public string MetaKey(string modelId, long version) => $"{SnapshotKey(modelId, version)}:meta";
-    public string VersionsKey(string modelId) => $"{options.KeyPrefix}model:{modelId}:versions";
-    public string ModelsKey => $"{options.KeyPrefix}models";
-    public RedisChannel Channel => RedisChannel.Literal($"{options.KeyPrefix}snapshots");
+    public RedisKeys Keys => new(options.KeyPrefix);
+    public string LatestKey(string modelId) => Keys.Latest(modelId);
+    public string SnapshotKey(string modelId, long version) => Keys.Snapshot(modelId, version);
+    public string PartKey(string modelId, long version, int index) => Keys.Part(modelId, version, index);
+    public string MetaKey(string modelId, long version) => Keys.Meta(modelId, version);
+    public string VersionsKey(string modelId) => Keys.Versions(modelId);
+    public string ModelsKey => Keys.Models;
+    public RedisChannel Channel => RedisChannel.Literal(Keys.Channel);
 
     IDatabase Db => connection.GetDatabase();
 
@@ -339,4 +338,18 @@ public sealed class RedisSnapshotStore : ISnapshotStore
     }
 
     void Warn(string message) => options.Logger?.LogWarning("{Message}", message);
+}
+
+/// <summary>The names of the store's keys and channel under a prefix (docs/interfaces.md, "Redis").</summary>
+public sealed record RedisKeys(string Prefix)
+{
+    public string Latest(string modelId) => $"{Prefix}model:{modelId}:latest";
+    public string Snapshot(string modelId, long version) => $"{Prefix}model:{modelId}:snapshot:{version.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary>Key of part <paramref name="index"/>; part 0 is <see cref="Snapshot"/> itself.</summary>
+    public string Part(string modelId, long version, int index) =>
+        index == 0 ? Snapshot(modelId, version) : $"{Snapshot(modelId, version)}:part:{index.ToString(CultureInfo.InvariantCulture)}";
+    public string Meta(string modelId, long version) => $"{Snapshot(modelId, version)}:meta";
+    public string Versions(string modelId) => $"{Prefix}model:{modelId}:versions";
+    public string Models => $"{Prefix}models";
+    public string Channel => $"{Prefix}snapshots";
 }

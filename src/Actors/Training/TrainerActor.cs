@@ -139,9 +139,10 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         switch (message)
         {
-            case TrainerWorker.SnapshotReady ready:
-                // The first snapshot proves the worker resumed and trains: the part is up.
+            case TrainerWorker.Started:
                 services.Health.Running(part);
+                break;
+            case TrainerWorker.SnapshotReady ready:
                 long gen = generation;
                 var clock = Stopwatch.StartNew();
                 store.PublishAsync(spec.Id, ready.Bytes, ready.Version, ready.Steps, ready.Samples)

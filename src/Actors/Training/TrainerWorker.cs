@@ -19,6 +19,8 @@ public sealed class TrainerWorker : IDisposable
 {
     /// <summary>Snapshot bytes to store as <paramref name="Version"/>; they reflect <paramref name="BatchIds"/>.</summary>
     public sealed record SnapshotReady(long Version, byte[] Bytes, long Steps, long Samples, long[] BatchIds, double SerializeSeconds, bool Final);
+    /// <summary>The worker built its model (new or resumed) and trains from now on.</summary>
+    public sealed record Started(long Steps);
     /// <summary>The worker finished on request with nothing left to store.</summary>
     public sealed record Stopped;
     /// <summary>The worker's thread ended with an error; it does nothing more.</summary>
@@ -76,6 +78,7 @@ public sealed class TrainerWorker : IDisposable
         else
             logger.LogInformation("trainer {Model}: resumed from snapshot v{Version} at step {Steps}, {Samples} samples",
                 spec.Id, resumeVersion, trainer.Steps, trainer.SamplesSeen);
+        tellOwner(new Started(trainer.Steps));
         new Loop(this, trainer).Run(inbox);
     }
 

@@ -216,19 +216,28 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
         await Supervision.RunAsync(Part, (stop, up) => ConsumeAsync(ingest, stop, up), health, stoppingToken);
     }
 
-    private async Task ConsumeAsync(IActorRef ingest, CancellationToken stop, Action up)
-    {
-        using var consumer = new PairConsumer(new PairConsumerOptions
+    private Task ConsumeAsync(IActorRef ingest, CancellationToken stop, Action up) =>
+        RunConsumerAsync(new PairConsumerOptions
         {
             BootstrapServers = settings.Kafka.Bootstrap,
             Topic = settings.Kafka.Topic,
             DeadLetterTopic = settings.Kafka.DeadLetterTopic,
             MaxInFlight = settings.Node.MaxInFlightPairs,
             Logger = loggers.CreateLogger<PairConsumer>(),
-        }, new PairDecoder(catalog), new ActorPairSink(ingest));
-        // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
-        consumer.PartitionsRevoked += parts =>
-            ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray()));
+        }, new PairDecoder(catalog), new ActorPairSink(ingest), bridge, stop, up,
+            // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
+            parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())));
+
+    /// <summary>
+    /// One consumer's life: starts it, publishes it on the bridge, calls <paramref name="up"/>, and ends when
+    /// <paramref name="stop"/> fires (stopping it cleanly) or when the consumer fails (rethrowing its failure,
+    /// which the supervision turns into a restart).
+    /// </summary>
+    public static async Task RunConsumerAsync(PairConsumerOptions options, PairDecoder decoder, IPairSink sink, IngressBridge bridge,
+        CancellationToken stop, Action up, Action<IReadOnlyList<Confluent.Kafka.TopicPartition>>? revoked = null)
+    {
+        using var consumer = new PairConsumer(options, decoder, sink);
+        if (revoked is not null) consumer.PartitionsRevoked += revoked;
         consumer.Start();
         bridge.Consumer = consumer;
         up();

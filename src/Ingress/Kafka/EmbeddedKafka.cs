@@ -15,7 +15,7 @@ public sealed record EmbeddedKafkaOptions
 /// An in-process Kafka-protocol broker: librdkafka's mock cluster (test.mock.num.brokers),
 /// listening on loopback TCP ports, so any client (another process, kcat) can use it through
 /// <see cref="BootstrapServers"/>. The cluster lives as long as the client that created it,
-/// which this object owns; Dispose stops it. Limits (platform notes): each partition keeps
+/// which this object owns; Dispose stops it. Limits (docs/architecture.md, "Measured facts"): each partition keeps
 /// about 5 MiB, older records are deleted; no CreateTopics from clients.
 /// </summary>
 public sealed class EmbeddedKafka : IDisposable

@@ -326,6 +326,15 @@ public sealed class ComposeTests
         Assert.Matches(@"^mcr\.microsoft\.com/dotnet/sdk:", ResolveArg(file, build.From));
         Assert.EndsWith("10.0", ResolveArg(file, build.From));
         Assert.Contains(build.Instructions, i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish"));
+        // The restore layer sees every project the executable references (a missing one fails the restore).
+        int restore = build.Instructions.FindIndex(i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet restore"));
+        Assert.True(restore > 0, $"{name} has no restore step");
+        foreach (var project in Directory.EnumerateFiles(Path.Combine(Repo.Root, "src"), "*.csproj", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(Repo.Root, project).Replace('\\', '/');
+            Assert.True(build.Instructions.Take(restore).Any(i => i.Keyword == "COPY" && i.Arguments.StartsWith(relative + " ", StringComparison.Ordinal)),
+                $"{name} does not copy {relative} before its restore");
+        }
         var final = file.Stages[^1];
         Assert.Contains(final.Instructions, i => i.Keyword == "COPY" && i.Arguments.Contains($"--from={build.Name}"));
         Assert.DoesNotContain(final.Instructions, i => i.Keyword == "RUN" && i.Arguments.Contains("dotnet publish"));

@@ -119,6 +119,32 @@ public sealed class LiveNodeTests(LiveNodeFixture node, ITestOutputHelper output
     }
 
     [Fact]
+    public async Task On_a_node_with_every_role_each_metric_name_is_registered_once_with_its_documented_type_and_labels()
+    {
+        var text = await node.MetricsAsync();
+        var typeLines = System.Text.RegularExpressions.Regex.Matches(text, @"^# TYPE (cad_\w+) (\w+)$", System.Text.RegularExpressions.RegexOptions.Multiline)
+            .Select(m => (Name: m.Groups[1].Value, Type: m.Groups[2].Value)).ToList();
+        var twice = typeLines.GroupBy(t => t.Name).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        Assert.True(twice.Length == 0, $"registered more than once: {string.Join(", ", twice)}");
+        foreach (var m in Docs.InterfacesDoc.Metrics())
+        {
+            var t = typeLines.SingleOrDefault(t => t.Name == m.Name);
+            Assert.True(t.Name is not null, $"{m.Name} is not exported by a node with every role");
+            Assert.Equal(m.Type, t.Type);
+            // Every sample of it carries exactly the documented labels (plus le on histogram buckets).
+            foreach (System.Text.RegularExpressions.Match sample in System.Text.RegularExpressions.Regex.Matches(text,
+                         "^" + m.Name + @"(?:_bucket|_sum|_count)?\{([^}]*)\} ", System.Text.RegularExpressions.RegexOptions.Multiline))
+            {
+                var labels = sample.Groups[1].Value.Split(',').Select(l => l.Split('=')[0]).Where(l => l != "le").ToArray();
+                Assert.Equal(m.Labels, labels);
+            }
+        }
+        // The serving node's version and the trainer's newest stored one are separate series.
+        Assert.Matches($"cad_serving_snapshot_version{{model=\"{LiveNodeFixture.ModelId}\"}} [1-9]", text);
+        Assert.Matches($"cad_snapshot_version{{model=\"{LiveNodeFixture.ModelId}\"}} [1-9]", text);
+    }
+
+    [Fact]
     public void The_node_advertises_this_machines_host_name_and_listens_on_every_interface()
     {
         var self = AkkaCluster.Get(node.Node.System).SelfAddress;
