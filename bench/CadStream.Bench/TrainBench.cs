@@ -55,13 +55,8 @@ static class Bench
     }
 
     /// <summary>A model of Fashion-MNIST's shape and classes.</summary>
-    public static ModelSpec Spec(string id, int width) => new()
-    {
-        Id = id,
-        Dataset = CadStream.Data.FashionMnist.DatasetName,
-        Classes = CadStream.Data.FashionMnist.ClassNames.ToArray(),
-        Width = width,
-    };
+    public static ModelSpec Spec(string id, int width) =>
+        CadStream.Host.Configuration.CadStreamSettings.Complete(new ModelSpec { Id = id, Dataset = CadStream.Data.FashionMnist.DatasetName, Width = width });
 
     public static PairSet RandomPairs(int count, ModelSpec spec, int seed = 0)
     {

@@ -49,10 +49,10 @@ public sealed record ModelSpec
     public string Dataset { get; init; } = "";
     /// <summary>Class names of a class model; a label is an index into them.</summary>
     public string[] Classes { get; init; } = [];
-    /// <summary>Image channels: 1 (grey) or 3 (RGB). Incoming images are converted to them.</summary>
-    public int Channels { get; init; } = 1;
-    /// <summary>Side of the square images the model learns and samples, 16..64 px.</summary>
-    public int ImageSize { get; init; } = 28;
+    /// <summary>Image channels: 1 (grey) or 3 (RGB); 0 = the data set's. Incoming images are converted to them.</summary>
+    public int Channels { get; init; }
+    /// <summary>Side of the square images the model learns and samples, 16..64 px; 0 = the data set's.</summary>
+    public int ImageSize { get; init; }
 
     // How it learns.
     public TrainingMode Mode { get; init; } = TrainingMode.Cad;
@@ -143,8 +143,8 @@ public sealed record ModelSpec
         string Where() => $"model {Id}";
         if (Kind != "class") throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class");
         if (NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
-        if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels})");
-        if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize})");
+        if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels}; give it, or a Dataset that has it)");
+        if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize}; give it, or a Dataset that has it)");
         if (Width < 8 || Width % NormGroups != 0)
             throw new ArgumentException($"{Where()}: Width must be >= 8 and a multiple of {NormGroups} (got {Width})");
         if (PatchSize < 1) throw new ArgumentException($"{Where()}: PatchSize must be >= 1");

@@ -46,30 +46,6 @@ internal static class VectorMath
         for (; k < n; k++) Unsafe.Add(ref ry, k) += alpha * Unsafe.Add(ref rx, k);
     }
 
-    /// <summary>Plane rotation of two rows: (x, y) &lt;- (c·x - s·y, s·x + c·y).</summary>
-    public static void Rotate(Span<double> x, Span<double> y, double c, double s)
-    {
-        if (x.Length != y.Length) throw new ArgumentException("Length mismatch.");
-        int n = x.Length, w = Vector<double>.Count, k = 0;
-        ref double rx = ref MemoryMarshal.GetReference(x);
-        ref double ry = ref MemoryMarshal.GetReference(y);
-        var vc = new Vector<double>(c);
-        var vs = new Vector<double>(s);
-        for (; k <= n - w; k += w)
-        {
-            var a = Vector.LoadUnsafe(ref rx, (nuint)k);
-            var b = Vector.LoadUnsafe(ref ry, (nuint)k);
-            (vc * a - vs * b).StoreUnsafe(ref rx, (nuint)k);
-            (vs * a + vc * b).StoreUnsafe(ref ry, (nuint)k);
-        }
-        for (; k < n; k++)
-        {
-            double a = Unsafe.Add(ref rx, k), b = Unsafe.Add(ref ry, k);
-            Unsafe.Add(ref rx, k) = c * a - s * b;
-            Unsafe.Add(ref ry, k) = s * a + c * b;
-        }
-    }
-
     /// <summary>Four dot products of a with b0..b3; each bit-identical to <see cref="Dot(ref double, ref double, int)"/>.</summary>
     static void Dot4(ref double a, ref double b0, ref double b1, ref double b2, ref double b3, int n,
         out double d0, out double d1, out double d2, out double d3)

@@ -166,7 +166,7 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
         s.AppendLine("| " + string.Join(" | ", r.Main.PerClassAccuracy.Select(v => F(v, "F2"))) + " |");
         if (r.CoherenceSweep.Length > 0)
         {
-            Sweep(s, "Coherence sweep (guidance 0)", "Accuracy should fall toward 1/10 as the prompted coherence goes to 0 (paper, Fig. 5a).",
+            Sweep(s, "Coherence sweep (guidance 0)", $"Accuracy should fall toward 1/{names.Count} as the prompted coherence goes to 0 (paper, Fig. 5a).",
                 "coherence", r.CoherenceSweep, m => F(m.Coherence, "F2"),
                 "columns: " + string.Join(", ", names) + "; the same seed in each column.");
             Sweep(s, "Guidance sweep (coherence 1)", "Guidance trades FID for accuracy (paper, Fig. 5b).",

@@ -7,13 +7,14 @@ public static class Plots
 {
     public static void CoherenceSweep(IReadOnlyList<QualityMetrics> sweep, string path)
     {
+        int classes = sweep.Count > 0 ? sweep[0].PerClassAccuracy.Length : 1;
         var plot = new Plot();
         double[] c = sweep.Select(m => m.Coherence).ToArray();
         var acc = plot.Add.Scatter(c, sweep.Select(m => m.Accuracy).ToArray());
         acc.LegendText = "accuracy";
-        var chance = plot.Add.HorizontalLine(0.1);
+        var chance = plot.Add.HorizontalLine(1.0 / classes);
         chance.LinePattern = LinePattern.Dashed;
-        chance.LegendText = "chance (1/10)";
+        chance.LegendText = $"chance (1/{classes})";
         var fid = plot.Add.Scatter(c, sweep.Select(m => m.Fid).ToArray());
         fid.LegendText = "FID (right axis)";
         fid.Axes.YAxis = plot.Axes.Right;

@@ -235,11 +235,20 @@ public sealed record CadStreamSettings
     /// <summary>The configured models, each completed from its data set (class names when not given), validated.</summary>
     public ModelCatalog Catalog() => new(Models.Select(Complete));
 
-    /// <summary>A model's class names from its <see cref="ModelSpec.Dataset"/> when the configuration gives none.</summary>
+    /// <summary>
+    /// A model's class names, channels and image size from its <see cref="ModelSpec.Dataset"/>, where the
+    /// configuration gives none (a model may, say, learn Fashion-MNIST's classes at 32x32).
+    /// </summary>
     public static ModelSpec Complete(ModelSpec spec)
     {
-        if (string.IsNullOrWhiteSpace(spec.Dataset) || spec.Classes.Length > 0) return spec;
+        if (string.IsNullOrWhiteSpace(spec.Dataset)) return spec;
         var info = Datasets.Find(spec.Dataset);
-        return spec with { Dataset = info.Name, Classes = info.Classes.ToArray() };
+        return spec with
+        {
+            Dataset = info.Name,
+            Classes = spec.Classes.Length > 0 ? spec.Classes : info.Classes.ToArray(),
+            Channels = spec.Channels > 0 ? spec.Channels : info.Channels,
+            ImageSize = spec.ImageSize > 0 ? spec.ImageSize : info.ImageSize,
+        };
     }
 }

@@ -12,6 +12,8 @@ public static class TestModels
     {
         Id = "tiny",
         Classes = TenClasses,
+        Channels = 1,
+        ImageSize = 28,
         Mode = mode,
         Width = 16,
         ChannelMultipliers = [1, 2],
