@@ -52,10 +52,12 @@ public sealed class ModelHost : IAsyncDisposable
         }
     }
 
-    private sealed class Pending(SampleRequest request, SamplerSettings sampler, CancellationToken cancel)
+    private sealed class Pending(SampleRequest request, SamplerSettings sampler, LoadedModel? model, CancellationToken cancel)
     {
         public SampleRequest Request { get; } = request;
         public SamplerSettings Sampler { get; } = sampler;
+        /// <summary>The snapshot the request named (held by a reference until it ran), or null for the newest.</summary>
+        public LoadedModel? Model { get; } = model;
         public CancellationToken Cancel { get; } = cancel;
         public TaskCompletionSource<SampleOutput> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration { get; set; }
@@ -65,13 +67,21 @@ public sealed class ModelHost : IAsyncDisposable
     private readonly Device device;
     private readonly object swapGate = new();
     private readonly TorchWorker<Pending> worker;
+    private readonly Func<long, CancellationToken, Task<(SnapshotInfo Info, byte[] Bytes)>>? fetch;
+    // Older kept versions loaded for requests that name them, most recently used last.
+    private readonly List<LoadedModel> versions = [];
+    private readonly SemaphoreSlim loading = new(1, 1);
     private LoadedModel? current;
+    private long? pinned;
     private int queued;
     private volatile bool stopping;
     private long batchesRun, networkPasses, imagesSampled, modelsDisposed;
 
-    public ModelHost(ModelSpec spec, ServingOptions options, Device device)
+    /// <param name="fetch">Fetches a kept version's record and bytes from the store (checked), for requests that name a version.</param>
+    public ModelHost(ModelSpec spec, ServingOptions options, Device device,
+        Func<long, CancellationToken, Task<(SnapshotInfo Info, byte[] Bytes)>>? fetch = null)
     {
+        this.fetch = fetch;
         Spec = spec ?? throw new ArgumentNullException(nameof(spec));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
@@ -106,28 +116,33 @@ public sealed class ModelHost : IAsyncDisposable
     /// <summary>Requests waiting for a batch (not counting the one running).</summary>
     public int QueueLength => Volatile.Read(ref queued);
 
+    /// <summary>The version this host is pinned to (a rollback), or null: it follows the newest.</summary>
+    public long? PinnedVersion { get { lock (swapGate) return pinned; } }
+
+    /// <summary>Pins the host to a version (the follower then serves it, old or not, until unpinned) or unpins it (null).</summary>
+    public void Pin(long? version)
+    {
+        if (version is < 1) throw new ArgumentException($"a snapshot version is >= 1 (got {version})");
+        lock (swapGate) pinned = version;
+    }
+
     /// <summary>
     /// Parses and loads snapshot bytes (already checked against <paramref name="info"/> by the store)
     /// and swaps them in. Slow: call it off the request path. A version not newer than the served one
     /// is ignored (returns false).
     /// </summary>
-    public bool Install(SnapshotInfo info, byte[] snapshotBytes)
+    /// <param name="rollback">Install even when it is older than the served version (a pinned version).</param>
+    public bool Install(SnapshotInfo info, byte[] snapshotBytes, bool rollback = false)
     {
         ArgumentNullException.ThrowIfNull(info);
         ArgumentNullException.ThrowIfNull(snapshotBytes);
-        if (Current is { } served && served.Version >= info.Version) return false;
-        var sha = CadSnapshot.Sha256Hex(snapshotBytes);
-        if (!string.Equals(sha, info.Sha256, StringComparison.OrdinalIgnoreCase))
-            throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
-        var snapshot = CadSnapshot.FromBytes(snapshotBytes);
-        CheckCompatible(snapshot.Spec);
-        var denoiser = snapshot.CreateDenoiser(device);
-        var loaded = new LoadedModel(info, denoiser, new CadPipeline(denoiser, device));
+        if (Current is { } served && (rollback ? served.Version == info.Version : served.Version >= info.Version)) return false;
+        var loaded = Load(info, snapshotBytes);
         LoadedModel? old;
         lock (swapGate)
         {
             old = current;
-            if (old is not null && old.Info.Version >= info.Version) old = loaded;  // lost a race with a newer install
+            if (old is not null && (rollback ? old.Info.Version == info.Version : old.Info.Version >= info.Version)) old = loaded;  // lost a race
             else Volatile.Write(ref current, loaded);
         }
         if (old == loaded)
@@ -138,6 +153,59 @@ public sealed class ModelHost : IAsyncDisposable
         ServingMetrics.SnapshotVersion.WithLabels(ModelId).Set(info.Version);
         if (old is not null) Release(old);
         return true;
+    }
+
+    LoadedModel Load(SnapshotInfo info, byte[] snapshotBytes)
+    {
+        var sha = CadSnapshot.Sha256Hex(snapshotBytes);
+        if (!string.Equals(sha, info.Sha256, StringComparison.OrdinalIgnoreCase))
+            throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
+        var snapshot = CadSnapshot.FromBytes(snapshotBytes);
+        CheckCompatible(snapshot.Spec);
+        var denoiser = snapshot.CreateDenoiser(device);
+        return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device));
+    }
+
+    /// <summary>
+    /// A reference to the network of a named version: the served one, one already loaded, or one fetched
+    /// from the store now (kept loaded, the least recently used dropped past <see cref="ServingOptions.LoadedVersions"/>).
+    /// Throws <see cref="SnapshotNotFoundException"/> when the store does not keep it.
+    /// </summary>
+    async Task<LoadedModel> AcquireVersionAsync(long version, CancellationToken cancel)
+    {
+        LoadedModel? Find()
+        {
+            lock (swapGate)
+            {
+                if (current is { } c && c.Info.Version == version) { c.AddRef(); return c; }
+                var v = versions.FirstOrDefault(x => x.Info.Version == version);
+                if (v is null) return null;
+                versions.Remove(v);
+                versions.Add(v);
+                v.AddRef();
+                return v;
+            }
+        }
+        if (Find() is { } found) return found;
+        if (fetch is null) throw new SnapshotNotFoundException($"model {ModelId}: this host cannot fetch snapshot versions");
+        await loading.WaitAsync(cancel).ConfigureAwait(false);
+        try
+        {
+            if (Find() is { } raced) return raced;
+            var (info, bytes) = await fetch(version, cancel).ConfigureAwait(false);
+            var loaded = await Task.Factory.StartNew(() => Load(info, bytes), cancel, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+                .ConfigureAwait(false);
+            var dropped = new List<LoadedModel>();
+            lock (swapGate)
+            {
+                versions.Add(loaded);  // the list's own reference
+                while (versions.Count > Math.Max(1, options.LoadedVersions)) { dropped.Add(versions[0]); versions.RemoveAt(0); }
+                loaded.AddRef();       // the caller's
+            }
+            foreach (var d in dropped) Release(d);
+            return loaded;
+        }
+        finally { loading.Release(); }
     }
 
     void CheckCompatible(ModelSpec snapshot)
@@ -170,7 +238,11 @@ public sealed class ModelHost : IAsyncDisposable
     /// Queues a request; completes when its batch has run. Throws <see cref="NoSnapshotException"/>
     /// before the first snapshot, <see cref="QueueFullException"/> when the queue is full.
     /// </summary>
-    public Task<SampleOutput> SampleAsync(SampleRequest request, SamplerSettings sampler, CancellationToken cancellationToken = default)
+    public Task<SampleOutput> SampleAsync(SampleRequest request, SamplerSettings sampler, CancellationToken cancellationToken = default) =>
+        SampleAsync(request, sampler, version: null, cancellationToken);
+
+    /// <param name="version">A kept snapshot version to sample from, or null for the one served now.</param>
+    public Task<SampleOutput> SampleAsync(SampleRequest request, SamplerSettings sampler, long? version, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(sampler);
@@ -179,18 +251,39 @@ public sealed class ModelHost : IAsyncDisposable
         sampler.Validate();
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(stopping, this);
+        // The slot is taken at once, so a full queue is refused before any work (a version to load, say).
         if (Interlocked.Increment(ref queued) > options.MaxQueuedRequests)
         {
             Interlocked.Decrement(ref queued);
             throw new QueueFullException($"model {ModelId}: the sampling queue is full ({options.MaxQueuedRequests} requests waiting); retry later");
         }
-        var pending = new Pending(request, sampler, cancellationToken);
+        if (version is not long v) return Enqueue(request, sampler, null, cancellationToken);
+        return NamedVersionAsync(v);
+
+        async Task<SampleOutput> NamedVersionAsync(long named)
+        {
+            LoadedModel model;
+            try { model = await AcquireVersionAsync(named, cancellationToken).ConfigureAwait(false); }
+            catch
+            {
+                Interlocked.Decrement(ref queued);
+                throw;
+            }
+            return await Enqueue(request, sampler, model, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Hands a request whose queue slot is taken to the worker.</summary>
+    Task<SampleOutput> Enqueue(SampleRequest request, SamplerSettings sampler, LoadedModel? model, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(request, sampler, model, cancellationToken);
         if (cancellationToken.CanBeCanceled)
             pending.Registration = cancellationToken.Register(() => pending.Completion.TrySetCanceled(cancellationToken));
         if (!worker.TryPost(pending))
         {
             Interlocked.Decrement(ref queued);
             pending.Registration.Dispose();
+            if (model is not null) Release(model);
             throw new QueueFullException($"model {ModelId}: the sampling queue is full; retry later");
         }
         return pending.Completion.Task;
@@ -216,16 +309,20 @@ public sealed class ModelHost : IAsyncDisposable
         foreach (var p in waiting)
         {
             Interlocked.Decrement(ref queued);
+            if (p.Model is not null) Release(p.Model);
             Complete(p, null, new ObjectDisposedException(nameof(ModelHost), $"model {ModelId} is shutting down"));
         }
     }
 
-    /// <summary>Takes the oldest request and every later one that can share its batch.</summary>
+    /// <summary>
+    /// Takes the oldest request and every later one that can share its batch: the same sampler settings
+    /// and the same network (the newest for requests that name no version, else the one they named).
+    /// </summary>
     List<Pending> TakeBatch(List<Pending> waiting)
     {
         var batch = new List<Pending>();
         int images = 0;
-        SamplerSettings? key = null;
+        Pending? head = null;
         for (int i = 0; i < waiting.Count;)
         {
             var p = waiting[i];
@@ -234,10 +331,12 @@ public sealed class ModelHost : IAsyncDisposable
                 waiting.RemoveAt(i);
                 Interlocked.Decrement(ref queued);
                 p.Registration.Dispose();
+                if (p.Model is not null) Release(p.Model);
                 continue;
             }
-            key ??= p.Sampler;
-            if (p.Sampler == key && (images == 0 || images + p.Request.Count <= options.MaxBatchImages))
+            head ??= p;
+            if (p.Sampler == head.Sampler && ReferenceEquals(p.Model, head.Model)
+                && (images == 0 || images + p.Request.Count <= options.MaxBatchImages))
             {
                 waiting.RemoveAt(i);
                 Interlocked.Decrement(ref queued);
@@ -253,7 +352,14 @@ public sealed class ModelHost : IAsyncDisposable
 
     void RunBatch(List<Pending> batch)
     {
-        var model = Acquire();
+        // Requests that named a version each hold a reference to it; the others share one taken now.
+        bool named = batch[0].Model is not null;
+        var model = batch[0].Model ?? Acquire();
+        void LetGo()
+        {
+            if (named) foreach (var p in batch) Release(p.Model!);
+            else if (model is not null) Release(model);
+        }
         if (model is null)
         {
             foreach (var p in batch) Complete(p, null, new NoSnapshotException($"model {ModelId} has no snapshot loaded yet"));
@@ -265,12 +371,12 @@ public sealed class ModelHost : IAsyncDisposable
         try { images = model.Pipeline.Sample(requests, sampler); }
         catch (Exception e)
         {
-            Release(model);
+            LetGo();
             foreach (var p in batch) Complete(p, null, e);
             return;
         }
         // The outputs are CPU copies: let go of the network before answering, so a swapped-out one is freed at once.
-        Release(model);
+        LetGo();
         Interlocked.Increment(ref batchesRun);
         Interlocked.Add(ref networkPasses, sampler.Steps);
         Interlocked.Add(ref imagesSampled, requests.Sum(r => (long)r.Count));
@@ -293,12 +399,16 @@ public sealed class ModelHost : IAsyncDisposable
         worker.RequestStop();
         worker.Join(Timeout.InfiniteTimeSpan);
         LoadedModel? last;
+        List<LoadedModel> older;
         lock (swapGate)
         {
             last = current;
             current = null;
+            older = [.. versions];
+            versions.Clear();
         }
         if (last is not null) Release(last);
+        foreach (var v in older) Release(v);
         return ValueTask.CompletedTask;
     }
 }

@@ -5,8 +5,9 @@ public sealed record ConsumerLag(string Topic, int Partition, long Lag);
 
 /// <summary>Live training figures of one model, where this node (or the cluster) knows them.</summary>
 /// <param name="Node">Which cluster node trains the model (its address), where known.</param>
+/// <param name="CoherenceCounts">Coherence of the trainer's most recent pairs in ten bins of width 0.1.</param>
 public sealed record TrainingStatus(long Steps, long SamplesSeen, double? Loss = null, double? StepsPerSecond = null, string? Node = null,
-    long? SnapshotVersion = null);
+    long? SnapshotVersion = null, int[]? CoherenceCounts = null);
 
 /// <summary>What /v1/status reports about the node and cluster, besides the served snapshots.</summary>
 public sealed record NodeStatus

@@ -14,9 +14,10 @@ public enum SampleFormat { Png, Json }
 /// <c>label</c> (index or name, required), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
 /// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm),
 /// <c>seed</c> (optional, >= 0; random when absent), <c>count</c> (1..64, default 1),
-/// <c>format</c> (png | json, default png). Unknown fields are ignored.
+/// <c>format</c> (png | json, default png), <c>snapshotVersion</c> (optional: a kept older version). Unknown fields are ignored.
 /// </summary>
-public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, SampleFormat Format, bool SeedGiven)
+/// <param name="SnapshotVersion">A kept snapshot version the request names, or null for the one served now.</param>
+public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, SampleFormat Format, bool SeedGiven, long? SnapshotVersion = null)
 {
     public const int MaxCount = SampleRequest.MaxCount;
 
@@ -92,7 +93,13 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         }
         else seed = RandomNumberGenerator.GetInt32(int.MaxValue);
 
-        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven);
+        long? version = null;
+        if (root.TryGetProperty("snapshotVersion", out var v) && v.ValueKind != JsonValueKind.Null)
+        {
+            version = Integer(root, "snapshotVersion", 0);
+            if (version < 1) throw new BadInputException($"snapshotVersion must be >= 1 (got {version})");
+        }
+        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven, version);
     }
 
     static double Number(JsonElement root, string name, double fallback)

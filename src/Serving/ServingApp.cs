@@ -57,10 +57,16 @@ public static class ServingApp
         ModelCatalog catalog, INodeStatus? nodeStatus = null)
     {
         services.TryAddSingleton(sp => new NodeHealth(new RestartPolicy(), sp.GetService<ILogger<NodeHealth>>()));
-        services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>()));
+        services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>(),
+            sp.GetService<ISampleJudge>()));
         services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
         if (nodeStatus is not null) services.AddSingleton(nodeStatus);
         else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());
+        services.AddHostedService(sp =>
+        {
+            var runtime = sp.GetRequiredService<ServingRuntime>();
+            return new TrainingRecorder(runtime.History, sp.GetRequiredService<INodeStatus>(), runtime);
+        });
         return services;
     }
 
@@ -76,13 +82,23 @@ public static class ServingApp
             ? Results.Text("ready", "text/plain; charset=utf-8")
             : Error(StatusCodes.Status503ServiceUnavailable, "no model has a snapshot loaded yet"));
         endpoints.MapMetrics("/metrics");
-        endpoints.MapGet("/v1/models", () => Results.Json(runtime.Hosts.Values.Select(ModelJson).ToArray(), Json));
+        endpoints.MapGet("/v1/models", async (CancellationToken cancel) =>
+        {
+            var models = new List<object>();
+            foreach (var h in runtime.Hosts.Values) models.Add(ModelJson(h, await KeptAsync(runtime, h.ModelId, cancel), runtime.Quality.Latest(h.ModelId)));
+            return Results.Json(models, Json);
+        });
         endpoints.MapGet("/v1/status", () => Results.Json(StatusJson(runtime, status.Current()), Json));
         endpoints.MapPost("/v1/models/{id}/samples", (HttpContext context, string id) => SampleAsync(context, id, runtime));
+        endpoints.MapGet("/v1/models/{id}/history", (string id) => runtime.Hosts.ContainsKey(id)
+            ? Results.Json(HistoryJson(runtime, id), Json)
+            : UnknownModel(runtime, id));
+        endpoints.MapPut("/v1/models/{id}/pin", (HttpContext context, string id) => PinAsync(context, id, runtime));
+        endpoints.MapDelete("/v1/models/{id}/pin", (HttpContext context, string id) => UnpinAsync(context, id, runtime));
         return endpoints;
     }
 
-    static object ModelJson(ModelHost h)
+    static object ModelJson(ModelHost h, IReadOnlyList<long> kept, SampleQuality? quality)
     {
         var s = h.Current;
         return new
@@ -96,7 +112,74 @@ public static class ServingApp
             samplesSeen = s?.Samples,
             updated = s?.Created,
             defaultGuidance = h.DefaultGuidance,
+            keptVersions = kept,
+            pinnedVersion = h.PinnedVersion,
+            sampleAccuracy = quality?.Accuracy,
         };
+    }
+
+    /// <summary>The versions the store keeps for a model; empty when the store cannot be asked right now.</summary>
+    static async Task<IReadOnlyList<long>> KeptAsync(ServingRuntime runtime, string id, CancellationToken cancel)
+    {
+        try { return (await runtime.Store.ListVersionsAsync(id, cancel)).Select(k => k.Version).ToArray(); }
+        catch (Exception e) when (e is not OperationCanceledException) { return []; }
+    }
+
+    static object? QualityJson(SampleQuality? q) => q is null ? null : new
+    {
+        snapshotVersion = q.SnapshotVersion,
+        accuracy = q.Accuracy,
+        accuracyAtZero = q.AccuracyAtZero,
+        at = q.At,
+        perClass = q.PerClass,
+        steps = q.Steps,
+        grid = Convert.ToBase64String(q.GridPng),
+    };
+
+    /// <summary>GET /v1/models/{id}/history: the recent training curve, the coherence of recent pairs and the latest live sample quality.</summary>
+    static object HistoryJson(ServingRuntime runtime, string id) => new
+    {
+        model = id,
+        points = runtime.History.Points(id).Select(p => new
+        {
+            t = p.T, step = p.Step, loss = p.Loss, stepsPerSecond = p.StepsPerSecond, snapshotVersion = p.SnapshotVersion,
+            accuracy = p.Accuracy, accuracyAtZero = p.AccuracyAtZero,
+        }),
+        coherence = new { edges = TrainingHistory.CoherenceEdges, counts = runtime.History.Coherence(id) },
+        quality = QualityJson(runtime.Quality.Latest(id)),
+    };
+
+    static IResult UnknownModel(ServingRuntime runtime, string id) =>
+        Error(StatusCodes.Status404NotFound, $"unknown model '{id}'; models: {string.Join(", ", runtime.Hosts.Keys)}");
+
+    /// <summary>PUT /v1/models/{id}/pin {"version": n}: serve that kept version (a rollback) until unpinned.</summary>
+    static async Task<IResult> PinAsync(HttpContext context, string id, ServingRuntime runtime)
+    {
+        if (!runtime.Hosts.TryGetValue(id, out var host)) return UnknownModel(runtime, id);
+        var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
+        long version;
+        try
+        {
+            using var doc = JsonDocument.Parse(body ?? []);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("version", out var v)
+                || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version) || version < 1)
+                return Error(StatusCodes.Status400BadRequest, "body must be {\"version\": n} with a kept snapshot version n >= 1");
+        }
+        catch (JsonException e) { return Error(StatusCodes.Status400BadRequest, $"body is not JSON: {e.Message}"); }
+        try { await runtime.Follower.KeptAsync(id, version, context.RequestAborted); }
+        catch (SnapshotNotFoundException e) { return Error(StatusCodes.Status404NotFound, e.Message); }
+        host.Pin(version);
+        await runtime.Follower.CheckAsync(id, context.RequestAborted);
+        return Results.Json(new { model = id, pinnedVersion = host.PinnedVersion, snapshotVersion = host.Current?.Version }, Json);
+    }
+
+    /// <summary>DELETE /v1/models/{id}/pin: follow the newest snapshot again.</summary>
+    static async Task<IResult> UnpinAsync(HttpContext context, string id, ServingRuntime runtime)
+    {
+        if (!runtime.Hosts.TryGetValue(id, out var host)) return UnknownModel(runtime, id);
+        host.Pin(null);
+        await runtime.Follower.CheckAsync(id, context.RequestAborted);
+        return Results.Json(new { model = id, pinnedVersion = (long?)null, snapshotVersion = host.Current?.Version }, Json);
     }
 
     static object StatusJson(ServingRuntime runtime, NodeStatus node) => new
@@ -132,6 +215,10 @@ public static class ServingApp
                 batchesRun = h.BatchesRun,
                 imagesSampled = h.ImagesSampled,
                 lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
+                pinnedVersion = h.PinnedVersion,
+                sampleQuality = runtime.Quality.Latest(h.ModelId) is { } q
+                    ? new { snapshotVersion = q.SnapshotVersion, accuracy = q.Accuracy, accuracyAtZero = q.AccuracyAtZero, at = q.At }
+                    : null,
             };
         }),
     };
@@ -176,8 +263,9 @@ public static class ServingApp
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
 
         SampleOutput output;
-        try { output = await host.SampleAsync(parsed.Request, parsed.Sampler, context.RequestAborted); }
+        try { output = await host.SampleAsync(parsed.Request, parsed.Sampler, parsed.SnapshotVersion, context.RequestAborted); }
         catch (NoSnapshotException e) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, e.Message), 503); }
+        catch (SnapshotNotFoundException e) { return Count(id, Error(StatusCodes.Status404NotFound, e.Message), 404); }
         catch (QueueFullException e) { return Count(id, Error(StatusCodes.Status429TooManyRequests, e.Message), 429); }
         catch (ObjectDisposedException) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} is shutting down"), 503); }
         catch (ArgumentException e) { return Count(id, Error(StatusCodes.Status400BadRequest, e.Message), 400); }

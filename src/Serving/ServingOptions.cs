@@ -15,6 +15,24 @@ public sealed record ServingOptions
     public int GridColumns { get; init; } = 8;
     /// <summary>Largest request body accepted.</summary>
     public int MaxBodyBytes { get; init; } = 64 * 1024;
+    /// <summary>Live sample quality: at most this often a new snapshot samples its fixed set (0 = off).</summary>
+    public double QualityEverySeconds { get; init; } = 45;
+    /// <summary>Images per class in the fixed set (each at its own fixed seed).</summary>
+    public int QualityPerClass { get; init; } = 2;
+    /// <summary>DDIM steps of the fixed set.</summary>
+    public int QualitySteps { get; init; } = 20;
+    /// <summary>Seed of class 0's images; class k uses this + k.</summary>
+    public long QualitySeed { get; init; } = 1000;
+    /// <summary>Pinned snapshot versions by model id (a rollback): served until unpinned (PUT/DELETE /v1/models/{id}/pin).</summary>
+    public Dictionary<string, long> Pins { get; init; } = new(StringComparer.Ordinal);
+    /// <summary>Older kept versions a serving node holds loaded at once besides the current one (requests naming a version).</summary>
+    public int LoadedVersions { get; init; } = 2;
+
+    /// <summary>Value equality, the pins included (a record alone compares the dictionary by reference).</summary>
+    public bool Equals(ServingOptions? other) =>
+        other is not null && (ReferenceEquals(this, other) || System.Text.Json.JsonSerializer.Serialize(this) == System.Text.Json.JsonSerializer.Serialize(other));
+
+    public override int GetHashCode() => System.Text.Json.JsonSerializer.Serialize(this).GetHashCode(StringComparison.Ordinal);
 
     public void Validate()
     {
@@ -24,5 +42,9 @@ public sealed record ServingOptions
         if (DefaultSteps is < 1 or > 1000) throw new ArgumentException("Serving:DefaultSteps must be in 1..1000");
         if (GridColumns < 1) throw new ArgumentException("Serving:GridColumns must be >= 1");
         if (MaxBodyBytes < 1024) throw new ArgumentException("Serving:MaxBodyBytes must be >= 1024");
+        if (QualityEverySeconds < 0) throw new ArgumentException("Serving:QualityEverySeconds must be >= 0");
+        if (QualityPerClass is < 1 or > 8) throw new ArgumentException("Serving:QualityPerClass must be in 1..8");
+        if (QualitySteps is < 1 or > 1000) throw new ArgumentException("Serving:QualitySteps must be in 1..1000");
+        if (LoadedVersions < 0) throw new ArgumentException("Serving:LoadedVersions must be >= 0");
     }
 }

@@ -21,7 +21,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     private int disposed;
 
     public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, NodeHealth health, Device? device = null,
-        ILoggerFactory? loggers = null)
+        ILoggerFactory? loggers = null, ISampleJudge? judge = null)
     {
         Options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
@@ -29,11 +29,18 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
         Catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
         Health = health ?? throw new ArgumentNullException(nameof(health));
         var dev = device ?? TorchRuntime.Device;
-        hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev), StringComparer.Ordinal);
+        hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev, (v, cancel) => Follower!.FetchVersionAsync(m.Id, v, cancel)),
+            StringComparer.Ordinal);
+        foreach (var (id, version) in options.Pins)
+        {
+            if (!hosts.TryGetValue(id, out var pinned)) throw new ArgumentException($"Serving:Pins names model '{id}', which is not configured");
+            pinned.Pin(version);
+        }
         foreach (var h in hosts.Values)
             h.Completion.ContinueWith(t => health.FailedForGood($"sampling thread of {h.ModelId}", t.Exception!.GetBaseException().Message),
                 TaskContinuationOptions.OnlyOnFaulted);
         Follower = new SnapshotFollower(store, hosts.Values, options.SnapshotPollInterval, loggers?.CreateLogger<SnapshotFollower>());
+        Quality = new QualityMonitor(hosts, options, judge, loggers?.CreateLogger<QualityMonitor>());
         StartedAt = DateTimeOffset.UtcNow;
     }
 
@@ -42,14 +49,17 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     public ModelCatalog Catalog { get; }
     public NodeHealth Health { get; }
     public SnapshotFollower Follower { get; }
+    public QualityMonitor Quality { get; }
+    public TrainingHistory History { get; } = new();
     public IReadOnlyDictionary<string, ModelHost> Hosts => hosts;
     public DateTimeOffset StartedAt { get; }
 
     /// <summary>True once at least one model has a snapshot loaded (/readyz).</summary>
     public bool IsReady => hosts.Values.Any(h => h.Current is not null);
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        Supervision.RunAsync(FollowerPart, (stop, up) => Follower.RunAsync(stop, up), Health, stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
+        Supervision.RunAsync(FollowerPart, (stop, up) => Follower.RunAsync(stop, up), Health, stoppingToken),
+        Supervision.RunAsync(QualityMonitor.Part, (stop, up) => Quality.RunAsync(stop, up), Health, stoppingToken));
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

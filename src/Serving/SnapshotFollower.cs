@@ -73,12 +73,24 @@ public sealed class SnapshotFollower
         SnapshotInfo? latest = null;
         try
         {
-            latest = await store.GetLatestAsync(modelId, cancellationToken).ConfigureAwait(false);
-            if (latest is null || (host.Current is { } served && served.Version >= latest.Version)) return false;
+            // A pinned host serves its pinned version, older or not; the others the newest.
+            bool rollback = host.PinnedVersion is not null;
+            if (host.PinnedVersion is long pin)
+            {
+                if (host.Current?.Version == pin) return false;
+                latest = await KeptAsync(modelId, pin, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                latest = await store.GetLatestAsync(modelId, cancellationToken).ConfigureAwait(false);
+                // After an unpin the served version is older than the newest, so this installs the newest again.
+                if (latest is null || (host.Current is { } served && served.Version >= latest.Version)) return false;
+            }
             if (failed.TryGetValue(modelId, out var bad) && bad == (latest.Version, latest.Sha256)) return false;
             var bytes = await store.FetchAsync(modelId, latest.Version, cancellationToken).ConfigureAwait(false);
+            var info = latest;
             // Parsing and building the network take a while: a thread of their own, away from requests and the store's callbacks.
-            bool switched = await Task.Factory.StartNew(() => host.Install(latest, bytes), cancellationToken,
+            bool switched = await Task.Factory.StartNew(() => host.Install(info, bytes, rollback), cancellationToken,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
             if (switched)
             {
@@ -102,6 +114,21 @@ public sealed class SnapshotFollower
             return Fail(modelId, e);
         }
         finally { gate.Release(); }
+    }
+
+    /// <summary>The record of a kept version; <see cref="SnapshotNotFoundException"/> when the store does not keep it.</summary>
+    public async Task<SnapshotInfo> KeptAsync(string modelId, long version, CancellationToken cancellationToken = default)
+    {
+        var kept = await store.ListVersionsAsync(modelId, cancellationToken).ConfigureAwait(false);
+        return kept.FirstOrDefault(k => k.Version == version)
+            ?? throw new SnapshotNotFoundException($"model {modelId} has no kept snapshot v{version}; kept: {(kept.Count == 0 ? "none" : string.Join(", ", kept.Select(k => "v" + k.Version)))}");
+    }
+
+    /// <summary>A kept version's record and its bytes (checked by the store), for a request that names it.</summary>
+    public async Task<(SnapshotInfo Info, byte[] Bytes)> FetchVersionAsync(string modelId, long version, CancellationToken cancellationToken = default)
+    {
+        var info = await KeptAsync(modelId, version, cancellationToken).ConfigureAwait(false);
+        return (info, await store.FetchAsync(modelId, version, cancellationToken).ConfigureAwait(false));
     }
 
     bool Fail(string modelId, Exception e)

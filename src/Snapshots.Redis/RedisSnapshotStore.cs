@@ -194,6 +194,18 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         return ParseInfo(await Db.HashGetAllAsync(LatestKey(modelId)).ConfigureAwait(false));
     }
 
+    public async Task<IReadOnlyList<SnapshotInfo>> ListVersionsAsync(string modelId, CancellationToken cancellationToken = default)
+    {
+        SnapshotStores.CheckModelId(modelId);
+        var db = Db;
+        var versions = await db.SortedSetRangeByRankAsync(VersionsKey(modelId)).ConfigureAwait(false);
+        var kept = new List<SnapshotInfo>();
+        foreach (var v in versions)
+            if (v.TryParse(out long version) && ParseInfo(await db.HashGetAllAsync(MetaKey(modelId, version)).ConfigureAwait(false)) is { } info)
+                kept.Add(info);
+        return kept.OrderBy(i => i.Version).ToArray();
+    }
+
     public async Task<byte[]> FetchAsync(string modelId, long version, CancellationToken cancellationToken = default)
     {
         SnapshotStores.CheckModelId(modelId);

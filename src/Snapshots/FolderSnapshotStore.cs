@@ -97,6 +97,21 @@ public sealed class FolderSnapshotStore : ISnapshotStore
         return Task.FromResult(ReadRecord(LatestPath(modelId)));
     }
 
+    public Task<IReadOnlyList<SnapshotInfo>> ListVersionsAsync(string modelId, CancellationToken cancellationToken = default)
+    {
+        SnapshotStores.CheckModelId(modelId);
+        var dir = ModelDir(modelId);
+        if (!Directory.Exists(dir)) return Task.FromResult<IReadOnlyList<SnapshotInfo>>([]);
+        var kept = Directory.EnumerateFiles(dir, "*.cadsnap")
+            .Select(p => long.TryParse(Path.GetFileNameWithoutExtension(p), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1)
+            .Where(v => v > 0)
+            .Select(v => ReadRecord(RecordPath(modelId, v)))
+            .OfType<SnapshotInfo>()
+            .OrderBy(i => i.Version)
+            .ToArray();
+        return Task.FromResult<IReadOnlyList<SnapshotInfo>>(kept);
+    }
+
     public async Task<byte[]> FetchAsync(string modelId, long version, CancellationToken cancellationToken = default)
     {
         SnapshotStores.CheckModelId(modelId);

@@ -46,6 +46,9 @@ public interface ISnapshotStore : IAsyncDisposable
     /// <summary>The model's latest pointer, or null when it has no snapshot yet.</summary>
     Task<SnapshotInfo?> GetLatestAsync(string modelId, CancellationToken cancellationToken = default);
 
+    /// <summary>The records of the versions the store keeps for the model, oldest first (empty when none).</summary>
+    Task<IReadOnlyList<SnapshotInfo>> ListVersionsAsync(string modelId, CancellationToken cancellationToken = default);
+
     /// <summary>
     /// The bytes of one stored version, checked against the SHA-256 and length recorded when it was
     /// published. Throws <see cref="SnapshotIntegrityException"/> on a mismatch and

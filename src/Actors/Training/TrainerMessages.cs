@@ -17,5 +17,6 @@ public sealed record BatchesDurable(string ModelId, IReadOnlyList<long> BatchIds
 /// <summary>Asks a trainer for its counters; answered with <see cref="TrainerStatus"/>.</summary>
 public sealed record GetTrainerStatus(string ModelId);
 
+/// <param name="CoherenceCounts">The coherence of the most recent pairs, counted in ten bins of width 0.1 (the last bin holds c = 1).</param>
 public sealed record TrainerStatus(string ModelId, long Steps, long SamplesSeen, long SkippedSteps, double Loss,
-    long SnapshotVersion, int BufferedPairs, int FreshPairs, string Node);
+    long SnapshotVersion, int BufferedPairs, int FreshPairs, string Node, int[]? CoherenceCounts = null);

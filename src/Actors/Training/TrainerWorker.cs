@@ -91,6 +91,7 @@ public sealed class TrainerWorker : IDisposable
         private readonly List<long> trainedBatches = [];
         private readonly Dictionary<long, int> remaining = new();
         private readonly Stopwatch sinceSnapshot = Stopwatch.StartNew();
+        private readonly CoherenceWindow recent = new(2048);
         private long version = owner.resumeVersion, storedSteps = trainer.Steps;
         private SnapshotReady? inFlight;
         private double smoothed = double.NaN;
@@ -136,7 +137,11 @@ public sealed class TrainerWorker : IDisposable
                 {
                     case TrainPairs incoming:
                         remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
-                        foreach (var p in incoming.Pairs) buffer.Add(new Item(p, incoming.BatchId));
+                        foreach (var p in incoming.Pairs)
+                        {
+                            buffer.Add(new Item(p, incoming.BatchId));
+                            recent.Add(p.Coherence);
+                        }
                         if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
                         break;
                     case PublishOutcome outcome when inFlight is not null && outcome.Version == inFlight.Version:
@@ -209,7 +214,30 @@ public sealed class TrainerWorker : IDisposable
         private void Publish() => owner.status = owner.status with
         {
             Steps = trainer.Steps, SamplesSeen = trainer.SamplesSeen, SkippedSteps = trainer.SkippedSteps, Loss = smoothed,
-            SnapshotVersion = version, BufferedPairs = buffer.Count, FreshPairs = buffer.FreshCount,
+            SnapshotVersion = version, BufferedPairs = buffer.Count, FreshPairs = buffer.FreshCount, CoherenceCounts = recent.Counts(),
         };
     }
+}
+
+/// <summary>The coherence of the last N pairs, counted in ten bins of width 0.1 (drift shows as the counts move).</summary>
+public sealed class CoherenceWindow(int capacity)
+{
+    public const int Bins = 10;
+    private readonly byte[] bins = new byte[capacity];
+    private readonly int[] counts = new int[Bins];
+    private int next, filled;
+
+    public static int Bin(float c) => Math.Clamp((int)(c * Bins), 0, Bins - 1);
+
+    public void Add(float coherence)
+    {
+        if (filled == bins.Length) counts[bins[next]]--;
+        else filled++;
+        int b = Bin(coherence);
+        bins[next] = (byte)b;
+        counts[b]++;
+        next = (next + 1) % bins.Length;
+    }
+
+    public int[] Counts() => (int[])counts.Clone();
 }

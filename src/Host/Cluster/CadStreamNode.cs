@@ -84,7 +84,13 @@ public sealed class CadStreamNode : IAsyncDisposable
             builder.Services.AddHostedService(sp => new IngressService(settings, Catalog, bridge, Health,
                 sp.GetRequiredService<ActorRegistry>(), sp.GetRequiredService<ILoggerFactory>()));
         }
-        if (node.Has("serving")) builder.Services.AddCadStreamServing(settings.Serving, store, Catalog, status);
+        if (node.Has("serving"))
+        {
+            // The clean-label classifier, when configured, also judges the live samples.
+            if (settings.Scoring.Classifier is { } judgeFile && File.Exists(judgeFile))
+                builder.Services.AddSingleton<ISampleJudge>(new ClassifierSampleJudge(FashionClassifier.Load(judgeFile)));
+            builder.Services.AddCadStreamServing(settings.Serving, store, Catalog, status);
+        }
         app = builder.Build();
         status.Attach(app.Services);
 
@@ -276,7 +282,7 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
         lock (trainers)
             training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null,
                 rates.GetValueOrDefault(kv.Key).Rate, kv.Value.Node,
-                SnapshotVersion: kv.Value.SnapshotVersion));
+                SnapshotVersion: kv.Value.SnapshotVersion, CoherenceCounts: kv.Value.CoherenceCounts));
         return new NodeStatus
         {
             NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),

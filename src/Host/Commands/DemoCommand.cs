@@ -46,6 +46,15 @@ public sealed class DemoCommand : ICommand
         if (noiseKind == LabelNoiseKind.Temperature && settings.Scoring.Classifier is null)
             throw new UsageException("--noise temperature needs Scoring:Classifier in the configuration (a file from cadstream train-classifier)");
 
+        // The clean-label classifier judges the live samples on the page (and scores pairs that come without coherence).
+        // Trained once, on clean labels, before the stream starts; later runs load it.
+        if (settings.Scoring.Classifier is null)
+        {
+            var classifierPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.Snapshots.Folder)) ?? ".", "classifier.bin");
+            ClassifierFile.LoadOrTrain(null, classifierPath).Dispose();
+            settings = settings with { Scoring = settings.Scoring with { Classifier = classifierPath } };
+        }
+
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
         var data = FashionMnist.Load(train: true);
         EmbeddedKafka? broker = null;
@@ -98,10 +107,15 @@ public sealed class DemoCommand : ICommand
             // Paused = back-pressure: too many accepted pairs are not yet trained into a stored snapshot.
             var paused = runner.Consumer?.IsPaused == true ? ", paused: the trainers are behind" : "";
             var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected{paused})" };
-            // Steps/s as the node measures it from the trainers' own counters (over >= 5 s).
+            // Steps/s as the node measures it from the trainers' own counters (over >= 5 s); the live sample accuracy.
+            var quality = runner.Services.GetService(typeof(CadStream.Serving.ServingRuntime)) as CadStream.Serving.ServingRuntime;
             foreach (var (id, t) in status.Training.OrderBy(kv => kv.Key))
+            {
+                var q = quality?.Quality.Latest(id);
                 parts.Add($"{id}: step {t.Steps} ({(t.StepsPerSecond is double r ? r.ToString("F1") : "-")}/s) " +
-                          $"loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}");
+                          $"loss {(t.Loss is double l ? l.ToString("F4") : "-")} snapshot v{t.SnapshotVersion ?? 0}" +
+                          (q?.Accuracy is double acc ? $" acc {acc:F2}" + (q.AccuracyAtZero is double z ? $"/{z:F2} at c=0" : "") : ""));
+            }
             parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}{(Held ? " (producer waiting for the trainers)" : "")}");
             return string.Join(" | ", parts);
         }

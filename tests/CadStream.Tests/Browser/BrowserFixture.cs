@@ -20,27 +20,35 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        App = await ServingTestApp.StartAsync();
+        (playwright, Browser) = await LaunchAsync();
+    }
+
+    /// <summary>Playwright with Debian's Chromium, headless.</summary>
+    public static async Task<(IPlaywright, IBrowser)> LaunchAsync()
+    {
         if (!File.Exists(ChromiumPath))
             throw new InvalidOperationException(
                 $"Chromium is not installed at {ChromiumPath}; the browser tests need Debian's chromium: run scripts/setup.sh test " +
                 "(apt-get install chromium chromium-driver).");
-        App = await ServingTestApp.StartAsync();
-        playwright = await Playwright.CreateAsync();
+        var playwright = await Playwright.CreateAsync();
         var args = new List<string>();
         // Chromium refuses to start its sandbox as root (CI containers run as root).
         if (Environment.IsPrivilegedProcess) args.Add("--no-sandbox");
         try
         {
-            Browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+            var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
             {
                 ExecutablePath = ChromiumPath,
                 Headless = true,
                 Args = args,
                 Timeout = 60_000,
             });
+            return (playwright, browser);
         }
         catch (PlaywrightException e)
         {
+            playwright.Dispose();
             throw new InvalidOperationException($"Playwright could not start {ChromiumPath} headless: {e.Message}", e);
         }
     }

@@ -45,6 +45,8 @@ public sealed class LiveNodeFixture : IAsyncLifetime
         {
             Node = settings.Node with { Hostname = "" },
             Redis = settings.Redis with { Password = Redis.Password! },
+            // The clean-label classifier judges the live samples (cad_sample_accuracy).
+            Scoring = settings.Scoring with { Classifier = CadStream.Tests.Model.TestClassifier.File },
         };
         Node = await CadStreamNode.StartAsync(settings, new LineLoggerProvider(Write), CancellationToken.None);
         Http = new HttpClient { BaseAddress = new Uri(Node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
@@ -63,7 +65,9 @@ public sealed class LiveNodeFixture : IAsyncLifetime
         // The lag gauge is sampled every few seconds: wait for its first values.
         await WaitUntilAsync(() => Node.Consumer!.Lag.Count > 0, TimeSpan.FromSeconds(30), () => "the consumer's first lag figures");
         await SampleOneAsync(Http, ModelId);
-        Write("node has ingested, trained, stored a snapshot and answered a sample request");
+        await WaitUntilAsync(async () => (await GetJsonAsync(Http, $"/v1/models/{ModelId}/history")).GetProperty("quality").ValueKind == JsonValueKind.Object,
+            TimeSpan.FromSeconds(60), () => "the live sample quality of the loaded snapshot");
+        Write("node has ingested, trained, stored a snapshot, answered a sample request and judged its live samples");
     }
 
     public async Task<string> MetricsAsync() => await Http.GetStringAsync("/metrics");

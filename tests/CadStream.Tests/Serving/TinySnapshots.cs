@@ -14,9 +14,10 @@ public static class TinySnapshots
 
     static readonly Lazy<byte[][]> Versions = new(Make);
 
-    /// <summary>Version 1 (one training step) and 2 (two steps): different weights, same architecture.</summary>
+    /// <summary>Version 1 (one training step), 2 and 3 (two and three steps): different weights, same architecture.</summary>
     public static byte[] V1 => Versions.Value[0];
     public static byte[] V2 => Versions.Value[1];
+    public static byte[] V3 => Versions.Value[2];
 
     public static ModelSpec Spec => TestModels.Tiny() with { Id = ModelId, Classes = FashionMnist.ClassNames.ToArray(), Guidance = 1.0 };
 
@@ -25,8 +26,8 @@ public static class TinySnapshots
     static byte[][] Make()
     {
         using var trainer = new CadTrainer(Spec with { WarmupSteps = 1, EmaDecay = 0.5 }, TestModels.Cpu);
-        var result = new byte[2][];
-        for (int v = 1; v <= 2; v++)
+        var result = new byte[3][];
+        for (int v = 1; v <= 3; v++)
         {
             using (var g = new Generator((ulong)v, CPU))
             using (var images = rand([8, 1, 28, 28], generator: g) * 2 - 1)

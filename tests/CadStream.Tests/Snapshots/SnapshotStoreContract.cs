@@ -138,6 +138,21 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_kept_versions_are_listed_oldest_first_with_their_records()
+    {
+        var store = await StoreAsync(keepVersions: 3);
+        var id = NewModelId();
+        Assert.Empty(await store.ListVersionsAsync(id));
+        for (int v = 1; v <= 5; v++) await store.PublishAsync(id, Blob(1000 + v, v), v, v * 10, v * 100);
+        var kept = await store.ListVersionsAsync(id);
+        Assert.Equal([3L, 4L, 5L], kept.Select(k => k.Version));
+        Assert.Equal([30L, 40L, 50L], kept.Select(k => k.Steps));
+        Assert.Equal(SnapshotStores.Sha256Hex(Blob(1004, 4)), kept[1].Sha256);
+        // What is listed can be fetched.
+        foreach (var k in kept) Assert.Equal(k.Bytes, (await store.FetchAsync(id, k.Version)).LongLength);
+    }
+
+    [Fact]
     public async Task An_older_version_is_refused_and_the_latest_stays()
     {
         var store = await StoreAsync();

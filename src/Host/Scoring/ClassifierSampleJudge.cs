@@ -1,0 +1,32 @@
+using CadStream.Data;
+using CadStream.Evaluation;
+using CadStream.Model;
+using CadStream.Serving;
+using static TorchSharp.torch;
+
+namespace CadStream.Host.Scoring;
+
+/// <summary>
+/// Live sample quality for Fashion-MNIST models: the share of generated images the clean-label
+/// classifier assigns to the class they were asked for. Knows only models of Fashion-MNIST's shape
+/// and classes.
+/// </summary>
+public sealed class ClassifierSampleJudge(FashionClassifier classifier) : ISampleJudge, IDisposable
+{
+    private readonly object gate = new();
+
+    public double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels)
+    {
+        if (model.Channels != 1 || model.ImageSize != FashionMnist.Side || !model.Classes.SequenceEqual(FashionMnist.ClassNames)) return null;
+        if (count == 0) return null;
+        lock (gate)
+        {
+            using var scope = NewDisposeScope();
+            var images = ImageTensors.FromBytes(pixels, count, 1, FashionMnist.Side, FashionMnist.Side);
+            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(classifier, images));
+            return Enumerable.Range(0, count).Count(i => predicted[i] == labels[i]) / (double)count;
+        }
+    }
+
+    public void Dispose() => classifier.Dispose();
+}

@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using CadStream.Imaging;
+using CadStream.Model;
+using CadStream.Model.Sampling;
+using CadStream.Model.Scheduling;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Prometheus;
+using static TorchSharp.torch;
+
+namespace CadStream.Serving;
+
+/// <summary>
+/// Judges generated images: the share that a classifier trained on clean labels assigns to the class
+/// they were asked for. One instance serves the whole node; calls come one at a time.
+/// </summary>
+public interface ISampleJudge
+{
+    /// <summary>
+    /// Accuracy of <paramref name="count"/> images (8-bit, the model's shape) against <paramref name="labels"/>,
+    /// or null when this judge does not know the model (another data set or shape) or is not ready yet.
+    /// </summary>
+    double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels);
+}
+
+/// <summary>What the monitor saw of one snapshot: its accuracy at c = 1 (and c = 0 for CAD models) and the images.</summary>
+/// <param name="GridPng">The c = 1 images: one column per class, one row per seed.</param>
+public sealed record SampleQuality(string Model, long SnapshotVersion, double? Accuracy, double? AccuracyAtZero, byte[] GridPng, long At,
+    int PerClass, int Steps);
+
+/// <summary>
+/// Live sample quality: every model samples a small fixed set (each class, fixed seeds, at c = 1 with its
+/// default guidance, and for CAD models also at c = 0 unguided) from its newest snapshot, on the serving
+/// worker, never on the training path, at most every <see cref="ServingOptions.QualityEverySeconds"/> and
+/// only when the snapshot is new. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
+/// /v1/status, the history and the page, which shows the grids side by side (same seeds for every model).
+/// </summary>
+public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts, ServingOptions options, ISampleJudge? judge,
+    ILogger<QualityMonitor>? logger = null)
+{
+    public const string Part = "sample quality";
+
+    /// <summary>docs/interfaces.md, "Metrics".</summary>
+    public static readonly Gauge Accuracy = Metrics.CreateGauge("cad_sample_accuracy",
+        "Share of the model's periodic fixed-seed samples that the clean classifier assigns to the requested class.", "model", "coherence");
+
+    private readonly ConcurrentDictionary<string, SampleQuality> latest = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> lastRun = new(StringComparer.Ordinal);
+    private readonly ILogger logger = logger ?? NullLogger<QualityMonitor>.Instance;
+
+    public SampleQuality? Latest(string model) => latest.GetValueOrDefault(model);
+
+    /// <summary>Measures each model whose snapshot is new and whose last measure is old enough, until <paramref name="stop"/>.</summary>
+    public async Task RunAsync(CancellationToken stop, Action? up = null)
+    {
+        up?.Invoke();
+        if (options.QualityEverySeconds <= 0) { await Task.Delay(Timeout.Infinite, stop).ConfigureAwait(false); return; }
+        try
+        {
+            while (true)
+            {
+                foreach (var host in hosts.Values)
+                {
+                    if (host.Current is not { } served) continue;
+                    if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
+                    if (lastRun.TryGetValue(host.ModelId, out var at) && DateTimeOffset.UtcNow - at < TimeSpan.FromSeconds(options.QualityEverySeconds)) continue;
+                    lastRun[host.ModelId] = DateTimeOffset.UtcNow;
+                    try { await MeasureAsync(host, stop).ConfigureAwait(false); }
+                    catch (QueueFullException) { /* busy serving users: measure next round */ }
+                    catch (NoSnapshotException) { }
+                }
+                await Task.Delay(TimeSpan.FromSeconds(2), stop).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+    }
+
+    /// <summary>Samples the fixed set from the host's newest snapshot and judges it; null when the host has no snapshot.</summary>
+    public async Task<SampleQuality?> MeasureAsync(ModelHost host, CancellationToken cancel = default)
+    {
+        var spec = host.CurrentSpec;
+        if (spec is null) return null;
+        int classes = spec.NumClasses, perClass = options.QualityPerClass;
+        var sampler = new SamplerSettings(options.QualitySteps);
+        // The same seed per (class, row) for every model and snapshot: the page's grids compare like with like.
+        SampleRequest Request(int label, double c, double w) => new(label, perClass, c, w, options.QualitySeed + label);
+        var atOne = Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 1.0, spec.DefaultGuidance), sampler, cancel)).ToArray();
+        var atZero = spec.Mode == TrainingMode.Cad
+            ? Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 0.0, 0.0), sampler, cancel)).ToArray()
+            : [];
+        var one = await Task.WhenAll(atOne).ConfigureAwait(false);
+        var zero = await Task.WhenAll(atZero).ConfigureAwait(false);
+        try
+        {
+            using var scope = NewDisposeScope();
+            long version = one[0].Snapshot.Version;
+            // Column-major by class: row k holds the k-th image of every class.
+            using var grid = stack(Enumerable.Range(0, perClass).SelectMany(k => one.Select(o => o.Images[k])).ToArray());
+            var pixels = ImageTensors.ToBytes(grid);
+            var labels = Enumerable.Range(0, perClass).SelectMany(_ => Enumerable.Range(0, classes)).ToArray();
+            double? accuracy = judge?.Accuracy(spec, pixels, labels.Length, labels);
+            double? atZeroAccuracy = null;
+            if (zero.Length > 0 && judge is not null)
+            {
+                using var z = cat(zero.Select(o => o.Images).ToArray(), 0);
+                var zeroLabels = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
+                atZeroAccuracy = judge.Accuracy(spec, ImageTensors.ToBytes(z), zeroLabels.Length, zeroLabels);
+            }
+            var png = ImageGrid.EncodePng(pixels, labels.Length, spec.Channels, spec.ImageSize, spec.ImageSize, columns: classes, scale: 2);
+            var quality = new SampleQuality(host.ModelId, version, accuracy, atZeroAccuracy, png, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), perClass, sampler.Steps);
+            latest[host.ModelId] = quality;
+            if (accuracy is double a) Accuracy.WithLabels(host.ModelId, "1").Set(a);
+            if (atZeroAccuracy is double a0) Accuracy.WithLabels(host.ModelId, "0").Set(a0);
+            logger.LogInformation("model {Model}: snapshot v{Version} sample accuracy {Accuracy} at c = 1{AtZero}", host.ModelId, version,
+                accuracy?.ToString("F2") ?? "n/a", atZeroAccuracy is double z0 ? $", {z0:F2} at c = 0" : "");
+            return quality;
+        }
+        finally
+        {
+            foreach (var o in one.Concat(zero)) o.Dispose();
+        }
+    }
+}
