@@ -95,6 +95,7 @@ public sealed class DemoCommand : ICommand
         public volatile bool Held;
         private long lastAccepted;
         private DateTime lastAt = DateTime.UtcNow;
+        private DateTime? firstPair;
 
         public string Line(CadStreamNode runner)
         {
@@ -104,9 +105,12 @@ public sealed class DemoCommand : ICommand
             double ingest = (accepted - lastAccepted) / Math.Max(1e-3, (now - lastAt).TotalSeconds);
             lastAccepted = accepted;
             lastAt = now;
+            if (accepted > 0) firstPair ??= now;
             // Paused = back-pressure: too many accepted pairs are not yet trained into a stored snapshot.
             var paused = runner.Consumer?.IsPaused == true ? ", paused: the trainers are behind" : "";
-            var parts = new List<string> { $"ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected{paused})" };
+            // Time since the first pair: what the README's "after N minutes" counts from.
+            var since = firstPair is { } f ? now - f : TimeSpan.Zero;
+            var parts = new List<string> { $"t+{(int)since.TotalMinutes:D2}:{since.Seconds:D2} ingest {ingest:F0}/s ({accepted} accepted, {rejected} rejected{paused})" };
             // Steps/s as the node measures it from the trainers' own counters (over >= 5 s); the live sample accuracy.
             var quality = runner.Services.GetService(typeof(CadStream.Serving.ServingRuntime)) as CadStream.Serving.ServingRuntime;
             foreach (var (id, t) in status.Training.OrderBy(kv => kv.Key))
