@@ -57,7 +57,7 @@ sealed class DemoTrainBench : ICommand
                 int size = spec.ImageBytes;
                 for (int b = 0; b < count / 32; b++)
                     worker.TryPost(new TrainPairs(id, b, ActorRefs.Nobody, Enumerable.Range(b * 32, 32)
-                        .Select(i => new ScoredPair(pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray()));
+                        .Select(i => new ScoredPair($"bench-{i}", pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray()));
                 worker.Start();
                 workers.Add(worker);
             }

@@ -73,7 +73,7 @@ sealed class IngestBench : ICommand
         public ValueTask<bool> OfferAsync(IncomingPair pair, CancellationToken cancel)
         {
             float c = pair.Coherence ?? (pair.Score is double s ? (float)binner.Observe(s) : 1f);
-            buffer.Add(new ScoredPair(pair.Pixels, pair.Label, c));
+            buffer.Add(new ScoredPair(pair.Id, pair.Pixels, pair.Label, c));
             int n = Interlocked.Increment(ref count);
             if (n == 1) FirstAt = since.Elapsed;
             if (n >= expected) Done.Set();

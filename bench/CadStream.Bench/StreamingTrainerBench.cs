@@ -48,7 +48,7 @@ sealed class StreamingTrainerBench : ICommand
         for (int b = 0; b * 32 < count; b++)
         {
             var items = Enumerable.Range(b * 32, Math.Min(32, count - b * 32))
-                .Select(i => new ScoredPair(pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray();
+                .Select(i => new ScoredPair($"bench-{i}", pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray();
             worker.TryPost(new TrainPairs(spec.Id, b, ActorRefs.Nobody, items));
         }
         worker.Start();

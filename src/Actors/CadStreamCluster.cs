@@ -67,24 +67,22 @@ public sealed record NodeSettings
         : "0.0.0.0";
 }
 
-/// <summary>Registry key of the ingest actor on ingress nodes.</summary>
-public sealed class IngestKey;
+/// <summary>Registry key of the cluster-aware router to the scorers, on ingress nodes (each consumer run's ingest actor sends to it).</summary>
+public sealed class ScorerRouterKey;
 
 /// <summary>What the actors of a node work with, made by the host before the actor system starts.</summary>
 /// <param name="CoherenceModels">Makes each scorer's model of image-condition agreement (null: none).</param>
-/// <param name="Durable">Told the positions of pairs every model of theirs has stored (the consumer commits past them).</param>
 public sealed record ActorServices(
     ModelCatalog Catalog,
     ISnapshotStore Store,
     ScoringOptions Scoring,
     Func<ICoherenceModel?> CoherenceModels,
-    TrainerServices Trainers,
-    Action<IReadOnlyList<RecordPosition>> Durable);
+    TrainerServices Trainers);
 
 /// <summary>
 /// All actor wiring in one place: remoting, clustering with the split-brain resolver, the
 /// trainer shard region (trainer nodes) or its proxy (other nodes), the scorer pool (scorer
-/// nodes) and the ingest actor behind a cluster-aware scorer router (ingress nodes).
+/// nodes) and the cluster-aware router to the scorers (ingress nodes).
 /// </summary>
 public static class CadStreamCluster
 {
@@ -127,7 +125,12 @@ public static class CadStreamCluster
             {
                 Roles = node.Roles,
                 SeedNodes = node.SeedNodes,
-                SplitBrainResolver = new KeepMajorityOption(),
+                // Keep the side with the oldest node (the seed, which runs ingress in every layout we ship), with
+                // down-if-alone: in a cluster of two, losing the other node keeps the oldest running (keep-majority
+                // downed the demo node when a joined trainer died: a tie goes to the lowest address); in three or
+                // more, an oldest that is cut off alone downs itself and the rest carry on. A node on the downed
+                // side leaves for good: its actor system ends and the node exits with code 1.
+                SplitBrainResolver = new KeepOldestOption { DownIfAlone = true },
             });
 
         var extractor = new TrainerMessageExtractor();
@@ -150,15 +153,11 @@ public static class CadStreamCluster
             if (node.Has("scorer"))
                 system.ActorOf(ScorerActor.PropsFor(services.Scoring, catalog, services.CoherenceModels, trainers)
                     .WithRouter(new RoundRobinPool(Math.Max(1, services.Scoring.PoolSize))), "scorers");
+            // The ingest actor belongs to one consumer run (the ingress service makes both together), so that
+            // its memory of batches in flight and the consumer's commit ledger start over together.
             if (node.Has("ingress"))
-            {
-                var scorers = system.ActorOf(Props.Empty.WithRouter(new ClusterRouterGroup(new RoundRobinGroup("/user/scorers"),
-                    new ClusterRouterGroupSettings(10_000, ["/user/scorers"], allowLocalRoutees: true, useRole: "scorer"))), "scorer-router");
-                var ingest = system.ActorOf(IngestActor.PropsFor(scorers, services.Durable,
-                    new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(node.RedeliverAfterSeconds) },
-                    services.Trainers.Loggers.CreateLogger<IngestActor>()), "ingest");
-                registry.Register<IngestKey>(ingest);
-            }
+                registry.Register<ScorerRouterKey>(system.ActorOf(Props.Empty.WithRouter(new ClusterRouterGroup(new RoundRobinGroup("/user/scorers"),
+                    new ClusterRouterGroupSettings(10_000, ["/user/scorers"], allowLocalRoutees: true, useRole: "scorer"))), "scorer-router"));
             // Without seed nodes this node founds the cluster (single-node demo, first node of a test).
             if (node.SeedNodes.Length == 0) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
             // The configured models train from cluster start on (also after a full restart).

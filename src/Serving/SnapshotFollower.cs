@@ -106,7 +106,10 @@ public sealed class SnapshotFollower
         catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException)
         {
             if (latest is not null) failed[modelId] = (latest.Version, latest.Sha256);
-            return Fail(modelId, e);
+            Fail(modelId, e);
+            // Nothing served yet: the newest older kept version that verifies is better than nothing.
+            return host.Current is null && host.PinnedVersion is null && latest is not null
+                && await FallBackAsync(host, latest.Version, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -129,6 +132,30 @@ public sealed class SnapshotFollower
     {
         var info = await KeptAsync(modelId, version, cancellationToken).ConfigureAwait(false);
         return (info, await store.FetchAsync(modelId, version, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Installs the newest kept version below <paramref name="below"/> that verifies; false when none does.</summary>
+    async Task<bool> FallBackAsync(ModelHost host, long below, CancellationToken cancellationToken)
+    {
+        var kept = await store.ListVersionsAsync(host.ModelId, cancellationToken).ConfigureAwait(false);
+        foreach (var info in kept.Where(k => k.Version < below).OrderByDescending(k => k.Version))
+        {
+            try
+            {
+                var bytes = await store.FetchAsync(host.ModelId, info.Version, cancellationToken).ConfigureAwait(false);
+                bool switched = await Task.Factory.StartNew(() => host.Install(info, bytes), cancellationToken,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).ConfigureAwait(false);
+                if (!switched) continue;
+                logger.LogWarning("model {Model}: serving v{Version}, the newest kept snapshot that verifies (v{Bad} did not)", host.ModelId, info.Version, below);
+                Loaded?.Invoke(host.ModelId, info);
+                return true;
+            }
+            catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException or SnapshotNotFoundException)
+            {
+                logger.LogWarning("model {Model}: kept snapshot v{Version} does not verify either: {Error}", host.ModelId, info.Version, e.Message);
+            }
+        }
+        return false;
     }
 
     bool Fail(string modelId, Exception e)

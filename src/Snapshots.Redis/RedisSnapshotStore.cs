@@ -43,7 +43,7 @@ public sealed class RedisSnapshotStore : ISnapshotStore
 {
     private const string SetLatestScript = """
         local cur = redis.call('HGET', KEYS[1], 'version')
-        if cur and tonumber(cur) > tonumber(ARGV[1]) then return tonumber(cur) end
+        if cur and tonumber(cur) >= tonumber(ARGV[1]) then return tonumber(cur) end
         redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sha256', ARGV[2], 'bytes', ARGV[3], 'steps', ARGV[4], 'samples', ARGV[5], 'created', ARGV[6])
         redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
         redis.call('SADD', KEYS[3], ARGV[7])
@@ -117,12 +117,14 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         int partSize = options.PartSizeBytes;
         int parts = (int)Math.Max(1, (snapshotBytes.LongLength + partSize - 1) / partSize);
 
-        // Refuse early so an older kept version is never overwritten; the script below re-checks atomically.
+        // Refuse early so a version the store holds (the live latest among them) is never overwritten; the script
+        // below re-checks atomically.
         var current = await db.HashGetAsync(LatestKey(modelId), "version").ConfigureAwait(false);
-        if (current.TryParse(out long latestVersion) && latestVersion > version)
-            throw new InvalidOperationException($"cannot publish {modelId} v{version}: the store already has v{latestVersion}");
-
-        // A retried publish of the same version may have left more parts than this one needs.
+        long latestVersion = current.TryParse(out long lv) ? lv : 0;
+        if (latestVersion >= version)
+            throw new SnapshotVersionConflictException($"cannot publish {modelId} v{version}: the store already has v{latestVersion}", latestVersion);
+        // Parts of a publish of this version that failed half-way are left over: they are overwritten, the
+        // superfluous ones deleted below (no reader was ever pointed at them).
         var previousParts = (long?)await db.HashGetAsync(MetaKey(modelId, version), "parts").ConfigureAwait(false) ?? 0;
 
         // One part per command, one after the other: other traffic on the connection interleaves.
@@ -144,13 +146,36 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         if (newer >= 0)
         {
             if (newer != version) await DeleteVersionAsync(db, modelId, version).ConfigureAwait(false);
-            throw new InvalidOperationException($"cannot publish {modelId} v{version}: the store already has v{newer}");
+            throw new SnapshotVersionConflictException($"cannot publish {modelId} v{version}: the store already has v{newer}", newer);
         }
+
+        await WaitForAofAsync(db).ConfigureAwait(false);
 
         var notice = JsonSerializer.Serialize(new { model = modelId, version });
         await connection.GetSubscriber().PublishAsync(Channel, notice).ConfigureAwait(false);
         await PruneAsync(db, modelId).ConfigureAwait(false);
         return info;
+    }
+
+    private volatile bool noWaitAof;
+
+    /// <summary>
+    /// Durability: on Redis 7.2 and later with the append-only file on, WAITAOF 1 0 returns once the local
+    /// AOF has fsynced everything this connection wrote (the AOF is appended in order, so the bytes before
+    /// the pointer too); only then does a publish return and a trainer acknowledge its pairs. Older servers
+    /// (Debian 12 has 7.0) or a server without the AOF do not have it: the store then relies on the
+    /// server's appendfsync policy (everysec: up to about a second of writes can be lost in a crash) and
+    /// says so once in the log.
+    /// </summary>
+    async Task WaitForAofAsync(IDatabase db)
+    {
+        if (noWaitAof) return;
+        try { await db.ExecuteAsync("WAITAOF", 1, 0, 5000).ConfigureAwait(false); }
+        catch (RedisServerException e)
+        {
+            noWaitAof = true;
+            Warn($"the Redis server does not confirm AOF fsyncs (WAITAOF: {e.Message}); snapshots are as durable as its appendfsync policy makes them");
+        }
     }
 
     static HashEntry[] Fields(SnapshotInfo info) =>

@@ -22,8 +22,9 @@ public sealed record FolderSnapshotStoreOptions
 ///   version, sha256, bytes, steps, samples, created), checked on fetch.</item>
 /// <item><c>{id}/latest.json</c>: the latest pointer, the same JSON.</item>
 /// </list>
-/// Every file is written to a temporary name and renamed into place, and the pointer is moved only
-/// after the bytes and record are in place, so a reader in any process never sees half a snapshot.
+/// Every file is written to a temporary name, synced to disk, renamed into place, and its folder synced,
+/// and the pointer is moved only after the bytes and record are in place, so a reader in any process
+/// never sees half a snapshot and a publish that returned survives a power loss.
 /// Subscribers in this process are told at once; other processes see a new snapshot through
 /// polling of the latest pointers (<see cref="FolderSnapshotStoreOptions.PollInterval"/>). Publishes
 /// are serialised within one store instance; run one publisher per model across processes.
@@ -76,9 +77,12 @@ public sealed class FolderSnapshotStore : ISnapshotStore
         {
             Directory.CreateDirectory(ModelDir(modelId));
             var latest = ReadRecord(LatestPath(modelId));
-            if (latest is not null && latest.Version > version)
-                throw new InvalidOperationException(
-                    $"cannot publish {modelId} v{version}: the store already has v{latest.Version}");
+            if (latest is not null && latest.Version >= version)
+                throw new SnapshotVersionConflictException(
+                    $"cannot publish {modelId} v{version}: the store already has v{latest.Version}", latest.Version);
+            if (File.Exists(RecordPath(modelId, version)) || File.Exists(SnapshotPath(modelId, version)))
+                throw new SnapshotVersionConflictException(
+                    $"cannot publish {modelId} v{version}: the store already holds v{version}", latest?.Version ?? version);
             await WriteAtomicAsync(SnapshotPath(modelId, version), snapshotBytes, cancellationToken).ConfigureAwait(false);
             var record = JsonSerializer.SerializeToUtf8Bytes(info, Json);
             await WriteAtomicAsync(RecordPath(modelId, version), record, cancellationToken).ConfigureAwait(false);
@@ -210,12 +214,39 @@ public sealed class FolderSnapshotStore : ISnapshotStore
                 f.Flush(flushToDisk: true);
             }
             File.Move(tmp, path, overwrite: true);
+            // The rename itself is durable only once the folder's entry is on disk too.
+            SyncDirectory(Path.GetDirectoryName(path)!);
         }
         catch
         {
             try { File.Delete(tmp); } catch (IOException) { }
             throw;
         }
+    }
+
+    /// <summary>fsync of a directory (POSIX); a no-op where the OS has no such call.</summary>
+    static void SyncDirectory(string directory)
+    {
+        if (OperatingSystem.IsWindows()) return;
+        int fd = Posix.open(directory, Posix.O_RDONLY | Posix.O_DIRECTORY);
+        if (fd < 0) throw new IOException($"cannot open folder {directory} to sync it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        try
+        {
+            if (Posix.fsync(fd) != 0)
+                throw new IOException($"cannot sync folder {directory} (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+        }
+        finally { _ = Posix.close(fd); }
+    }
+
+    static class Posix
+    {
+        public const int O_RDONLY = 0, O_DIRECTORY = 0x10000;  // Linux values (x86-64 and arm64)
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Ansi)]
+        public static extern int open(string path, int flags);
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int fsync(int fd);
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int close(int fd);
     }
 
     void Prune(string modelId)

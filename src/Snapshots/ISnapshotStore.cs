@@ -19,6 +19,15 @@ public sealed record SnapshotInfo(long Version, string Sha256, long Bytes, long 
 /// <summary>A store saying that model <paramref name="ModelId"/> has snapshot <paramref name="Version"/>.</summary>
 public sealed record SnapshotNotice(string ModelId, long Version);
 
+/// <summary>
+/// A publish refused because the store already holds that version or a newer one: versions are never
+/// reused. <see cref="StoreLatest"/> is the store's latest version (publish above it).
+/// </summary>
+public sealed class SnapshotVersionConflictException(string message, long storeLatest) : InvalidOperationException(message)
+{
+    public long StoreLatest { get; } = storeLatest;
+}
+
 /// <summary>Raised when stored snapshot bytes do not match their recorded SHA-256 or length.</summary>
 public sealed class SnapshotIntegrityException(string message) : Exception(message);
 
@@ -36,9 +45,10 @@ public interface ISnapshotStore : IAsyncDisposable
     string Description { get; }
 
     /// <summary>
-    /// Stores the bytes, then moves the model's latest pointer to them, then notifies subscribers.
-    /// A version lower than the current latest is refused (<see cref="InvalidOperationException"/>);
-    /// publishing the latest version again replaces it (a retried publish).
+    /// Stores the bytes durably, then moves the model's latest pointer to them, then notifies subscribers.
+    /// A version the store already holds, or one not above its latest, is refused
+    /// (<see cref="SnapshotVersionConflictException"/>): a version is never written twice, so a retry after
+    /// a failure uses a new version.
     /// </summary>
     Task<SnapshotInfo> PublishAsync(string modelId, byte[] snapshotBytes, long version, long steps, long samples,
         CancellationToken cancellationToken = default);

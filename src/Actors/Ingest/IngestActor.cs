@@ -9,9 +9,10 @@ namespace CadStream.Actors.Ingest;
 
 /// <summary>
 /// Bridges the Kafka consumer to the cluster: groups accepted pairs into small batches for the
-/// scorers, remembers which batches every model has stored in a snapshot (<see cref="BatchLedger"/>),
-/// hands the positions of stored ones to the consumer to commit, and re-sends batches whose trainer
-/// went silent (a trainer node died).
+/// scorers, remembers which trainer holds each batch and which batches every model has stored in a
+/// snapshot (<see cref="BatchLedger"/>), hands the positions of stored ones to the consumer to commit,
+/// and sends a batch again only when the trainer that held it is gone (death watch), says it lost it,
+/// or the batch never arrived: a slow trainer is never sent a batch twice.
 /// </summary>
 public sealed class IngestActor : ReceiveActor, IWithTimers
 {
@@ -25,24 +26,33 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     {
         public int BatchSize { get; init; } = 32;
         public TimeSpan FlushAfter { get; init; } = TimeSpan.FromMilliseconds(100);
-        /// <summary>A batch not stored by a trainer within this time is sent again.</summary>
+        /// <summary>A batch that no trainer said it holds within this time (lost on the way) is sent again.</summary>
         public TimeSpan RedeliverAfter { get; init; } = TimeSpan.FromSeconds(90);
     }
 
     /// <summary>Pairs sent to a trainer again (docs/interfaces.md, metrics).</summary>
     public static readonly Counter Redelivered = Metrics.CreateCounter("cad_ingest_redelivered_total",
-        "Pairs sent to a trainer again because it did not store them in time.", "model");
+        "Pairs sent to a trainer again because the trainer that held them is gone, lost them, or never got them.", "model");
 
     private readonly BatchLedger ledger = new();
     private readonly Dictionary<long, IncomingPair[]> inFlight = new();
+    private readonly HashSet<IActorRef> watched = [];
+    private readonly ILogger logger;
+    private readonly IActorRef scorers;
+    private readonly Action<Exception>? restarted;
     private readonly List<IncomingPair> pending = [];
     private long nextBatch = DateTime.UtcNow.Ticks;  // unique across restarts of this actor
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <param name="durable">Told the positions of pairs every model of theirs has stored (the consumer commits past them).</param>
-    public IngestActor(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable, Options options, ILogger logger)
+    /// <param name="restarted">Called when this actor restarts after a failure: its memory of batches is gone, so the
+    /// consumer it belongs to must start over from the last commit.</param>
+    public IngestActor(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable, Options options, ILogger logger, Action<Exception>? restarted = null)
     {
+        this.restarted = restarted;
+        this.logger = logger;
+        this.scorers = scorers;
         Receive<Accepted>(m =>
         {
             pending.Add(m.Pair);
@@ -50,12 +60,30 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
             else if (!Timers.IsTimerActive("flush")) Timers.StartSingleTimer("flush", Flush.Instance, options.FlushAfter);
         });
         Receive<Flush>(_ => Dispatch(scorers, durable));
+        Receive<BatchHeld>(m =>
+        {
+            if (!ledger.Held(m.BatchId, m.ModelId, m.Holder)) return;
+            if (watched.Add(m.Holder)) Context.Watch(m.Holder);
+        });
         Receive<BatchesDurable>(m =>
         {
             var done = ledger.Durable(m.ModelId, m.BatchIds);
             foreach (var id in m.BatchIds)
                 if (!ledger.IsPending(id)) inFlight.Remove(id);
             if (done.Count > 0) durable(done);
+        });
+        Receive<Terminated>(m =>
+        {
+            watched.Remove(m.ActorRef);
+            var again = ledger.Gone(m.ActorRef, DateTime.UtcNow);
+            if (again.Count > 0)
+                Resend(again.GroupBy(a => a.BatchId).Select(g => (g.Key, (IReadOnlyCollection<string>)g.Select(a => a.Model).ToArray())).ToArray(),
+                    $"their trainer {m.ActorRef.Path} is gone");
+        });
+        Receive<BatchesLost>(m =>
+        {
+            var again = ledger.Lost(m.ModelId, m.BatchIds, DateTime.UtcNow);
+            if (again.Count > 0) Resend(again.Select(id => (id, (IReadOnlyCollection<string>)[m.ModelId])).ToArray(), $"the trainer of {m.ModelId} lost them");
         });
         Receive<Revoked>(m =>
         {
@@ -65,21 +93,14 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         });
         Receive<CheckOverdue>(_ =>
         {
-            int batches = 0, pairs = 0;
-            var silent = new HashSet<string>();
-            foreach (var (batchId, models) in ledger.Overdue(DateTime.UtcNow, options.RedeliverAfter))
+            var late = ledger.Overdue(DateTime.UtcNow, options.RedeliverAfter);
+            if (late.Count > 0) Resend(late, $"no trainer received them within {options.RedeliverAfter}");
+            // Stop watching trainers that hold nothing any more.
+            foreach (var w in watched.Where(w => !ledger.Holds(w)).ToList())
             {
-                if (!inFlight.TryGetValue(batchId, out var b)) continue;
-                scorers.Tell(new ScorePairs(batchId, Self, b.Select(p => ToScore(p, models.ToArray())).ToArray()));
-                batches++;
-                pairs += b.Length;
-                silent.UnionWith(models);
-                foreach (var model in models) Redelivered.WithLabels(model).Inc(b.Count(p => p.ModelIds.Contains(model)));
+                Context.Unwatch(w);
+                watched.Remove(w);
             }
-            // One line per check: after a trainer node dies, every batch it held is overdue at once.
-            if (batches > 0)
-                logger.LogWarning("{Batches} batches ({Pairs} pairs) not stored by {Models} within {Timeout}: sending them again",
-                    batches, pairs, string.Join(",", silent.Order()), options.RedeliverAfter);
         });
         Timers.StartPeriodicTimer("overdue", CheckOverdue.Instance, TimeSpan.FromSeconds(5));
     }
@@ -99,11 +120,36 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         scorers.Tell(new ScorePairs(id, Self, pairs.Select(p => ToScore(p, p.ModelIds.ToArray())).ToArray()));
     }
 
+    protected override void PreRestart(Exception reason, object message)
+    {
+        restarted?.Invoke(reason);
+        base.PreRestart(reason, message);
+    }
+
+    /// <summary>Sends batches again to the given models (through the scorers); one log line per occasion.</summary>
+    private void Resend(IReadOnlyList<(long BatchId, IReadOnlyCollection<string> Models)> batches, string why)
+    {
+        int sent = 0, pairs = 0;
+        var models = new HashSet<string>();
+        foreach (var (batchId, to) in batches)
+        {
+            if (!inFlight.TryGetValue(batchId, out var b)) continue;
+            scorers.Tell(new ScorePairs(batchId, Self, b.Select(p => ToScore(p, to.ToArray())).ToArray()));
+            sent++;
+            pairs += b.Length;
+            models.UnionWith(to);
+            foreach (var model in to) Redelivered.WithLabels(model).Inc(b.Count(p => p.ModelIds.Contains(model)));
+        }
+        if (sent > 0)
+            logger.LogWarning("sending {Batches} batches ({Pairs} pairs) again to {Models}: {Why}", sent, pairs, string.Join(",", models.Order()), why);
+    }
+
     private static PairToScore ToScore(IncomingPair p, string[] models) =>
         new(p.Id, p.ModelIds.Where(models.Contains).ToArray(), p.Label, p.Coherence, p.Score, p.Pixels);
 
-    public static Props PropsFor(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable, Options options, ILogger logger) =>
-        Props.Create(() => new IngestActor(scorers, durable, options, logger));
+    public static Props PropsFor(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable, Options options, ILogger logger,
+        Action<Exception>? restarted = null) =>
+        Props.Create(() => new IngestActor(scorers, durable, options, logger, restarted));
 }
 
 /// <summary>

@@ -5,10 +5,10 @@ using CadStream.Model;
 namespace CadStream.Actors.Scoring;
 
 /// <summary>A pair before scoring, as ingress hands it on (no Kafka types: it may cross nodes).</summary>
-public sealed record PairToScore(string Id, string[] ModelIds, int Label, float? Coherence, double? Score, byte[] Pixels);
+public sealed record PairToScore(string Id, string[] ModelIds, int Label, float? Coherence, double? Score, byte[] Pixels) : IClusterMessage;
 
 /// <summary>A batch to score; the scored pairs go to each model's trainer with the same batch id.</summary>
-public sealed record ScorePairs(long BatchId, IActorRef AckTo, IReadOnlyList<PairToScore> Pairs);
+public sealed record ScorePairs(long BatchId, IActorRef AckTo, IReadOnlyList<PairToScore> Pairs) : IClusterMessage;
 
 /// <summary>
 /// Where the coherence of a pair that carries neither a coherence nor a raw score comes from: a model
@@ -52,7 +52,7 @@ public sealed class ScorerActor : ReceiveActor
             {
                 var pairs = group.Select(x => m.Pairs[x.i]).ToArray();
                 var coherence = Score(options, catalog, group.Key, pairs);
-                var scored = pairs.Select((p, j) => new ScoredPair(p.Pixels, p.Label, coherence[j])).ToArray();
+                var scored = pairs.Select((p, j) => new ScoredPair(p.Id, p.Pixels, p.Label, coherence[j])).ToArray();
                 foreach (var c in coherence) TrainerMetrics.Coherence.WithLabels(group.Key).Observe(c);
                 trainers.Tell(new TrainPairs(group.Key, m.BatchId, m.AckTo, scored));
             }

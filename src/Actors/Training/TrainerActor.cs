@@ -28,7 +28,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         public static readonly Stop Instance = new();
     }
 
-    private sealed record Resumed(long Generation, long Version, byte[]? Bytes);
+    private sealed record Resumed(long Generation, long Version, byte[]? Bytes, long StoreLatest);
     private sealed record StartFailed(long Generation, Exception Error);
     private sealed record FromWorker(long Generation, object Message);
     private sealed record Published(long Generation, TrainerWorker.SnapshotReady Snapshot, SnapshotInfo Info, double Seconds);
@@ -68,16 +68,17 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         TrainerMetrics.PublishFailures.WithLabels(modelId);
 
         Receive<Resumed>(m => m.Generation == generation, OnResumed);
-        Receive<StartFailed>(m => m.Generation == generation, m => Restart(m.Error));
+        Receive<StartFailed>(m => m.Generation == generation, m => Restart(Unwrap(m.Error)));
         Receive<FromWorker>(m => m.Generation == generation, m => OnWorker(m.Message));
         Receive<Published>(m => m.Generation == generation, OnPublished);
         Receive<PublishFailed>(m => m.Generation == generation, OnPublishFailed);
         Receive<StartAgain>(_ => Begin());
         Receive<TrainPairs>(m =>
         {
-            // Ingress re-sends batches it has not heard back about in time, also to a trainer that is only
-            // behind. One this entity still holds is not queued again (only its reply address is updated):
-            // duplicates would pile more work on a trainer that is already late.
+            // The sender learns who holds the batch (and watches it): should this entity die before storing
+            // it, the batch is sent again; while it lives, never. A batch this entity already holds (sent
+            // again after a lost acknowledgement) is not queued twice; only its reply address is updated.
+            m.AckTo.Tell(new BatchHeld(spec.Id, m.BatchId, Self));
             if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
             held[m.BatchId] = m;
             Post(m);
@@ -110,12 +111,36 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         FetchLatestAsync(gen).PipeTo(Self, failure: e => new StartFailed(gen, e));
     }
 
+    /// <summary>
+    /// The newest stored snapshot that verifies (its SHA-256 and format): the latest, else the newest older
+    /// kept version (a latest that fails its check is skipped with a warning). Throws when none verifies or
+    /// the store cannot be read, which restarts the entity's start with back-off.
+    /// </summary>
     private async Task<Resumed> FetchLatestAsync(long gen)
     {
         var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
-        if (latest is null) return new Resumed(gen, 0, null);
-        var bytes = await store.FetchAsync(spec.Id, latest.Version).ConfigureAwait(false);
-        return new Resumed(gen, latest.Version, bytes);
+        if (latest is null) return new Resumed(gen, 0, null, 0);
+        var problems = new List<string>();
+        var candidates = new List<long> { latest.Version };
+        candidates.AddRange((await store.ListVersionsAsync(spec.Id).ConfigureAwait(false))
+            .Select(k => k.Version).Where(v => v < latest.Version).OrderDescending());
+        foreach (var version in candidates)
+        {
+            try
+            {
+                var bytes = await store.FetchAsync(spec.Id, version).ConfigureAwait(false);
+                _ = CadSnapshot.FromBytes(bytes);  // format and checksum, before a worker builds on it
+                if (problems.Count > 0)
+                    logger.LogWarning("trainer {Model}: resuming from v{Version}, the newest snapshot that verifies ({Problems})",
+                        spec.Id, version, string.Join("; ", problems));
+                return new Resumed(gen, version, bytes, latest.Version);
+            }
+            catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException or SnapshotNotFoundException)
+            {
+                problems.Add($"v{version}: {e.Message}");
+            }
+        }
+        throw new SnapshotFormatException($"no kept snapshot of {spec.Id} verifies: {string.Join("; ", problems)}");
     }
 
     private void OnResumed(Resumed m)
@@ -123,7 +148,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         var self = Self;
         long gen = m.Generation;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
-            message => self.Tell(new FromWorker(gen, message)), logger);
+            message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest);
         worker.Start();
         foreach (var batch in held.Values) Post(batch);
         if (stopping) worker.RequestStop();
@@ -176,14 +201,17 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private void OnPublishFailed(PublishFailed m)
     {
         TrainerMetrics.PublishFailures.WithLabels(spec.Id).Inc();
-        logger.LogWarning("trainer {Model}: storing snapshot v{Version} failed, will retry: {Error}", spec.Id, m.Snapshot.Version, m.Error.Message);
-        worker?.TryPost(new TrainerWorker.PublishOutcome(m.Snapshot.Version, Stored: false));
+        logger.LogWarning("trainer {Model}: storing snapshot v{Version} failed, will retry with back-off: {Error}", spec.Id, m.Snapshot.Version, Unwrap(m.Error).Message);
+        long storeLatest = Unwrap(m.Error) is SnapshotVersionConflictException conflict ? conflict.StoreLatest : 0;
+        worker?.TryPost(new TrainerWorker.PublishOutcome(m.Snapshot.Version, Stored: false, storeLatest));
         if (m.Snapshot.Final)
         {
             logger.LogWarning("trainer {Model}: stopping without a final snapshot; its pairs will be sent again", spec.Id);
             Context.Stop(Self);
         }
     }
+
+    static Exception Unwrap(Exception e) => e is AggregateException { InnerExceptions.Count: 1 } a ? Unwrap(a.InnerExceptions[0]) : e;
 
     /// <summary>The worker (or its start) failed: report it, and start a new one after the back-off.</summary>
     private void Restart(Exception error)
@@ -194,6 +222,15 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         var delay = services.Health.Failed(part, error);
         if (stopping) { Context.Stop(Self); return; }
         Timers.StartSingleTimer("restart", StartAgain.Instance, delay);
+    }
+
+    /// <summary>A restart loses what this instance held: its senders are told to send it again (the actor reference stays the same, so no one sees it die).</summary>
+    protected override void PreRestart(Exception reason, object message)
+    {
+        foreach (var group in held.Values.GroupBy(b => b.AckTo))
+            group.Key.Tell(new BatchesLost(spec.Id, group.Select(b => b.BatchId).ToArray()));
+        held.Clear();
+        base.PreRestart(reason, message);
     }
 
     protected override void PostStop()

@@ -13,7 +13,9 @@ namespace CadStream.Actors.Training;
 /// (bounded replay), steps while fresh pairs arrive, and every N steps or T seconds serialises a
 /// snapshot and hands it to its owner to store (<see cref="SnapshotReady"/>): storing is I/O and
 /// happens off this thread, so a slow or absent store never stalls training. One snapshot is in
-/// flight at a time; the owner answers with <see cref="PublishOutcome"/>.
+/// flight at a time; the owner answers with <see cref="PublishOutcome"/>. After a failed store the
+/// next attempt waits a back-off (1 s doubling to a minute), not the whole interval, and carries a new
+/// version: next = max(the store's latest, the last one tried) + 1.
 /// </summary>
 public sealed class TrainerWorker : IDisposable
 {
@@ -25,14 +27,17 @@ public sealed class TrainerWorker : IDisposable
     public sealed record Stopped;
     /// <summary>The worker's thread ended with an error; it does nothing more.</summary>
     public sealed record Failed(Exception Error);
-    /// <summary>From the owner: whether the snapshot of <paramref name="Version"/> was stored.</summary>
-    public sealed record PublishOutcome(long Version, bool Stored);
+    /// <summary>
+    /// From the owner: whether the snapshot of <paramref name="Version"/> was stored; when not, the store's latest
+    /// version if known (0 otherwise). The next snapshot is numbered above both: a version is never used twice.
+    /// </summary>
+    public sealed record PublishOutcome(long Version, bool Stored, long StoreLatest = 0);
 
     private sealed record Item(ScoredPair Pair, long BatchId);
 
     private readonly ModelSpec spec;
     private readonly byte[]? resumeBytes;
-    private readonly long resumeVersion;
+    private readonly long resumeVersion, storeLatest;
     private readonly Device device;
     private readonly Action<object> tellOwner;
     private readonly ILogger logger;
@@ -41,9 +46,11 @@ public sealed class TrainerWorker : IDisposable
 
     /// <param name="resumeBytes">The snapshot to resume from (stored as <paramref name="resumeVersion"/>), or null for a new model.</param>
     /// <param name="tellOwner">Where <see cref="SnapshotReady"/>, <see cref="Stopped"/> and <see cref="Failed"/> go (called on the worker's thread).</param>
+    /// <param name="storeLatest">The store's latest version when it is above <paramref name="resumeVersion"/> (a latest that did not verify): snapshots are numbered above it.</param>
     public TrainerWorker(ModelSpec spec, byte[]? resumeBytes, long resumeVersion, Device device, int threads, string node,
-        Action<object> tellOwner, ILogger logger)
+        Action<object> tellOwner, ILogger logger, long storeLatest = 0)
     {
+        this.storeLatest = Math.Max(storeLatest, resumeVersion);
         this.spec = spec;
         this.resumeBytes = resumeBytes;
         this.resumeVersion = resumeVersion;
@@ -92,7 +99,9 @@ public sealed class TrainerWorker : IDisposable
         private readonly Dictionary<long, int> remaining = new();
         private readonly Stopwatch sinceSnapshot = Stopwatch.StartNew();
         private readonly CoherenceWindow recent = new(2048);
-        private long version = owner.resumeVersion, storedSteps = trainer.Steps;
+        // The last version stored (what status shows) and the last one tried (stored or not): never reused.
+        private long version = owner.resumeVersion, lastTried = owner.storeLatest, storedSteps = trainer.Steps;
+        private int failures;
         private SnapshotReady? inFlight;
         private double smoothed = double.NaN;
 
@@ -126,6 +135,8 @@ public sealed class TrainerWorker : IDisposable
         private bool Due()
         {
             long since = trainer.Steps - storedSteps;
+            if (failures > 0)  // retry with back-off, whatever the interval says
+                return sinceSnapshot.Elapsed.TotalSeconds >= Math.Min(60, Math.Pow(2, failures - 1)) && (since > 0 || trainedBatches.Count > 0);
             return since >= spec.SnapshotEverySteps
                    || (sinceSnapshot.Elapsed.TotalSeconds >= spec.SnapshotEverySeconds && (since > 0 || trainedBatches.Count > 0));
         }
@@ -145,14 +156,20 @@ public sealed class TrainerWorker : IDisposable
                         if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
                         break;
                     case PublishOutcome outcome when inFlight is not null && outcome.Version == inFlight.Version:
+                        lastTried = Math.Max(lastTried, Math.Max(inFlight.Version, outcome.StoreLatest));
                         if (outcome.Stored)
                         {
                             version = inFlight.Version;
                             storedSteps = inFlight.Steps;
+                            failures = 0;
                         }
-                        else trainedBatches.InsertRange(0, inFlight.BatchIds);  // they go into the next snapshot
+                        else
+                        {
+                            trainedBatches.InsertRange(0, inFlight.BatchIds);  // they go into the next snapshot
+                            failures++;
+                        }
                         inFlight = null;
-                        sinceSnapshot.Restart();  // also after a failure: retry after another interval, do not spin
+                        sinceSnapshot.Restart();
                         Publish();
                         break;
                 }
@@ -161,8 +178,9 @@ public sealed class TrainerWorker : IDisposable
         private void Offer(bool final)
         {
             var clock = Stopwatch.StartNew();
-            var bytes = trainer.ToSnapshot(version + 1, includeTrainingState: true).ToBytes();
-            inFlight = new SnapshotReady(version + 1, bytes, trainer.Steps, trainer.SamplesSeen, trainedBatches.ToArray(), clock.Elapsed.TotalSeconds, final);
+            long next = lastTried + 1;
+            var bytes = trainer.ToSnapshot(next, includeTrainingState: true).ToBytes();
+            inFlight = new SnapshotReady(next, bytes, trainer.Steps, trainer.SamplesSeen, trainedBatches.ToArray(), clock.Elapsed.TotalSeconds, final);
             trainedBatches.Clear();
             owner.tellOwner(inFlight);
         }

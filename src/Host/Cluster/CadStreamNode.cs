@@ -74,15 +74,14 @@ public sealed class CadStreamNode : IAsyncDisposable
         builder.Services.AddSingleton(Health);
         builder.Services.AddSingleton(bridge);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers),
-            positions => bridge.Consumer?.MarkDurable(positions));
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers));
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
         {
             if (string.IsNullOrWhiteSpace(settings.Kafka.Bootstrap))
                 throw new ArgumentException("an ingress node needs Kafka:Bootstrap (or --kafka HOST:PORT)");
             builder.Services.AddHostedService(sp => new IngressService(settings, Catalog, bridge, Health,
-                sp.GetRequiredService<ActorRegistry>(), sp.GetRequiredService<ILoggerFactory>()));
+                sp.GetRequiredService<ActorSystem>(), sp.GetRequiredService<ActorRegistry>(), sp.GetRequiredService<ILoggerFactory>()));
         }
         if (node.Has("serving"))
         {
@@ -207,49 +206,72 @@ public sealed class IngressBridge
 }
 
 /// <summary>
-/// The Kafka consumer of an ingress node as a hosted service: consumes into the ingest actor under the
-/// node's restart policy. A consumer that faults (a fatal Kafka error) is replaced by a new one that
-/// resumes from the group's committed offsets.
+/// The Kafka consumer of an ingress node as a hosted service: consumes into an ingest actor under the
+/// node's restart policy. Consumer and ingest actor live and die together (one run): if either fails
+/// (a fatal Kafka error; the actor stopped, or restarted and so forgot its batches in flight), both are
+/// replaced and the new consumer resumes from the group's committed offsets, so nothing that was not
+/// yet reflected in a stored snapshot is skipped.
 /// </summary>
 public sealed class IngressService(CadStreamSettings settings, ModelCatalog catalog, IngressBridge bridge, NodeHealth health,
-    ActorRegistry registry, ILoggerFactory loggers) : BackgroundService
+    ActorSystem system, ActorRegistry registry, ILoggerFactory loggers) : BackgroundService
 {
     public const string Part = "kafka consumer";
+    private int runs;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var ingest = await registry.GetAsync<IngestKey>(stoppingToken);
-        await Supervision.RunAsync(Part, (stop, up) => ConsumeAsync(ingest, stop, up), health, stoppingToken);
+        var scorers = await registry.GetAsync<ScorerRouterKey>(stoppingToken);
+        await Supervision.RunAsync(Part, (stop, up) => ConsumeAsync(scorers, stop, up), health, stoppingToken);
     }
 
-    private Task ConsumeAsync(IActorRef ingest, CancellationToken stop, Action up) =>
-        RunConsumerAsync(new PairConsumerOptions
+    private async Task ConsumeAsync(IActorRef scorers, CancellationToken stop, Action up)
+    {
+        var forgot = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        PairConsumer? consumer = null;
+        var ingest = system.ActorOf(IngestActor.PropsFor(scorers, positions => consumer?.MarkDurable(positions),
+            new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(settings.Node.RedeliverAfterSeconds) },
+            loggers.CreateLogger<IngestActor>(),
+            restarted: e => forgot.TrySetException(new InvalidOperationException($"the ingest actor restarted after {e.GetType().Name}: {e.Message}; re-reading from the last commit"))),
+            $"ingest-{Interlocked.Increment(ref runs)}");
+        var gone = ingest.WatchAsync(CancellationToken.None);
+        try
         {
-            BootstrapServers = settings.Kafka.Bootstrap,
-            Topic = settings.Kafka.Topic,
-            DeadLetterTopic = settings.Kafka.DeadLetterTopic,
-            MaxInFlight = settings.Node.MaxInFlightPairs,
-            Logger = loggers.CreateLogger<PairConsumer>(),
-        }, new PairDecoder(catalog), new ActorPairSink(ingest), bridge, stop, up,
-            // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
-            parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())));
+            await RunConsumerAsync(new PairConsumerOptions
+            {
+                BootstrapServers = settings.Kafka.Bootstrap,
+                Topic = settings.Kafka.Topic,
+                DeadLetterTopic = settings.Kafka.DeadLetterTopic,
+                MaxInFlight = settings.Node.MaxInFlightPairs,
+                Logger = loggers.CreateLogger<PairConsumer>(),
+            }, new PairDecoder(catalog), new ActorPairSink(ingest), bridge, stop, up,
+                // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
+                parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())),
+                started: c => consumer = c,
+                alsoEndsOn: Task.WhenAny(forgot.Task, gone.ContinueWith(_ => throw new InvalidOperationException("the ingest actor stopped; re-reading from the last commit"),
+                    TaskScheduler.Default)).Unwrap());
+        }
+        finally { system.Stop(ingest); }
+    }
 
     /// <summary>
     /// One consumer's life: starts it, publishes it on the bridge, calls <paramref name="up"/>, and ends when
-    /// <paramref name="stop"/> fires (stopping it cleanly) or when the consumer fails (rethrowing its failure,
-    /// which the supervision turns into a restart).
+    /// <paramref name="stop"/> fires (stopping it cleanly), when the consumer fails, or when
+    /// <paramref name="alsoEndsOn"/> faults (rethrowing that failure, which the supervision turns into a restart).
     /// </summary>
     public static async Task RunConsumerAsync(PairConsumerOptions options, PairDecoder decoder, IPairSink sink, IngressBridge bridge,
-        CancellationToken stop, Action up, Action<IReadOnlyList<Confluent.Kafka.TopicPartition>>? revoked = null)
+        CancellationToken stop, Action up, Action<IReadOnlyList<Confluent.Kafka.TopicPartition>>? revoked = null,
+        Action<PairConsumer>? started = null, Task? alsoEndsOn = null)
     {
         using var consumer = new PairConsumer(options, decoder, sink);
         if (revoked is not null) consumer.PartitionsRevoked += revoked;
+        started?.Invoke(consumer);
         consumer.Start();
         bridge.Consumer = consumer;
         up();
         try
         {
-            await consumer.Completion.WaitAsync(stop);
+            var ended = await Task.WhenAny(consumer.Completion, alsoEndsOn ?? Task.Delay(Timeout.Infinite, stop)).WaitAsync(stop);
+            await ended;  // rethrows what ended the run
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
         finally

@@ -25,8 +25,8 @@ namespace CadStream.Tests.Cluster;
 public sealed class FailoverTests(ITestOutputHelper output)
 {
     const string ModelId = "failover-cad";
-    /// <summary>The ingest actor's warning when it re-sends batches no trainer stored in time.</summary>
-    const string Resent = "not stored by failover-cad within";
+    /// <summary>The ingest actor's warning when it sends batches again (their trainer is gone).</summary>
+    const string Resent = "again to failover-cad";
 
     [Fact]
     public async Task A_killed_trainer_nodes_model_resumes_on_the_other_trainer_from_redis_and_no_pair_is_lost()

@@ -159,14 +159,33 @@ public abstract class SnapshotStoreContract : IAsyncLifetime
         var id = NewModelId();
         await store.PublishAsync(id, Blob(3000, 3), 3, 1, 1);
         await store.PublishAsync(id, Blob(3000, 1), 5, 1, 1);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => store.PublishAsync(id, Blob(3000, 2), 4, 1, 1));
+        var e = await Assert.ThrowsAsync<SnapshotVersionConflictException>(() => store.PublishAsync(id, Blob(3000, 2), 4, 1, 1));
         Assert.Contains("v5", e.Message);
         Assert.Equal(5, (await store.GetLatestAsync(id))!.Version);
         Assert.Equal(Blob(3000, 1), await store.FetchAsync(id, 5));
         await Assert.ThrowsAsync<SnapshotNotFoundException>(() => store.FetchAsync(id, 4));
         // A refused publish of a kept older version leaves that version as it was.
-        await Assert.ThrowsAsync<InvalidOperationException>(() => store.PublishAsync(id, Blob(3000, 4), 3, 1, 1));
+        await Assert.ThrowsAsync<SnapshotVersionConflictException>(() => store.PublishAsync(id, Blob(3000, 4), 3, 1, 1));
         Assert.Equal(Blob(3000, 3), await store.FetchAsync(id, 3));
+    }
+
+    [Fact]
+    public async Task A_version_is_never_written_twice_and_the_conflict_names_the_latest()
+    {
+        var store = await StoreAsync();
+        var id = NewModelId();
+        await store.PublishAsync(id, Blob(2000, 1), 1, 1, 1);
+        await store.PublishAsync(id, Blob(2000, 2), 2, 2, 2);
+        // Publishing the live latest again (a retry after a failure late in a publish) is refused, not an overwrite.
+        var again = await Assert.ThrowsAsync<SnapshotVersionConflictException>(() => store.PublishAsync(id, Blob(2000, 9), 2, 3, 3));
+        Assert.Equal(2, again.StoreLatest);
+        Assert.Equal(Blob(2000, 2), await store.FetchAsync(id, 2));
+        var older = await Assert.ThrowsAsync<SnapshotVersionConflictException>(() => store.PublishAsync(id, Blob(2000, 8), 1, 3, 3));
+        Assert.Equal(2, older.StoreLatest);
+        Assert.Equal(Blob(2000, 1), await store.FetchAsync(id, 1));
+        // The next version above the latest goes through.
+        await store.PublishAsync(id, Blob(2000, 3), again.StoreLatest + 1, 3, 3);
+        Assert.Equal(3, (await store.GetLatestAsync(id))!.Version);
     }
 
     [Fact]
