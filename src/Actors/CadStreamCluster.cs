@@ -86,6 +86,9 @@ public sealed record ActorServices(
 /// </summary>
 public static class CadStreamCluster
 {
+    /// <summary>CadStream's version as the cluster sees it (from this assembly).</summary>
+    public static string AppVersion { get; } = (typeof(CadStreamCluster).Assembly.GetName().Version ?? new Version(1, 0, 0)).ToString(3);
+
     public static AkkaConfigurationBuilder AddCadStream(this AkkaConfigurationBuilder builder, NodeSettings node, ActorServices services)
     {
         var catalog = services.Catalog;
@@ -95,9 +98,15 @@ public static class CadStreamCluster
         // Remember-entities on DData without durable keys: LightningDB (durable storage) does not load
         // with the served packages (docs/architecture.md, "Measured facts"). Entities survive a node crash, and the configured
         // models are started again at every cluster start.
+        // The cluster's app version is CadStream's, whatever process hosts it (Akka's default is the entry
+        // assembly's): shards do not rebalance while members differ in version, as in a rolling update.
+        builder.AddHocon($"akka.cluster.app-version = \"{AppVersion}\"", HoconAddMode.Prepend);
         builder.AddHocon("""
             akka.cluster.sharding.distributed-data.durable.keys = []
             akka.cluster.sharding.remember-entities-store = ddata
+            # A trainer node that joins takes models over from the busiest one, one model per round (the
+            # balancing strategy; the older threshold strategy left two models on one node beside an idle one).
+            akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 1
             akka.cluster.split-brain-resolver.stable-after = 3s
             akka.cluster.down-removal-margin = 3s
             akka.remote.dot-netty.tcp.maximum-frame-size = 512000b

@@ -11,6 +11,10 @@ public static class Program
     {
         using var cancel = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        // SIGTERM (docker stop, systemd, Kubernetes) stops as Ctrl+C does: the node leaves the cluster and its
+        // consumer group, and the trainers store a final snapshot, instead of the runtime's abrupt exit.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM,
+            context => { context.Cancel = true; cancel.Cancel(); });
         return Run(args, cancel.Token);
     }
 

@@ -10,7 +10,13 @@ using static TorchSharp.torch;
 namespace CadStream.Actors.Training;
 
 /// <summary>What a trainer entity needs from its node besides its model and the store.</summary>
-public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers);
+/// <param name="PairsStored">Optional: told, after each stored snapshot, the ids of the pairs trained since the previous one
+/// (a lineage trace for audits and tests; the worker keeps the ids only when this is set).</param>
+public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers,
+    Action<PairsStored>? PairsStored = null);
+
+/// <summary>The ids of the pairs a stored snapshot of <paramref name="Model"/> newly reflects.</summary>
+public sealed record PairsStored(string Model, long Version, IReadOnlyList<string> PairIds);
 
 /// <summary>
 /// The sharded trainer entity of one model (entity id = model id), hosted on trainer nodes only. It
@@ -148,7 +154,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         var self = Self;
         long gen = m.Generation;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
-            message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest);
+            message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null);
         worker.Start();
         foreach (var batch in held.Values) Post(batch);
         if (stopping) worker.RequestStop();
@@ -188,6 +194,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         var ready = m.Snapshot;
         TrainerMetrics.PublishSeconds.WithLabels(spec.Id).Observe(m.Seconds);
         TrainerMetrics.SnapshotVersion.WithLabels(spec.Id).Set(ready.Version);
+        // Before the durable notices: whoever traces pairs sees them stored before any offset commits past them.
+        services.PairsStored?.Invoke(new PairsStored(spec.Id, ready.Version, ready.PairIds));
         foreach (var group in ready.BatchIds.Where(held.ContainsKey).GroupBy(id => held[id].AckTo))
         {
             var ids = group.ToArray();
@@ -219,6 +227,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         worker?.Dispose();
         worker = null;
         generation++;  // whatever the old worker or its fetch still sends is ignored
+        // The health line says what failed; the stack goes to the debug log for whoever digs deeper.
+        logger.LogDebug(error, "trainer {Model}: failure details", spec.Id);
         var delay = services.Health.Failed(part, error);
         if (stopping) { Context.Stop(Self); return; }
         Timers.StartSingleTimer("restart", StartAgain.Instance, delay);

@@ -14,13 +14,15 @@ namespace CadStream.Actors.Training;
 /// snapshot and hands it to its owner to store (<see cref="SnapshotReady"/>): storing is I/O and
 /// happens off this thread, so a slow or absent store never stalls training. One snapshot is in
 /// flight at a time; the owner answers with <see cref="PublishOutcome"/>. After a failed store the
-/// next attempt waits a back-off (1 s doubling to a minute), not the whole interval, and carries a new
+/// next attempt waits a back-off (1 s doubling to 30 s, so a store that comes back is used again within half a minute), not the whole interval, and carries a new
 /// version: next = max(the store's latest, the last one tried) + 1.
 /// </summary>
 public sealed class TrainerWorker : IDisposable
 {
     /// <summary>Snapshot bytes to store as <paramref name="Version"/>; they reflect <paramref name="BatchIds"/>.</summary>
-    public sealed record SnapshotReady(long Version, byte[] Bytes, long Steps, long Samples, long[] BatchIds, double SerializeSeconds, bool Final);
+    /// <param name="PairIds">The ids of the pairs trained since the last stored snapshot (empty unless pairs are traced).</param>
+    public sealed record SnapshotReady(long Version, byte[] Bytes, long Steps, long Samples, long[] BatchIds, string[] PairIds,
+        double SerializeSeconds, bool Final);
     /// <summary>The worker built its model (new or resumed) and trains from now on.</summary>
     public sealed record Started(long Steps);
     /// <summary>The worker finished on request with nothing left to store.</summary>
@@ -38,6 +40,7 @@ public sealed class TrainerWorker : IDisposable
     private readonly ModelSpec spec;
     private readonly byte[]? resumeBytes;
     private readonly long resumeVersion, storeLatest;
+    private readonly bool tracePairs;
     private readonly Device device;
     private readonly Action<object> tellOwner;
     private readonly ILogger logger;
@@ -48,8 +51,9 @@ public sealed class TrainerWorker : IDisposable
     /// <param name="tellOwner">Where <see cref="SnapshotReady"/>, <see cref="Stopped"/> and <see cref="Failed"/> go (called on the worker's thread).</param>
     /// <param name="storeLatest">The store's latest version when it is above <paramref name="resumeVersion"/> (a latest that did not verify): snapshots are numbered above it.</param>
     public TrainerWorker(ModelSpec spec, byte[]? resumeBytes, long resumeVersion, Device device, int threads, string node,
-        Action<object> tellOwner, ILogger logger, long storeLatest = 0)
+        Action<object> tellOwner, ILogger logger, long storeLatest = 0, bool tracePairs = false)
     {
+        this.tracePairs = tracePairs;
         this.storeLatest = Math.Max(storeLatest, resumeVersion);
         this.spec = spec;
         this.resumeBytes = resumeBytes;
@@ -96,6 +100,7 @@ public sealed class TrainerWorker : IDisposable
         private readonly ReplayBuffer<Item> buffer = new(owner.spec.ReplaySize, owner.spec.Seed);
         // Batches whose pairs have all been trained on since the last stored snapshot, and pairs left per open batch.
         private readonly List<long> trainedBatches = [];
+        private readonly List<string> trainedPairs = [];
         private readonly Dictionary<long, int> remaining = new();
         private readonly Stopwatch sinceSnapshot = Stopwatch.StartNew();
         private readonly CoherenceWindow recent = new(2048);
@@ -136,7 +141,7 @@ public sealed class TrainerWorker : IDisposable
         {
             long since = trainer.Steps - storedSteps;
             if (failures > 0)  // retry with back-off, whatever the interval says
-                return sinceSnapshot.Elapsed.TotalSeconds >= Math.Min(60, Math.Pow(2, failures - 1)) && (since > 0 || trainedBatches.Count > 0);
+                return sinceSnapshot.Elapsed.TotalSeconds >= Math.Min(30, Math.Pow(2, failures - 1)) && (since > 0 || trainedBatches.Count > 0);
             return since >= spec.SnapshotEverySteps
                    || (sinceSnapshot.Elapsed.TotalSeconds >= spec.SnapshotEverySeconds && (since > 0 || trainedBatches.Count > 0));
         }
@@ -166,6 +171,7 @@ public sealed class TrainerWorker : IDisposable
                         else
                         {
                             trainedBatches.InsertRange(0, inFlight.BatchIds);  // they go into the next snapshot
+                            trainedPairs.InsertRange(0, inFlight.PairIds);
                             failures++;
                         }
                         inFlight = null;
@@ -180,8 +186,10 @@ public sealed class TrainerWorker : IDisposable
             var clock = Stopwatch.StartNew();
             long next = lastTried + 1;
             var bytes = trainer.ToSnapshot(next, includeTrainingState: true).ToBytes();
-            inFlight = new SnapshotReady(next, bytes, trainer.Steps, trainer.SamplesSeen, trainedBatches.ToArray(), clock.Elapsed.TotalSeconds, final);
+            inFlight = new SnapshotReady(next, bytes, trainer.Steps, trainer.SamplesSeen, trainedBatches.ToArray(), trainedPairs.ToArray(),
+                clock.Elapsed.TotalSeconds, final);
             trainedBatches.Clear();
+            trainedPairs.Clear();
             owner.tellOwner(inFlight);
         }
 
@@ -220,6 +228,7 @@ public sealed class TrainerWorker : IDisposable
             // Fresh pairs are the batch's tail; a source batch is trained once its last pair was.
             foreach (var item in items.Skip(items.Count - freshTaken))
             {
+                if (owner.tracePairs) trainedPairs.Add(item.Pair.Id);
                 if (!remaining.TryGetValue(item.BatchId, out var left)) continue;
                 if (left <= 1) { remaining.Remove(item.BatchId); trainedBatches.Add(item.BatchId); }
                 else remaining[item.BatchId] = left - 1;

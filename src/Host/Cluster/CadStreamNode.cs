@@ -55,7 +55,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
 
-    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ILoggerProvider? logs)
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
     {
         Settings = settings;
         Store = store;
@@ -74,7 +74,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         builder.Services.AddSingleton(Health);
         builder.Services.AddSingleton(bridge);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers));
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored));
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
         {
@@ -104,7 +104,9 @@ public sealed class CadStreamNode : IAsyncDisposable
 
     /// <summary>Builds the node's snapshot store (Redis when configured, else a folder) and starts everything.</summary>
     /// <param name="logs">Where log lines go (the console by default).</param>
-    public static async Task<CadStreamNode> StartAsync(CadStreamSettings settings, ILoggerProvider? logs = null, CancellationToken cancel = default)
+    /// <param name="pairsStored">Optional lineage trace: the pair ids each stored snapshot newly reflects (trainer nodes).</param>
+    public static async Task<CadStreamNode> StartAsync(CadStreamSettings settings, ILoggerProvider? logs = null, CancellationToken cancel = default,
+        Action<PairsStored>? pairsStored = null)
     {
         using var storeLoggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
         ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
@@ -112,7 +114,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         CadStreamNode node;
-        try { node = new CadStreamNode(settings, store, logs); }
+        try { node = new CadStreamNode(settings, store, logs, pairsStored); }
         catch
         {
             await store.DisposeAsync();

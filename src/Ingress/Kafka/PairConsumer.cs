@@ -87,6 +87,9 @@ public sealed class PairConsumer : IDisposable
             SessionTimeoutMs = options.SessionTimeoutMs,
             FetchWaitMaxMs = 100,
             EnablePartitionEof = false,
+            // Incremental rebalancing: a consumer joining or leaving moves only the partitions that change hands;
+            // the others keep flowing, and their pairs in flight are not read (and trained) a second time.
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
         };
         foreach (var (k, v) in options.ConsumerConfig ?? new Dictionary<string, string>()) cc.Set(k, v);
         consumer = new ConsumerBuilder<byte[]?, byte[]?>(cc)

@@ -70,8 +70,9 @@ public static class ClusterTestKit
         Models = models.ToList(),
     };
 
-    public static Task<CadStreamNode> StartNodeAsync(CadStreamSettings settings, TestLog log, string name) =>
-        CadStreamNode.StartAsync(settings, new LineLoggerProvider(line => log.Write($"[{name}] {line}")), CancellationToken.None);
+    public static Task<CadStreamNode> StartNodeAsync(CadStreamSettings settings, TestLog log, string name,
+        Action<CadStream.Actors.Training.PairsStored>? pairsStored = null) =>
+        CadStreamNode.StartAsync(settings, new LineLoggerProvider(line => log.Write($"[{name}] {line}")), CancellationToken.None, pairsStored);
 
     public static string AddressOf(CadStreamNode node) => AkkaCluster.Get(node.System).SelfAddress.ToString();
 
@@ -197,6 +198,94 @@ public static class ClusterTestKit
         Assert.NotNull(bitmap);
         Assert.Equal(28, bitmap.Width);
         return doc.RootElement.GetProperty("snapshotVersion").GetInt64();
+    }
+
+    /// <summary>Streams valid pairs (ids <paramref name="prefix"/>0, 1, ...) at a steady rate until cancelled; returns how many the broker acknowledged.</summary>
+    public static long ProduceSteadily(string bootstrap, double perSecond, TestLog log, CancellationToken cancel, string prefix)
+    {
+        using var producer = new PairProducer(bootstrap, IngressTopics.Pairs, PairFormat.Json);
+        var clock = Stopwatch.StartNew();
+        int i = 0;
+        while (!cancel.IsCancellationRequested)
+        {
+            producer.Produce(Pair($"{prefix}{i}", i));
+            i++;
+            var due = TimeSpan.FromSeconds(i / perSecond) - clock.Elapsed;
+            if (due > TimeSpan.Zero) cancel.WaitHandle.WaitOne(due);
+        }
+        int left = producer.Flush(TimeSpan.FromSeconds(15));
+        Assert.Equal(0, left);
+        Assert.Equal(0, producer.Failed);
+        log.Write($"producer: {producer.Delivered} delivered");
+        return producer.Delivered;
+    }
+
+    /// <summary>
+    /// Records every new cad:model:{id}:latest (version, steps, samples) the test sees, polling Redis directly;
+    /// rides out Redis outages (the poll just fails until the server is back).
+    /// </summary>
+    public static async Task WatchLatestAsync(StackExchange.Redis.IDatabase db, string modelId, ConcurrentQueue<(long Version, long Steps, long Samples)> history,
+        CancellationToken cancel)
+    {
+        long last = 0;
+        while (!cancel.IsCancellationRequested)
+        {
+            try
+            {
+                var fields = (await db.HashGetAllAsync($"cad:model:{modelId}:latest")).ToDictionary(f => f.Name.ToString(), f => f.Value);
+                if (fields.TryGetValue("version", out var v) && (long)v != last)
+                {
+                    last = (long)v;
+                    history.Enqueue(((long)v, (long)fields["steps"], (long)fields["samples"]));
+                }
+            }
+            catch (StackExchange.Redis.RedisException) { }
+            catch (TimeoutException) { }
+            try { await Task.Delay(100, cancel); } catch (OperationCanceledException) { }
+        }
+    }
+
+    /// <summary>A counter or gauge of the node's /metrics for one model (0 when absent).</summary>
+    public static async Task<double> MetricAsync(HttpClient http, string name, string modelId)
+    {
+        var text = await http.GetStringAsync("/metrics");
+        foreach (var line in text.Split('\n'))
+            if (line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains($"model=\"{modelId}\"", StringComparison.Ordinal))
+                return double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        return 0;
+    }
+
+    /// <summary>
+    /// `cadstream node` as its own process (a real process, so a test can kill it outright), joining the test's
+    /// cluster at <paramref name="seed"/> with the given roles and models; its output goes to the test log.
+    /// </summary>
+    public static Process StartNodeProcess(IEnumerable<ModelSpec> models, string[] roles, string redis, string seed, string folder, TestLog log,
+        string name, string kafka = "")
+    {
+        var config = Path.Combine(folder, $"{name}.json");
+        File.WriteAllText(config, JsonSerializer.Serialize(new
+        {
+            Node = new { Roles = roles, Port = 0 },
+            Scoring = new { PoolSize = 1 },
+            Models = models.Select(model => new
+            {
+                model.Id, model.Kind, model.Dataset, model.Mode, model.Width, model.LearningRate, model.Batch, model.EmaDecay,
+                model.WarmupSteps, model.SnapshotEverySteps, model.SnapshotEverySeconds, model.ReplaySize, model.ReplayFraction,
+                model.Guidance, model.Seed,
+            }).ToArray(),
+        }));
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cadstream.dll"));
+        var args = new List<string> { "node", "--config", config, "--roles", string.Join(',', roles), "--port", "0", "--seed", seed, "--redis", redis,
+            "--http", $"127.0.0.1:{FreePort()}", "--duration", "5m" };  // ends by itself should the test host die
+        if (kafka.Length > 0) args.AddRange(["--kafka", kafka]);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[{name}] {e.Data}"); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[{name}] {e.Data}"); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return p;
     }
 
     public static int FreePort()

@@ -51,14 +51,14 @@ public sealed class FailoverTests(ITestOutputHelper output)
             front = await StartNodeAsync(Settings(["ingress", "scorer", "serving"], [model], kafka.BootstrapServers, redis.Endpoint,
                 redeliverAfterSeconds: 8), log, "front");
             var frontCluster = AkkaCluster.Get(front.System);
-            victim = StartTrainerProcess(model, redis.Endpoint, AddressOf(front), folder, log);
+            victim = StartNodeProcess([model], ["trainer"], redis.Endpoint, AddressOf(front), folder, log, "victim");
             await WaitUntilAsync(() => UpMembers(front) == 2, TimeSpan.FromSeconds(60), () => "the trainer process to join");
             string victimAddress = frontCluster.State.Members.Single(m => m.HasRole("trainer")).Address.ToString();
             log.Write($"victim trainer process {victim.Id} at {victimAddress}");
 
             var db = redis.Admin.GetDatabase();
-            watching = WatchLatestAsync(db, history, stopWatching.Token);
-            producing = Task.Run(() => Produce(kafka.BootstrapServers, 8, log, stopProducing.Token));
+            watching = WatchLatestAsync(db, ModelId, history, stopWatching.Token);
+            producing = Task.Run(() => ProduceSteadily(kafka.BootstrapServers, 8, log, stopProducing.Token, "f-"));
 
             // The victim trains and stores a few snapshots; only then does the second trainer join, so
             // the model (one shard) stays where it is until the kill.
@@ -144,42 +144,6 @@ public sealed class FailoverTests(ITestOutputHelper output)
     static (long Version, long Steps, long Samples)? Latest(ConcurrentQueue<(long Version, long Steps, long Samples)> history) =>
         history.IsEmpty ? null : history.Last();
 
-    /// <summary>Records every new cad:model:{id}:latest the test sees, polling Redis directly.</summary>
-    static async Task WatchLatestAsync(IDatabase db, ConcurrentQueue<(long, long, long)> history, CancellationToken cancel)
-    {
-        long last = 0;
-        while (!cancel.IsCancellationRequested)
-        {
-            var fields = (await db.HashGetAllAsync($"cad:model:{ModelId}:latest")).ToDictionary(f => f.Name.ToString(), f => f.Value);
-            if (fields.TryGetValue("version", out var v) && (long)v != last)
-            {
-                last = (long)v;
-                history.Enqueue(((long)v, (long)fields["steps"], (long)fields["samples"]));
-            }
-            try { await Task.Delay(100, cancel); } catch (OperationCanceledException) { }
-        }
-    }
-
-    /// <summary>Streams valid pairs at a steady rate until cancelled; returns how many the broker acknowledged.</summary>
-    static long Produce(string bootstrap, double perSecond, TestLog log, CancellationToken cancel)
-    {
-        using var producer = new PairProducer(bootstrap, IngressTopics.Pairs, PairFormat.Json);
-        var clock = Stopwatch.StartNew();
-        int i = 0;
-        while (!cancel.IsCancellationRequested)
-        {
-            producer.Produce(Pair($"f-{i}", i));
-            i++;
-            var due = TimeSpan.FromSeconds(i / perSecond) - clock.Elapsed;
-            if (due > TimeSpan.Zero) cancel.WaitHandle.WaitOne(due);
-        }
-        int left = producer.Flush(TimeSpan.FromSeconds(15));
-        Assert.Equal(0, left);
-        Assert.Equal(0, producer.Failed);
-        log.Write($"producer: {producer.Delivered} delivered");
-        return producer.Delivered;
-    }
-
     static async Task<JsonElement?> TrainingAsync(HttpClient http)
     {
         var status = await GetJsonAsync(http, "/v1/status");
@@ -188,34 +152,4 @@ public sealed class FailoverTests(ITestOutputHelper output)
     }
 
     static async Task<string?> TrainingNodeAsync(HttpClient http) => (await TrainingAsync(http))?.GetProperty("node").GetString();
-
-    /// <summary>`cadstream node --roles trainer` as its own process, joining the test's cluster.</summary>
-    static Process StartTrainerProcess(ModelSpec model, string redis, string seed, string folder, TestLog log)
-    {
-        var config = Path.Combine(folder, "trainer.json");
-        File.WriteAllText(config, JsonSerializer.Serialize(new
-        {
-            Node = new { Roles = new[] { "trainer" }, Port = 0 },
-            Models = new[]
-            {
-                new
-                {
-                    model.Id, model.Kind, model.Dataset, model.Mode, model.Width, model.LearningRate, model.Batch, model.EmaDecay,
-                    model.WarmupSteps, model.SnapshotEverySteps, model.SnapshotEverySeconds, model.ReplaySize, model.ReplayFraction,
-                    model.Guidance, model.Seed,
-                },
-            },
-        }));
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cadstream.dll"));
-        foreach (var a in new[] { "node", "--config", config, "--roles", "trainer", "--port", "0", "--seed", seed, "--redis", redis,
-                     "--http", $"127.0.0.1:{FreePort()}", "--duration", "5m" })  // ends by itself should the test host die
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[victim] {e.Data}"); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) log.Write($"[victim] {e.Data}"); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
-    }
 }
