@@ -72,6 +72,8 @@ public sealed class CadStreamNode : IAsyncDisposable
         // Kafka client settings fail here, with one line, rather than as a consumer that keeps restarting.
         var kafkaClient = settings.Kafka.ClientProperties();
         if (node.Has("ingress")) KafkaClientSettings.Check(kafkaClient);
+        // Likewise a remoting certificate that cannot be used (missing, wrong password, no private key).
+        if (node.Tls.Enabled) RemotingTls.Load(node.Tls).Dispose();
         status = new ClusterStatus(node, settings.Kafka.Bootstrap, KafkaClientSettings.Redacted(kafkaClient), () => bridge.Consumer, Catalog, Health);
 
         builder.Services.AddSingleton(Health);
