@@ -146,6 +146,13 @@ public sealed class RemotingTlsTests(ITestOutputHelper output) : IDisposable
         var missing = Assert.Throws<InvalidDataException>(() => RemotingTls.Load(tls with { CertificatePath = Path.Combine(folder, "none.pfx") }));
         Assert.Contains("does not exist", missing.Message);
         Assert.False(new TlsSettings().Enabled);
+
+        // A seed list written for one transport is read in this node's: switching TLS on changes no seed list.
+        string[] seeds = ["akka.tcp://cadstream@cadstream-1:4053", "akka.ssl.tcp://cadstream@cadstream-2:4053"];
+        Assert.Equal(["akka.ssl.tcp://cadstream@cadstream-1:4053", "akka.ssl.tcp://cadstream@cadstream-2:4053"],
+            new NodeSettings { SeedNodes = seeds, Tls = tls }.SeedAddresses());
+        Assert.Equal(["akka.tcp://cadstream@cadstream-1:4053", "akka.tcp://cadstream@cadstream-2:4053"],
+            new NodeSettings { SeedNodes = seeds }.SeedAddresses());
     }
 
     public void Dispose()
