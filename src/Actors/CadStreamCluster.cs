@@ -9,6 +9,7 @@ using Akka.Remote.Hosting;
 using Akka.Routing;
 using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
+using CadStream.Actors.Serialization;
 using CadStream.Actors.Training;
 using CadStream.Ingress;
 using CadStream.Model;
@@ -48,10 +49,24 @@ public sealed record NodeSettings
     /// `cadstream demo` on 2 cores, the same 100 s: 1 thread each 0.47 s per step, 2 each 0.59 s.
     /// </summary>
     public int TrainerThreads { get; init; }
+    /// <summary>TLS between nodes (section "Node:Tls"); off without a certificate.</summary>
+    public TlsSettings Tls { get; init; } = new();
 
     /// <summary>The threads one trainer uses (<see cref="TrainerThreads"/>, or the cores shared out over <paramref name="models"/>).</summary>
     public int ThreadsPerTrainer(int models) =>
         TrainerThreads > 0 ? TrainerThreads : Math.Max(1, Environment.ProcessorCount / Math.Max(1, models));
+
+    /// <summary>
+    /// <see cref="SeedNodes"/> in the scheme of this node's transport: with TLS, addresses are akka.ssl.tcp://,
+    /// without it akka.tcp://. Every node of a cluster uses the same transport, so a seed list written for one
+    /// works for the other (switching TLS on changes no seed list).
+    /// </summary>
+    public string[] SeedAddresses()
+    {
+        const string plain = "akka.tcp://", tls = "akka.ssl.tcp://";
+        var (from, to) = Tls.Enabled ? (plain, tls) : (tls, plain);
+        return SeedNodes.Select(s => s.Trim()).Select(s => s.StartsWith(from, StringComparison.Ordinal) ? to + s[from.Length..] : s).ToArray();
+    }
 
     public static readonly string[] KnownRoles = ["ingress", "scorer", "trainer", "serving"];
     public bool Has(string role) => Roles.Contains(role);
@@ -128,12 +143,11 @@ public static class CadStreamCluster
             loggers.ClearLoggers();
             loggers.AddLoggerFactory();
         });
-        // Listen on the bind address, advertise the public one (they differ in containers: 0.0.0.0 and the host name).
-        builder.WithRemoting(node.EffectiveBindHostname, node.Port, node.PublicHostname())
+        builder.WithCadStreamRemoting(node)
             .WithClustering(new ClusterOptions
             {
                 Roles = node.Roles,
-                SeedNodes = node.SeedNodes,
+                SeedNodes = node.SeedAddresses(),
                 // Keep the side with the oldest node (the seed, which runs ingress in every layout we ship), with
                 // down-if-alone: in a cluster of two, losing the other node keeps the oldest running (keep-majority
                 // downed the demo node when a joined trainer died: a tie goes to the lowest address); in three or
@@ -176,5 +190,22 @@ public static class CadStreamCluster
             });
         });
         return builder;
+    }
+
+    /// <summary>
+    /// Remoting as every CadStream node has it: listening on the bind address and advertising the public one
+    /// (they differ in containers: 0.0.0.0 and the host name), TLS when <see cref="NodeSettings.Tls"/> names a
+    /// certificate, and the messages between nodes bound to <see cref="ClusterMessageSerializer"/>.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithCadStreamRemoting(this AkkaConfigurationBuilder builder, NodeSettings node)
+    {
+        builder.AddHocon(ClusterMessageSerializer.Hocon, HoconAddMode.Prepend);
+        var remote = new RemoteOptions { HostName = node.EffectiveBindHostname, Port = node.Port, PublicHostName = node.PublicHostname() };
+        if (node.Tls.Enabled)
+        {
+            remote.EnableSsl = true;
+            remote.Ssl = RemotingTls.SslOptionsFor(node.Tls);
+        }
+        return builder.WithRemoting(remote);
     }
 }

@@ -16,6 +16,8 @@ public sealed record NodeStatus
     public IReadOnlyList<string> Roles { get; init; } = ["serving"];
     public IReadOnlyList<string> Members { get; init; } = [];
     public string? KafkaBootstrap { get; init; }
+    /// <summary>The pass-through Kafka client settings (Kafka:Client), secret values replaced by "(redacted)"; empty when none.</summary>
+    public IReadOnlyDictionary<string, string> KafkaClient { get; init; } = new Dictionary<string, string>();
     public IReadOnlyList<ConsumerLag> ConsumerLag { get; init; } = [];
     /// <summary>By model id.</summary>
     public IReadOnlyDictionary<string, TrainingStatus> Training { get; init; } = new Dictionary<string, TrainingStatus>();

@@ -194,6 +194,7 @@ public static class ServingApp
         kafka = new
         {
             bootstrap = node.KafkaBootstrap,
+            client = node.KafkaClient,
             consumerLag = node.ConsumerLag.Select(l => new { topic = l.Topic, partition = l.Partition, lag = l.Lag }),
             totalLag = node.ConsumerLag.Sum(l => l.Lag),
         },

@@ -34,6 +34,13 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     public static readonly Counter Redelivered = Metrics.CreateCounter("cad_ingest_redelivered_total",
         "Pairs sent to a trainer again because the trainer that held them is gone, lost them, or never got them.", "model");
 
+    /// <summary>Messages that would move commits, refused because no cluster member sent them (docs/interfaces.md, metrics).</summary>
+    public static readonly Counter Refused = Metrics.CreateCounter("cad_ingest_refused_messages_total",
+        "Messages that would move Kafka commits (BatchesDurable, BatchHeld, BatchesLost) dropped because their sender is neither on this node nor a cluster member.", "message");
+
+    /// <summary>At most one warning about refused messages per this interval (a flood must not flood the log).</summary>
+    public static readonly TimeSpan RefusedLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly BatchLedger ledger = new();
     private readonly Dictionary<long, IncomingPair[]> inFlight = new();
     private readonly HashSet<IActorRef> watched = [];
@@ -42,6 +49,8 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     private readonly Action<Exception>? restarted;
     private readonly List<IncomingPair> pending = [];
     private long nextBatch = DateTime.UtcNow.Ticks;  // unique across restarts of this actor
+    private DateTime lastRefusedLog = DateTime.MinValue;
+    private int refusedSinceLog;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -62,11 +71,13 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         Receive<Flush>(_ => Dispatch(scorers, durable));
         Receive<BatchHeld>(m =>
         {
+            if (!FromMember(m)) return;
             if (!ledger.Held(m.BatchId, m.ModelId, m.Holder)) return;
             if (watched.Add(m.Holder)) Context.Watch(m.Holder);
         });
         Receive<BatchesDurable>(m =>
         {
+            if (!FromMember(m)) return;
             var done = ledger.Durable(m.ModelId, m.BatchIds);
             foreach (var id in m.BatchIds)
                 if (!ledger.IsPending(id)) inFlight.Remove(id);
@@ -82,6 +93,7 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         });
         Receive<BatchesLost>(m =>
         {
+            if (!FromMember(m)) return;
             var again = ledger.Lost(m.ModelId, m.BatchIds, DateTime.UtcNow);
             if (again.Count > 0) Resend(again.Select(id => (id, (IReadOnlyCollection<string>)[m.ModelId])).ToArray(), $"the trainer of {m.ModelId} lost them");
         });
@@ -103,6 +115,23 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
             }
         });
         Timers.StartPeriodicTimer("overdue", CheckOverdue.Instance, TimeSpan.FromSeconds(5));
+    }
+
+    /// <summary>Whether the current message comes from this node or a cluster member; if not, it is counted and (rate-limited) logged.</summary>
+    private bool FromMember(object message)
+    {
+        if (ClusterSenders.IsMember(Sender, Context.System)) return true;
+        Refused.WithLabels(message.GetType().Name).Inc();
+        refusedSinceLog++;
+        var now = DateTime.UtcNow;
+        if (now - lastRefusedLog >= RefusedLogInterval)
+        {
+            logger.LogWarning("dropped {Count} message(s) that would move commits, latest a {Message} from {Sender}: the sender is neither on this node nor a cluster member",
+                refusedSinceLog, message.GetType().Name, Sender.Path.ToString());
+            lastRefusedLog = now;
+            refusedSinceLog = 0;
+        }
+        return false;
     }
 
     private void Dispatch(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable)

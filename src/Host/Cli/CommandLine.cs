@@ -9,7 +9,8 @@ namespace CadStream.Host.Cli;
 public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>One option of a command, for parsing and for --help.</summary>
-public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, string? ValueName = null);
+/// <param name="Repeatable">May be given more than once (each value kept, in order: <see cref="ParsedArgs.All"/>); otherwise the last one counts.</param>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, string? ValueName = null, bool Repeatable = false);
 
 /// <summary>
 /// Parsed "--name value" / "--flag" arguments, checked against the command's option list, with
@@ -18,6 +19,7 @@ public sealed record OptionSpec(string Name, string Help, string? Default = null
 public sealed class ParsedArgs
 {
     private readonly Dictionary<string, string?> values = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string>> repeated = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OptionSpec> specs;
 
     public bool HelpRequested { get; }
@@ -48,8 +50,16 @@ public sealed class ParsedArgs
                 inline = args[++i];
             }
             values[name] = inline;
+            if (spec.Repeatable)
+            {
+                if (!repeated.TryGetValue(name, out var all)) repeated[name] = all = [];
+                all.Add(inline);
+            }
         }
     }
+
+    /// <summary>Every value of a repeatable option, in the order given.</summary>
+    public IReadOnlyList<string> All(string name) => repeated.TryGetValue(name, out var all) ? all : [];
 
     public bool Has(string name) => values.ContainsKey(name);
 
@@ -131,7 +141,7 @@ public static class Help
         return string.Join(Environment.NewLine, lines);
     }
 
-    static string Label(OptionSpec o) => o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}";
+    static string Label(OptionSpec o) => (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}") + (o.Repeatable ? " ..." : "");
 }
 
 /// <summary>

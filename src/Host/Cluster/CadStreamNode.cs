@@ -69,7 +69,12 @@ public sealed class CadStreamNode : IAsyncDisposable
         NodeLogging.Configure(builder.Logging, logs);
         loggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
         Health = new NodeHealth(settings.Supervision, loggers.CreateLogger<NodeHealth>());
-        status = new ClusterStatus(node, settings.Kafka.Bootstrap, () => bridge.Consumer, Catalog, Health);
+        // Kafka client settings fail here, with one line, rather than as a consumer that keeps restarting.
+        var kafkaClient = settings.Kafka.ClientProperties();
+        if (node.Has("ingress")) KafkaClientSettings.Check(kafkaClient);
+        // Likewise a remoting certificate that cannot be used (missing, wrong password, no private key).
+        if (node.Tls.Enabled) RemotingTls.Load(node.Tls).Dispose();
+        status = new ClusterStatus(node, settings.Kafka.Bootstrap, KafkaClientSettings.Redacted(kafkaClient), () => bridge.Consumer, Catalog, Health);
 
         builder.Services.AddSingleton(Health);
         builder.Services.AddSingleton(bridge);
@@ -244,6 +249,8 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
                 Topic = settings.Kafka.Topic,
                 DeadLetterTopic = settings.Kafka.DeadLetterTopic,
                 MaxInFlight = settings.Node.MaxInFlightPairs,
+                ConsumerConfig = settings.Kafka.ClientProperties(),
+                ProducerConfig = settings.Kafka.ClientProperties(),
                 Logger = loggers.CreateLogger<PairConsumer>(),
             }, new PairDecoder(catalog), new ActorPairSink(ingest), bridge, stop, up,
                 // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
@@ -286,7 +293,8 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
 }
 
 /// <summary>/v1/status for any node: roles, members, Kafka, lag, each model's counters, and the node's health.</summary>
-public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairConsumer?> consumer, ModelCatalog catalog, NodeHealth health) : INodeStatus
+/// <param name="kafkaClient">The Kafka client settings as they may be shown (<see cref="KafkaClientSettings.Redacted"/>).</param>
+public sealed class ClusterStatus(NodeSettings node, string kafka, IReadOnlyDictionary<string, string> kafkaClient, Func<PairConsumer?> consumer, ModelCatalog catalog, NodeHealth health) : INodeStatus
 {
     private IServiceProvider? services;
     private readonly Dictionary<string, TrainerStatus> trainers = new();
@@ -313,6 +321,7 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, Func<PairCons
             Roles = node.Roles,
             Members = members,
             KafkaBootstrap = string.IsNullOrEmpty(kafka) ? null : kafka,
+            KafkaClient = kafkaClient,
             ConsumerLag = lag,
             Training = training,
             Health = ServingApp.HealthJson(health),

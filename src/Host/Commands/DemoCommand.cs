@@ -63,7 +63,15 @@ public sealed class DemoCommand : ICommand
         {
             broker = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = settings.Kafka.Partitions });
             bootstrap = broker.BootstrapServers;
+            // The embedded broker speaks plaintext only: security settings meant for a real Kafka would only break it.
+            if (settings.Kafka.Client.Count > 0)
+            {
+                Console.Error.WriteLine($"demo: Kafka:Client ({string.Join(", ", settings.Kafka.ClientProperties().Keys)}) is not used with the embedded broker");
+                settings = settings with { Kafka = settings.Kafka with { Client = new() } };
+            }
         }
+        var client = settings.Kafka.ClientProperties();
+        if (broker is null) KafkaClientSettings.Check(client);
         try
         {
             Task? producing = null;
@@ -76,7 +84,7 @@ public sealed class DemoCommand : ICommand
                 Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong) into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
                 {
-                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format));
+                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
                     // The embedded broker deletes old records past a few MiB per partition, read or not: the producer
                     // waits while the consumer is far behind.
                     long maxLag = EmbeddedKafka.SafeLagPerPartition * settings.Kafka.Partitions;

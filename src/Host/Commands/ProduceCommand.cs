@@ -1,6 +1,8 @@
 using System.Globalization;
 using CadStream.Data;
 using CadStream.Host.Cli;
+using CadStream.Host.Configuration;
+using CadStream.Ingress.Kafka;
 using CadStream.Ingress;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
@@ -27,6 +29,9 @@ public sealed class ProduceCommand : ICommand
         new("format", "record format: json | protobuf", "json", ValueName: "FMT"),
         new("seed", "seed of the image selection and the label noise", "0", ValueName: "S"),
         new("model", "model id written into each pair (default: every class model)", ValueName: "ID"),
+        new("kafka-config", "a librdkafka property, such as security.protocol=SASL_SSL or sasl.username=NAME; repeatable, like kcat -X; over Kafka:Client of the configuration",
+            ValueName: "KEY=VALUE", Repeatable: true),
+        new("config", "configuration file whose Kafka:Client settings (security) the producer uses", "config/cadstream.json beside the executable", ValueName: "FILE"),
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
@@ -51,19 +56,25 @@ public sealed class ProduceCommand : ICommand
         if (classifier is not null && !File.Exists(classifier))
             throw new UsageException($"classifier file '{classifier}' does not exist");
 
+        var client = ClientSettings(a);
+
         var data = FashionMnist.Load(train: true);
         int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
         var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model);
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
                                 $"{stream.WrongFraction:P1} of labels wrong, mean coherence {stream.MeanCoherence:F3}");
 
-        using var producer = new PairProducer(bootstrap, topic, format);
+        using var producer = new PairProducer(bootstrap, topic, format, extraConfig: client);
         try { producer.CheckReachable(TimeSpan.FromSeconds(10)); }
         catch (KafkaException e)
         {
-            throw new IOException($"cannot reach Kafka at {bootstrap} ({e.Error.Reason}); start a broker (cadstream demo embeds one) or pass --bootstrap HOST:PORT");
+            // A broker that answers but refuses the login or the TLS handshake needs other settings, not another broker.
+            var hint = e.Error.Reason.Contains("SASL", StringComparison.Ordinal) || e.Error.Reason.Contains("SSL", StringComparison.Ordinal)
+                ? "check the client's security settings (Kafka:Client, --kafka-config)"
+                : "start a broker (cadstream demo embeds one) or pass --bootstrap HOST:PORT";
+            throw new IOException($"cannot reach Kafka at {bootstrap} ({e.Error.Reason}); {hint}");
         }
-        Console.Error.WriteLine($"kafka: {bootstrap}, topic {topic}, format {format.ToString().ToLowerInvariant()}, " +
+        Console.Error.WriteLine($"kafka: {bootstrap}{Security(client)}, topic {topic}, format {format.ToString().ToLowerInvariant()}, " +
                                 $"{(count == 0 ? "until Ctrl-C" : $"{count} pairs")}{(rate > 0 ? $" at {rate.ToString(CultureInfo.InvariantCulture)} pairs/s" : "")}");
 
         var line = new ProgressLine();
@@ -87,6 +98,35 @@ public sealed class ProduceCommand : ICommand
         }
         return 0;
     }
+
+    /// <summary>
+    /// Kafka:Client of the configuration (file and CADSTREAM__ variables, so a password can stay out of the
+    /// command line), then each --kafka-config KEY=VALUE over it; checked as librdkafka would before any data is read.
+    /// </summary>
+    static IReadOnlyDictionary<string, string> ClientSettings(ParsedArgs a)
+    {
+        var fromArgs = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var text in a.All("kafka-config"))
+        {
+            try
+            {
+                var kv = KafkaClientSettings.ParseAssignment(text);
+                fromArgs[kv.Key] = kv.Value;
+                KafkaClientSettings.ApplyTo(new Confluent.Kafka.ClientConfig(), new Dictionary<string, string> { [kv.Key] = kv.Value });
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidDataException) { throw new UsageException($"--kafka-config: {e.Message}"); }
+        }
+        // A mistake in the configuration file is a failure (exit 1); one on the command line is bad usage (exit 2).
+        var client = new Dictionary<string, string>(CadStreamSettings.Load(a.Has("config") ? a.RequireString("config") : null).Kafka.ClientProperties(), StringComparer.Ordinal);
+        foreach (var (key, value) in fromArgs) client[key] = value;
+        try { KafkaClientSettings.Check(client); }
+        catch (InvalidDataException e) when (fromArgs.Count > 0) { throw new UsageException(e.Message); }
+        return client;
+    }
+
+    /// <summary>The security protocol on the console line (never a secret).</summary>
+    static string Security(IReadOnlyDictionary<string, string> client) =>
+        client.TryGetValue("security.protocol", out var p) ? $" ({p}{(client.TryGetValue("sasl.mechanisms", out var m) || client.TryGetValue("sasl.mechanism", out m) ? " " + m : "")})" : "";
 
     static string Format(ProduceProgress p) =>
         $"sent {p.Sent}{(p.Target > 0 ? $"/{p.Target}" : "")}  delivered {p.Delivered}  failed {p.Failed}  {p.PairsPerSecond:F0} pairs/s";

@@ -23,7 +23,10 @@ public sealed record PairConsumerOptions
     public int SessionTimeoutMs { get; init; } = 10_000;
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan LagInterval { get; init; } = TimeSpan.FromSeconds(1);
-    /// <summary>Extra librdkafka settings for the consumer and the dead-letter producer.</summary>
+    /// <summary>
+    /// Pass-through librdkafka settings for the consumer and for the dead-letter producer (security, tuning;
+    /// the node gives both <c>Kafka:Client</c>). Keys the engine owns are refused (<see cref="KafkaClientSettings.EngineOwned"/>).
+    /// </summary>
     public IReadOnlyDictionary<string, string>? ConsumerConfig { get; init; }
     public IReadOnlyDictionary<string, string>? ProducerConfig { get; init; }
     /// <summary>Where warnings and errors go.</summary>
@@ -75,43 +78,74 @@ public sealed class PairConsumer : IDisposable
         if (options.MaxInFlight < 1) throw new ArgumentException("MaxInFlight must be at least 1");
         logger = options.Logger ?? NullLogger.Instance;
 
+        try
+        {
+            consumer = new ConsumerBuilder<byte[]?, byte[]?>(ConsumerConfigFor(options))
+                .SetErrorHandler((_, e) => logger.LogWarning("kafka consumer: {Reason}{Fatal}", e.Reason, e.IsFatal ? " (fatal)" : ""))
+                .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka consumer: {Message}", m.Message); })
+                .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
+                .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: true))
+                .SetPartitionsLostHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: false))
+                .Build();
+        }
+        catch (Exception e) when (e is KafkaException or ArgumentException)
+        {
+            throw KafkaClientSettings.Explain(e, options.ConsumerConfig);
+        }
+
+        try
+        {
+            deadLetters = new ProducerBuilder<byte[]?, byte[]?>(DeadLetterConfigFor(options))
+                .SetErrorHandler((_, e) => logger.LogWarning("kafka dlq producer: {Reason}", e.Reason))
+                .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka dlq producer: {Message}", m.Message); })
+                .Build();
+        }
+        catch (Exception e) when (e is KafkaException or ArgumentException)
+        {
+            consumer.Dispose();
+            throw KafkaClientSettings.Explain(e, options.ProducerConfig);
+        }
+    }
+
+    /// <summary>
+    /// The consumer's librdkafka settings: the engine's (group, manual commits, earliest) with the
+    /// pass-through <see cref="PairConsumerOptions.ConsumerConfig"/> over its tuning defaults. A pass-through
+    /// key the engine owns is refused (<see cref="KafkaClientSettings.EngineOwned"/>).
+    /// </summary>
+    public static ConsumerConfig ConsumerConfigFor(PairConsumerOptions options)
+    {
         var cc = new ConsumerConfig
         {
-            BootstrapServers = options.BootstrapServers,
-            GroupId = options.GroupId,
             ClientId = "cadstream-ingress",
-            EnableAutoCommit = false,
-            EnableAutoOffsetStore = false,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            AllowAutoCreateTopics = true,
             SessionTimeoutMs = options.SessionTimeoutMs,
             FetchWaitMaxMs = 100,
-            EnablePartitionEof = false,
+            AllowAutoCreateTopics = true,
             // Incremental rebalancing: a consumer joining or leaving moves only the partitions that change hands;
             // the others keep flowing, and their pairs in flight are not read (and trained) a second time.
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
         };
-        foreach (var (k, v) in options.ConsumerConfig ?? new Dictionary<string, string>()) cc.Set(k, v);
-        consumer = new ConsumerBuilder<byte[]?, byte[]?>(cc)
-            .SetErrorHandler((_, e) => logger.LogWarning("kafka consumer: {Reason}{Fatal}", e.Reason, e.IsFatal ? " (fatal)" : ""))
-            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka consumer: {Message}", m.Message); })
-            .SetPartitionsAssignedHandler((_, parts) => OnAssigned(parts))
-            .SetPartitionsRevokedHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: true))
-            .SetPartitionsLostHandler((c, parts) => OnRevoked(c, parts.Select(p => p.TopicPartition).ToList(), commit: false))
-            .Build();
+        KafkaClientSettings.ApplyTo(cc, options.ConsumerConfig);
+        cc.BootstrapServers = options.BootstrapServers;
+        cc.GroupId = options.GroupId;
+        cc.EnableAutoCommit = false;
+        cc.EnableAutoOffsetStore = false;
+        cc.AutoOffsetReset = AutoOffsetReset.Earliest;
+        cc.EnablePartitionEof = false;
+        return cc;
+    }
 
+    /// <summary>The dead-letter producer's settings: acks=all, with the pass-through <see cref="PairConsumerOptions.ProducerConfig"/>.</summary>
+    public static ProducerConfig DeadLetterConfigFor(PairConsumerOptions options)
+    {
         var pc = new ProducerConfig
         {
-            BootstrapServers = options.BootstrapServers,
             ClientId = "cadstream-ingress-dlq",
-            Acks = Acks.All,
             LingerMs = 5,
         };
-        foreach (var (k, v) in options.ProducerConfig ?? new Dictionary<string, string>()) pc.Set(k, v);
-        deadLetters = new ProducerBuilder<byte[]?, byte[]?>(pc)
-            .SetErrorHandler((_, e) => logger.LogWarning("kafka dlq producer: {Reason}", e.Reason))
-            .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka dlq producer: {Message}", m.Message); })
-            .Build();
+        KafkaClientSettings.ApplyTo(pc, options.ProducerConfig);
+        pc.BootstrapServers = options.BootstrapServers;
+        pc.Acks = Acks.All;
+        return pc;
     }
 
     /// <summary>Pairs handed on (decoded and valid).</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using CadStream.Ingress.Kafka;
 using CadStream.Records;
 using Confluent.Kafka;
 
@@ -13,27 +14,50 @@ public sealed class PairProducer : IDisposable
     private readonly IProducer<string?, byte[]> producer;
     private long sent, delivered, failed;
     private volatile string? lastError;
+    private volatile string? lastClientError;
 
     public string Topic { get; }
     public PairFormat Format { get; }
     public string BootstrapServers { get; }
 
+    /// <param name="extraConfig">Pass-through librdkafka settings (security, tuning), see <see cref="ConfigFor"/>.</param>
     public PairProducer(string bootstrapServers, string topic = IngressTopics.Pairs, PairFormat format = PairFormat.Json,
         TimeSpan? deliveryTimeout = null, IReadOnlyDictionary<string, string>? extraConfig = null)
     {
         BootstrapServers = bootstrapServers;
         Topic = topic;
         Format = format;
+        try
+        {
+            producer = new ProducerBuilder<string?, byte[]>(ConfigFor(bootstrapServers, deliveryTimeout, extraConfig))
+                .SetLogHandler((_, _) => { })
+                // Kept for CheckReachable: "SASL authentication error: ..." says more than a time-out.
+                .SetErrorHandler((_, e) => lastClientError = e.Reason)
+                .Build();
+        }
+        catch (Exception e) when (e is KafkaException or ArgumentException)
+        {
+            throw KafkaClientSettings.Explain(e, extraConfig);
+        }
+    }
+
+    /// <summary>
+    /// The producer's librdkafka settings: acks=all, the pass-through <paramref name="extraConfig"/> (security,
+    /// tuning: <c>Kafka:Client</c>, `produce --kafka-config`) over the tuning defaults; keys the engine owns are
+    /// refused (<see cref="KafkaClientSettings.EngineOwned"/>).
+    /// </summary>
+    public static ProducerConfig ConfigFor(string bootstrapServers, TimeSpan? deliveryTimeout = null, IReadOnlyDictionary<string, string>? extraConfig = null)
+    {
         var config = new ProducerConfig
         {
-            BootstrapServers = bootstrapServers,
             ClientId = "cadstream-produce",
-            Acks = Acks.All,
             LingerMs = 5,
             MessageTimeoutMs = (int)(deliveryTimeout ?? TimeSpan.FromSeconds(30)).TotalMilliseconds,
         };
-        foreach (var (k, v) in extraConfig ?? new Dictionary<string, string>()) config.Set(k, v);
-        producer = new ProducerBuilder<string?, byte[]>(config).SetLogHandler((_, _) => { }).Build();
+        KafkaClientSettings.ApplyTo(config, extraConfig);
+        config.BootstrapServers = bootstrapServers;
+        config.Acks = Acks.All;
+        return config;
     }
 
     public long Sent => Interlocked.Read(ref sent);
@@ -45,9 +69,14 @@ public sealed class PairProducer : IDisposable
     public void CheckReachable(TimeSpan timeout)
     {
         using var admin = new DependentAdminClientBuilder(producer.Handle).Build();
-        var metadata = admin.GetMetadata(timeout);
+        Metadata metadata;
+        try { metadata = admin.GetMetadata(timeout); }
+        catch (KafkaException e) when (lastClientError is { } client)
+        {
+            throw new KafkaException(new Error(e.Error.Code, $"{e.Error.Reason}; {client}"));
+        }
         if (metadata.Brokers.Count == 0)
-            throw new KafkaException(new Error(ErrorCode.Local_Transport, $"no broker answered at {BootstrapServers}"));
+            throw new KafkaException(new Error(ErrorCode.Local_Transport, $"no broker answered at {BootstrapServers}{(lastClientError is { } c ? $"; {c}" : "")}"));
     }
 
     /// <summary>Queues one pair for sending; waits briefly when the local queue is full.</summary>

@@ -40,7 +40,10 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
         CadStreamNode? node = null;
         try
         {
-            node = await StartNodeAsync(Settings(AllRoles, [model], kafka.BootstrapServers, folder: folder), log, "node");
+            // Pass-through client settings that a plaintext broker ignores, one of them a secret.
+            var settings = Settings(AllRoles, [model], kafka.BootstrapServers, folder: folder);
+            settings = settings with { Kafka = settings.Kafka with { Client = new() { ["sasl.username"] = "cad", ["sasl.password"] = "single-node-secret", ["client.rack"] = "r1" } } };
+            node = await StartNodeAsync(settings, log, "node");
             var consumer = node.Consumer!;
             using var http = Http(node);
             using var producer = RawProducer(kafka);
@@ -127,6 +130,13 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
 
             var status = await GetJsonAsync(http, "/v1/status");
             Assert.Equal(kafka.BootstrapServers, status.GetProperty("kafka").GetProperty("bootstrap").GetString());
+            // The client settings are shown, their secrets never: not in the status, not in the node's log.
+            var client = status.GetProperty("kafka").GetProperty("client");
+            Assert.Equal("cad", client.GetProperty("sasl.username").GetString());
+            Assert.Equal("(redacted)", client.GetProperty("sasl.password").GetString());
+            Assert.Equal("r1", client.GetProperty("client.rack").GetString());
+            Assert.DoesNotContain("single-node-secret", status.GetRawText());
+            Assert.DoesNotContain(log.Lines, l => l.Contains("single-node-secret", StringComparison.Ordinal));
             Assert.Single(status.GetProperty("cluster").GetProperty("members").EnumerateArray());
             await WaitUntilAsync(async () => (await GetJsonAsync(http, "/v1/status")).GetProperty("models")[0].GetProperty("training").ValueKind == JsonValueKind.Object,
                 TimeSpan.FromSeconds(10), () => "training figures in /v1/status");

@@ -54,6 +54,9 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
     [InlineData("--count -1", "--count")]
     [InlineData("--rate fast", "--rate")]
     [InlineData("--dataset cifar", "--dataset")]
+    [InlineData("--kafka-config security.protocol=bogus", "security.protocol")]
+    [InlineData("--kafka-config group.id=mine", "group.id")]
+    [InlineData("--kafka-config sasl.password", "KEY=VALUE")]
     public void Bad_usage_exits_2_with_one_line(string args, string mentions)
     {
         var r = CliRunner.Run(["produce", .. args.Split(' ')], timeoutSeconds: 60);
