@@ -20,13 +20,14 @@ sealed class TextBench : ICommand
         new("batch", "captions per encode call", "64", ValueName: "N"),
         new("threads", "ONNX Runtime threads per call (0 = one per core)", "0", ValueName: "N"),
         new("max-tokens", "most tokens per caption", "128", ValueName: "N"),
+        new("spin", "let ONNX Runtime's threads spin while waiting", IsFlag: true),
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
     {
         int count = a.Int("count", 1), batch = a.Int("batch", 1, 4096);
-        var options = new MiniLmOptions { IntraOpThreads = a.Int("threads", 0), MaxTokens = a.Int("max-tokens", 2, 512) };
-        Console.WriteLine($"# {Environment.ProcessorCount} cores, batch {batch}, {count} captions, {Environment.OSVersion}");
+        var options = new MiniLmOptions { IntraOpThreads = a.Int("threads", 0), MaxTokens = a.Int("max-tokens", 2, 512), SpinWhileWaiting = a.Flag("spin") };
+        Console.WriteLine($"# {Environment.ProcessorCount} cores, batch {batch}, {count} captions, threads {options.IntraOpThreads}, spin {options.SpinWhileWaiting}, {Environment.OSVersion}");
 
         var data = FashionMnist.Load(train: false);
         var generator = new CaptionGenerator(new CaptionNoise(0.2, 0.1), seed: 1);

@@ -13,6 +13,8 @@ public sealed record MiniLmOptions
     public int IntraOpThreads { get; init; }
     /// <summary>Captions per ONNX call: bounds the attention buffers (count x 12 heads x T^2 floats).</summary>
     public int MaxBatch { get; init; } = 128;
+    /// <summary>Let ONNX Runtime's threads spin between operators: faster alone on a machine, slower next to other busy threads.</summary>
+    public bool SpinWhileWaiting { get; init; }
 }
 
 /// <summary>
@@ -53,6 +55,9 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
         Identity = $"{ModelName} sha256:{WeightsSha256}";
         sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        // ONNX Runtime's pool threads spin while waiting for work; next to trainers on a few cores that
+        // burns the time they need (the same reason libtorch is told to wait passively).
+        if (!options.SpinWhileWaiting) sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
         try
         {
             session = new InferenceSession(weights, sessionOptions);
