@@ -113,6 +113,23 @@ public sealed class BatchLedger
         return list;
     }
 
+    /// <summary>
+    /// Every batch still on its way (sent, not yet held by a trainer), per model, counted as sent again from
+    /// <paramref name="now"/>: when a node leaves, what it was scoring or forwarding may have gone with it.
+    /// </summary>
+    public IReadOnlyList<(long BatchId, IReadOnlyCollection<string> Models)> InTransit(DateTime now)
+    {
+        var list = new List<(long, IReadOnlyCollection<string>)>();
+        foreach (var (id, p) in batches)
+        {
+            if (p.SentAt.Count == 0) continue;
+            var models = p.SentAt.Keys.ToArray();
+            foreach (var m in models) p.SentAt[m] = now;
+            list.Add((id, models));
+        }
+        return list;
+    }
+
     /// <summary>Partitions revoked from this consumer: their records will be delivered to another one.</summary>
     public void Forget(string topic, int partition)
     {

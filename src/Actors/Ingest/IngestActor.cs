@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Ingress;
@@ -114,7 +115,27 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
                 watched.Remove(w);
             }
         });
+        // A node that left may have taken batches on their way with it (at its scorer, or bound for a trainer
+        // entity there that never said it held them): send those again at once rather than after RedeliverAfter.
+        Receive<ClusterEvent.MemberRemoved>(m =>
+        {
+            var again = ledger.InTransit(DateTime.UtcNow);
+            if (again.Count > 0) Resend(again, $"node {m.Member.Address} left the cluster while they were on their way");
+        });
         Timers.StartPeriodicTimer("overdue", CheckOverdue.Instance, TimeSpan.FromSeconds(5));
+    }
+
+    protected override void PreStart()
+    {
+        if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider)
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(ClusterEvent.MemberRemoved));
+        base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        if (((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.ClusterActorRefProvider) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        base.PostStop();
     }
 
     /// <summary>Whether the current message comes from this node or a cluster member; if not, it is counted and (rate-limited) logged.</summary>

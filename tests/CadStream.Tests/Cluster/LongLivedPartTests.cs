@@ -151,4 +151,43 @@ public sealed class LongLivedPartTests(ITestOutputHelper output)
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task A_restarted_ingest_actor_takes_its_consumer_with_it_and_every_pair_still_commits_after_its_snapshot()
+    {
+        var log = new TestLog(output);
+        const string modelId = "ingest-restart-cad";
+        var folder = TempFolder("ingest-restart");
+        using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 1 });
+        CadStreamNode? node = null;
+        var stored = new ConcurrentDictionary<string, int>();
+        try
+        {
+            var settings = Settings(["ingress", "scorer", "trainer", "serving"], [TinyModel(modelId)], kafka.BootstrapServers, folder: folder)
+                with { Supervision = Fast };
+            node = await StartNodeAsync(settings, log, "node", s => { foreach (var id in s.PairIds) stored.AddOrUpdate(id, 1, (_, n) => n + 1); });
+            using (var producer = RawProducer(kafka))
+                for (int i = 0; i < 120; i++) Send(producer, $"r-{i}", CadStream.Records.PairRecords.ToJson(Pair($"r-{i}", i)));
+            await WaitUntilAsync(() => stored.Count >= 16, TimeSpan.FromSeconds(60), () => "some pairs in a stored snapshot");
+            var first = node.Consumer!;
+
+            // The ingest actor fails (a bug): its memory of batches in flight is gone, so its consumer must go too.
+            var ingest = await node.System.ActorSelection("/user/ingest-1").ResolveOne(TimeSpan.FromSeconds(10));
+            ingest.Tell(Akka.Actor.Kill.Instance, Akka.Actor.ActorRefs.NoSender);
+            await WaitUntilAsync(() => node.Consumer is { } c && !ReferenceEquals(c, first), TimeSpan.FromSeconds(60),
+                () => "a new consumer after the ingest actor's restart");
+            Assert.True(log.Count("ingest actor restarted") >= 1 || log.Count("ingest actor stopped") >= 1, "no log line says why the consumer restarted");
+
+            // Everything commits in the end, and only over pairs in a stored snapshot: none is skipped.
+            await WaitForAllCommittedAsync(kafka, node.Consumer!, TimeSpan.FromSeconds(90));
+            var missing = Enumerable.Range(0, 120).Select(i => $"r-{i}").Where(id => !stored.ContainsKey(id)).ToList();
+            Assert.True(missing.Count == 0, $"{missing.Count} pairs committed without being stored, e.g. {string.Join(", ", missing.Take(5))}");
+            log.Write($"all 120 committed; {stored.Values.Sum(n => n - 1)} trained twice (re-read from the last commit after the restart)");
+        }
+        finally
+        {
+            await StopAllAsync(log, node);
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }
