@@ -16,6 +16,7 @@ WORKDIR /src
 COPY Directory.Build.props Directory.Build.targets ./
 COPY build/ build/
 COPY src/Records/CadStream.Records.csproj src/Records/
+COPY src/Text/CadStream.Text.csproj src/Text/
 COPY src/Imaging/CadStream.Imaging.csproj src/Imaging/
 COPY src/Data/CadStream.Data.csproj src/Data/
 COPY src/Ingress/CadStream.Ingress.csproj src/Ingress/

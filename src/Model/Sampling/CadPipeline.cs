@@ -40,7 +40,7 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
     {
         if (requests.Count == 0) return [];
         foreach (var r in requests) r.Validate(Spec);
-        var run = scheduler.Begin(settings);
+        using var run = scheduler.Begin(settings);
         int c = Spec.Channels, size = Spec.ImageSize;
         bool classicCfg = Spec.Mode == TrainingMode.Cfg;
 

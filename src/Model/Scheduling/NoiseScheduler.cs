@@ -2,7 +2,8 @@ using static TorchSharp.torch;
 
 namespace CadStream.Model.Scheduling;
 
-public enum SamplerKind { Ddim, Ddpm }
+/// <summary>The reverse step: DDIM, DDPM (ancestral), or DPM-Solver++(2M) (Lu et al. 2022, multistep, second order).</summary>
+public enum SamplerKind { Ddim, Ddpm, DpmPlusPlus }
 
 public static class SamplerKinds
 {
@@ -10,10 +11,15 @@ public static class SamplerKinds
     {
         "ddim" => SamplerKind.Ddim,
         "ddpm" => SamplerKind.Ddpm,
-        _ => throw new ArgumentException($"unknown sampler '{s}'; expected ddim or ddpm"),
+        "dpm++" or "dpmpp" or "dpm++2m" => SamplerKind.DpmPlusPlus,
+        _ => throw new ArgumentException($"unknown sampler '{s}'; expected ddim, ddpm or dpm++"),
     };
 
-    public static string Name(this SamplerKind k) => k.ToString().ToLowerInvariant();
+    public static string Name(this SamplerKind k) => k switch
+    {
+        SamplerKind.DpmPlusPlus => "dpm++",
+        _ => k.ToString().ToLowerInvariant(),
+    };
 }
 
 /// <summary>How to walk back from noise: which reverse step, how many steps, DDIM's eta.</summary>
@@ -54,11 +60,16 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
         return new ReverseRun(this, settings);
     }
 
-    /// <summary>One sampling walk: times 1 = t_0 > t_1 > ... > t_n = 0 and the step between neighbours.</summary>
-    public sealed class ReverseRun
+    /// <summary>
+    /// One sampling walk: times 1 = t_0 > t_1 > ... > t_n = 0 and the step between neighbours. A multistep
+    /// sampler (dpm++) keeps the previous step's x0 prediction here, so a run serves one walk and is disposed after it.
+    /// </summary>
+    public sealed class ReverseRun : IDisposable
     {
         private readonly NoiseScheduler owner;
         private readonly double[] times;
+        private Tensor? previousX0;
+        private double previousH = double.NaN;
 
         internal ReverseRun(NoiseScheduler owner, SamplerSettings settings)
         {
@@ -81,8 +92,51 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
         public Tensor Step(int i, Tensor xt, Tensor eps, Tensor? noise)
         {
             double gT = owner.Schedule.Gamma(times[i]), gS = owner.Schedule.Gamma(times[i + 1]);
-            return Settings.Kind == SamplerKind.Ddim ? DdimStep(xt, eps, gT, gS, Settings.Eta, noise) : DdpmStep(xt, eps, gT, gS, noise);
+            return Settings.Kind switch
+            {
+                SamplerKind.Ddim => DdimStep(xt, eps, gT, gS, Settings.Eta, noise),
+                SamplerKind.Ddpm => DdpmStep(xt, eps, gT, gS, noise),
+                _ => DpmStep(xt, eps, gT, gS),
+            };
         }
+
+        private Tensor DpmStep(Tensor xt, Tensor eps, double gT, double gS)
+        {
+            using var scope = NewDisposeScope();
+            var x0 = PredictX0(xt, eps, tensor(gT, dtype: xt.dtype, device: xt.device).expand(xt.shape[0])).clamp_(-1, 1);
+            var next = DpmSolverPlusPlusStep(xt, x0, previousX0, gT, gS, previousH);
+            previousX0?.Dispose();
+            previousX0 = x0.detach().clone().DetachFromDisposeScope();
+            previousH = Lambda(gS) - Lambda(gT);
+            return next.MoveToOuterDisposeScope();
+        }
+
+        public void Dispose() => previousX0?.Dispose();
+    }
+
+    /// <summary>Half the log signal-to-noise ratio, lambda = log(alpha / sigma) = log(g / (1 - g)) / 2 (+inf at g = 1).</summary>
+    public static double Lambda(double gamma) => gamma >= 1.0 ? double.PositiveInfinity : 0.5 * Math.Log(gamma / (1 - gamma));
+
+    /// <summary>
+    /// DPM-Solver++(2M) from signal variance gT to gS with data predictions: x_s = (sigma_s / sigma_t) x_t +
+    /// alpha_s (1 - e^-h) D, h = lambda_s - lambda_t. D is this step's x0 prediction (first order: the first
+    /// step, which equals DDIM's, and the last one into g = 1, where h is infinite and x_s = D) or, with the
+    /// previous step's prediction and its h_prev, D = (1 + 1/(2r)) x0 - 1/(2r) x0_prev with r = h_prev / h.
+    /// </summary>
+    public static Tensor DpmSolverPlusPlusStep(Tensor xt, Tensor x0, Tensor? x0Previous, double gT, double gS, double hPrevious)
+    {
+        if (gS >= 1.0) return x0.alias();
+        double h = Lambda(gS) - Lambda(gT);
+        double sigmaRatio = Math.Sqrt((1 - gS) / (1 - gT));
+        double dataScale = Math.Sqrt(gS) * (h < 1e-4 ? h - h * h / 2 : 1 - Math.Exp(-h));  // alpha_s (1 - e^-h), series for tiny h
+        using var scope = NewDisposeScope();
+        Tensor d = x0;
+        if (x0Previous is not null && double.IsFinite(hPrevious) && hPrevious > 0)
+        {
+            double half = 1.0 / (2 * (hPrevious / h));
+            d = x0 * (1 + half) - x0Previous * half;
+        }
+        return (xt * sigmaRatio + d * dataScale).MoveToOuterDisposeScope();
     }
 
     /// <summary>Times 1 = t_0 > t_1 > ... > t_n = 0, evenly spaced.</summary>
