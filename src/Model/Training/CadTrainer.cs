@@ -36,6 +36,8 @@ public sealed class CadTrainer : IDisposable
     public long Steps { get; private set; }
     public long SamplesSeen { get; private set; }
     public long SkippedSteps { get; private set; }
+    /// <summary>When set, each step reports the time of its phases to it (benches).</summary>
+    public StepPhaseTimer? PhaseTimer { get; set; }
 
     public CadTrainer(ModelSpec spec, Device device)
     {
@@ -86,7 +88,10 @@ public sealed class CadTrainer : IDisposable
     {
         if (batch.Count == 0) return new(false, double.NaN, 0, "empty batch");
         using var scope = NewDisposeScope();
+        var timer = PhaseTimer;
+        timer?.Start();
         var (images, labels, coherence, weights, used) = Prepare(batch);
+        timer?.Mark("data");
         if (used == 0)
         {
             SamplesSeen += batch.Count;
@@ -102,18 +107,23 @@ public sealed class CadTrainer : IDisposable
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
 
         double lossValue = loss.item<float>();
+        timer?.Mark("forward");
         SamplesSeen += batch.Count;
         if (!double.IsFinite(lossValue)) return Skip(lossValue, used, "non-finite loss");
 
         optimizer.zero_grad();
         loss.backward();
+        timer?.Mark("backward");
         double norm = nn.utils.clip_grad_norm_(parameters, Spec.GradClip);
+        timer?.Mark("clip");
         if (!double.IsFinite(norm)) { optimizer.zero_grad(); return Skip(lossValue, used, "non-finite gradient"); }
 
         foreach (var group in optimizer.ParamGroups) group.LearningRate = CurrentLearningRate;
         optimizer.step();
         Steps++;
+        timer?.Mark("optimizer");
         UpdateEma();
+        timer?.Mark("ema");
         return new(true, lossValue, used, null);
     }
 
