@@ -44,12 +44,17 @@ sealed class TrainBench : ICommand
         var pairs = Bench.RandomPairs(4096, spec);
         var sampler = new BatchSampler(pairs.Count, batch, 0);
         void Step() { var b = pairs.Batch(sampler.Next(), device); using (b.Images) trainer.Step(b); }
+        double lastCpuMs = 0;
         double TimeSteps(int n)
         {
             Bench.Synchronize(device);
+            var self = Process.GetCurrentProcess();
+            var cpu = self.TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             for (int i = 0; i < n; i++) Step();
             Bench.Synchronize(device);
+            self.Refresh();
+            lastCpuMs = (self.TotalProcessorTime - cpu).TotalMilliseconds / n;
             return 1000 * clock.Elapsed.TotalSeconds / n;
         }
         long parameters = trainer.Model.ParameterCount();
@@ -90,19 +95,27 @@ sealed class TrainBench : ICommand
         else
         {
             // A/B, then B/A: whichever side runs first in a round does not always meet the same load.
-            var ours = new List<double>();
-            var theirs = new List<double>();
+            // CPU time (all threads) per step as well: on a machine that others load, it moves less than wall time.
+            var ours = new List<(double Wall, double Cpu)>();
+            var theirs = new List<(double Wall, double Cpu)>();
+            (double, double) Ours() => (TimeSteps(steps), lastCpuMs);
+            (double, double) Theirs() { var r = mirror.Run(steps); return (r["ms_per_step"]!.GetValue<double>(), r["cpu_ms_per_step"]!.GetValue<double>()); }
             for (int r = 0; r < rounds && !cancel.IsCancellationRequested; r++)
             {
-                if (r % 2 == 0) { ours.Add(TimeSteps(steps)); theirs.Add(mirror.Run(steps)["ms_per_step"]!.GetValue<double>()); }
-                else { theirs.Add(mirror.Run(steps)["ms_per_step"]!.GetValue<double>()); ours.Add(TimeSteps(steps)); }
-                Console.WriteLine($"round {r + 1}: torchsharp {ours[^1]:F1} ms/step, pytorch {theirs[^1]:F1} ms/step, ratio {ours[^1] / theirs[^1]:F3}");
+                if (r % 2 == 0) { ours.Add(Ours()); theirs.Add(Theirs()); }
+                else { theirs.Add(Theirs()); ours.Add(Ours()); }
+                Console.WriteLine($"round {r + 1}: torchsharp {ours[^1].Wall:F1} ms/step ({ours[^1].Cpu:F0} CPU ms), " +
+                                  $"pytorch {theirs[^1].Wall:F1} ms/step ({theirs[^1].Cpu:F0} CPU ms), ratio {ours[^1].Wall / theirs[^1].Wall:F3}");
             }
-            double a1 = Median(ours), b1 = Median(theirs);
+            double a1 = Median(ours.Select(o => o.Wall)), b1 = Median(theirs.Select(o => o.Wall));
+            double a2 = Median(ours.Select(o => o.Cpu)), b2 = Median(theirs.Select(o => o.Cpu));
             Console.WriteLine($"torchsharp_ms_per_step {a1:F1}");
             Console.WriteLine($"pytorch_ms_per_step {b1:F1}");
             Console.WriteLine($"ratio_torchsharp_over_pytorch {a1 / b1:F3}");
-            Console.WriteLine($"ratio_per_round_median {Median(ours.Zip(theirs, (x, y) => x / y).ToList()):F3}");
+            Console.WriteLine($"ratio_per_round_median {Median(ours.Zip(theirs, (x, y) => x.Wall / y.Wall)):F3}");
+            Console.WriteLine($"torchsharp_cpu_ms_per_step {a2:F1}");
+            Console.WriteLine($"pytorch_cpu_ms_per_step {b2:F1}");
+            Console.WriteLine($"cpu_ratio_torchsharp_over_pytorch {a2 / b2:F3}");
             Console.WriteLine($"anchor_matmul_gflops {anchor:F1}");
         }
 
@@ -130,7 +143,7 @@ sealed class TrainBench : ICommand
         Console.WriteLine($"{side}_outside_step_ms {total - phases.Values.Sum():F1}");
     }
 
-    static double Median(List<double> xs)
+    static double Median(IEnumerable<double> xs)
     {
         var s = xs.Order().ToArray();
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;

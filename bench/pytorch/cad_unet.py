@@ -256,7 +256,7 @@ class Trainer:
     """CadTrainer.Step: eps-prediction MSE, the training modes, AdamW with linear warm-up,
     gradient clipping, the non-finite guard and the EMA lerp."""
 
-    def __init__(self, spec, device):
+    def __init__(self, spec, device, foreach=None):
         self.spec, self.device = spec, device
         torch.manual_seed(spec.seed)
         self.model = CadDenoiser(spec).to(device)
@@ -266,9 +266,10 @@ class Trainer:
             p.requires_grad_(False)
         self.params = list(self.model.parameters())
         self.ema_params = list(self.ema.parameters())
-        # TorchSharp's optim.AdamW(IEnumerable<Parameter>, ...) factory defaults beta2 to 0.99, which the trainer keeps.
-        self.optimizer = torch.optim.AdamW(self.params, lr=spec.lr, betas=(0.9, 0.99), eps=1e-8,
-                                           weight_decay=spec.weight_decay, foreach=False)
+        # TorchSharp 0.107's optim.AdamW defaults (betas 0.9/0.999, eps 1e-8, no amsgrad), which the trainer keeps.
+        # foreach=None: what torch picks by itself (multi-tensor on CUDA, per tensor on the CPU), as a PyTorch user gets it.
+        self.optimizer = torch.optim.AdamW(self.params, lr=spec.lr, betas=(0.9, 0.999), eps=1e-8,
+                                           weight_decay=spec.weight_decay, foreach=foreach)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(spec.seed)
         import random
@@ -337,7 +338,10 @@ class Trainer:
         mark("optimizer")
         decay = min(self.spec.ema_decay, (1.0 + self.steps) / (10.0 + self.steps))
         with torch.no_grad():
-            for e, p in zip(self.ema_params, self.params):
-                e.lerp_(p, 1 - decay)
+            if hasattr(torch, "_foreach_lerp_"):
+                torch._foreach_lerp_(self.ema_params, self.params, 1 - decay)
+            else:
+                for e, p in zip(self.ema_params, self.params):
+                    e.lerp_(p, 1 - decay)
         mark("ema")
         return loss_value, True

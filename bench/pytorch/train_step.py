@@ -15,6 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the node sets it for its libtorch: idle threads sleep
 import torch  # noqa: E402
 
 import cad_unet  # noqa: E402
@@ -28,9 +29,9 @@ def fashion_spec():
 
 
 class Bench:
-    def __init__(self, spec, device, pairs=4096, seed=0):
+    def __init__(self, spec, device, pairs=4096, seed=0, foreach=None):
         self.spec, self.device = spec, device
-        self.trainer = cad_unet.Trainer(spec, device)
+        self.trainer = cad_unet.Trainer(spec, device, foreach)
         g = torch.Generator().manual_seed(seed)
         shape = (pairs, spec.channels, spec.image_size, spec.image_size)
         self.pixels = torch.randint(0, 256, shape, dtype=torch.uint8, generator=g)
@@ -64,7 +65,7 @@ class Bench:
             last[0] = now
 
         self.sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         skipped = 0
         loss = float("nan")
         for _ in range(steps):
@@ -73,8 +74,10 @@ class Bench:
             loss, applied = self.trainer.step(images, labels, coherence, mark if profile else None)
             skipped += 0 if applied else 1
         self.sync()
-        seconds = time.perf_counter() - start
-        out = {"steps": steps, "ms_per_step": 1000 * seconds / steps, "loss": loss, "skipped": skipped}
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+        # CPU time of all the process's threads: steadier than wall time on a machine that others load too.
+        out = {"steps": steps, "ms_per_step": 1000 * seconds / steps, "cpu_ms_per_step": 1000 * cpu_seconds / steps,
+               "loss": loss, "skipped": skipped}
         if profile:
             out["phases_ms"] = {p: 1000 * v / steps for p, v in phases.items()}
         return out
@@ -85,6 +88,7 @@ def header(bench, device):
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
+        "foreach": bench.trainer.optimizer.defaults.get("foreach"),
         "device": str(device),
         "parameters": cad_unet.parameter_count(bench.trainer.model),
         "parameters_by_part": {n: cad_unet.parameter_count(m) for n, m in bench.trainer.model.named_children()},
@@ -104,6 +108,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=0, help="override the spec's batch")
     ap.add_argument("--width", type=int, default=0, help="override the spec's width")
+    ap.add_argument("--foreach", choices=["default", "on", "off"], default="default",
+                    help="AdamW's multi-tensor path (default: torch's own choice)")
     ap.add_argument("--profile", action="store_true", help="time each phase of the step")
     ap.add_argument("--serve", action="store_true", help="answer 'run N' lines on stdin (see the module doc)")
     a = ap.parse_args()
@@ -122,7 +128,7 @@ def main():
         d["Batch"] = a.batch
     if a.width:
         d["Width"] = a.width
-    bench = Bench(cad_unet.Spec(d), device)
+    bench = Bench(cad_unet.Spec(d), device, foreach={"default": None, "on": True, "off": False}[a.foreach])
     print(json.dumps(header(bench, device)), flush=True)
 
     if a.serve:

@@ -19,10 +19,13 @@ public readonly record struct StepResult(bool Applied, double Loss, int SamplesU
 /// One CAD training step at a time: epsilon-prediction MSE with the comparison modes, AdamW
 /// with linear warm-up, gradient clipping, EMA weights and a guard that never lets a
 /// non-finite loss or gradient reach the weights. Owns its model; call it from one thread.
+/// The weights, gradients, moments and EMA weights each live in one flat buffer
+/// (<see cref="FlatAdamW"/>): the update after backward is a few tensor ops, not a few per parameter.
 /// </summary>
 public sealed class CadTrainer : IDisposable
 {
-    private readonly AdamW optimizer;
+    private readonly FlatAdamW optimizer;
+    private readonly Tensor emaWeights;
     private readonly NoiseScheduler scheduler;
     private readonly Generator generator;
     private readonly Random hostRandom;
@@ -52,7 +55,8 @@ public sealed class CadTrainer : IDisposable
         parameters = Model.parameters().ToArray();
         emaParameters = Ema.parameters().ToArray();
         CopyWeights(Model, Ema);
-        optimizer = optim.AdamW(parameters, spec.LearningRate, weight_decay: spec.WeightDecay);
+        optimizer = new FlatAdamW(parameters, spec.LearningRate, spec.WeightDecay);
+        using (no_grad()) emaWeights = FlatAdamW.Pack(emaParameters, emaParameters.Select(p => (Tensor)p).ToArray());
         scheduler = NoiseScheduler.For(spec);
         generator = new Generator((ulong)spec.Seed, device);
         hostRandom = new Random(spec.Seed);
@@ -73,7 +77,7 @@ public sealed class CadTrainer : IDisposable
         if (snapshot.OptimizerState is not null)
         {
             using var reader = new BinaryReader(new MemoryStream(snapshot.OptimizerState));
-            trainer.optimizer.load_state_dict(reader);
+            trainer.optimizer.LoadState(reader);
         }
         trainer.Steps = snapshot.Steps;
         trainer.SamplesSeen = snapshot.SamplesSeen;
@@ -111,15 +115,14 @@ public sealed class CadTrainer : IDisposable
         SamplesSeen += batch.Count;
         if (!double.IsFinite(lossValue)) return Skip(lossValue, used, "non-finite loss");
 
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         loss.backward();
         timer?.Mark("backward");
-        double norm = nn.utils.clip_grad_norm_(parameters, Spec.GradClip);
+        double norm = optimizer.ClipGradNorm(Spec.GradClip);
         timer?.Mark("clip");
-        if (!double.IsFinite(norm)) { optimizer.zero_grad(); return Skip(lossValue, used, "non-finite gradient"); }
+        if (!double.IsFinite(norm)) { optimizer.ZeroGrad(); return Skip(lossValue, used, "non-finite gradient"); }
 
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = CurrentLearningRate;
-        optimizer.step();
+        optimizer.Step(CurrentLearningRate);
         Steps++;
         timer?.Mark("optimizer");
         UpdateEma();
@@ -181,8 +184,7 @@ public sealed class CadTrainer : IDisposable
         // Warm-up of the decay so early snapshots are not dominated by the random initialisation.
         double decay = Math.Min(Spec.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
         using var _ = no_grad();
-        for (int i = 0; i < parameters.Length; i++)
-            emaParameters[i].lerp_(parameters[i], 1 - decay);
+        emaWeights.lerp_(optimizer.Weights, 1 - decay);
     }
 
     public static void CopyWeights(nn.Module from, nn.Module to)
@@ -201,7 +203,7 @@ public sealed class CadTrainer : IDisposable
             raw = CadSnapshot.ModuleBytes(Model);
             using var ms = new MemoryStream();
             using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-                optimizer.save_state_dict(writer);
+                optimizer.SaveState(writer, CurrentLearningRate);
             opt = ms.ToArray();
         }
         return new CadSnapshot(Spec, version, Steps, SamplesSeen, SkippedSteps,
@@ -211,6 +213,7 @@ public sealed class CadTrainer : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
+        emaWeights.Dispose();
         Model.Dispose();
         Ema.Dispose();
         generator.Dispose();

@@ -93,6 +93,7 @@ public class TrainerAndSnapshotTests
         Assert.Equal(Flat(trainer.Model), Flat(resumed.Model));
         Assert.Equal(2, resumed.Steps);
         Assert.Equal(8, resumed.SamplesSeen);
+        Assert.Equal(snap.OptimizerState, resumed.ToSnapshot(version: 8, includeTrainingState: true).OptimizerState);
     }
 
     [Fact]
