@@ -83,6 +83,35 @@ class Bench:
         return out
 
 
+# Which kind of work an aten op is, for the --op-profile summary.
+OP_KINDS = [
+    ("conv", ("conv", "mkldnn_convolution")),
+    ("group_norm", ("group_norm",)),
+    ("attention", ("bmm", "softmax", "scaled_dot_product", "_flash_attention", "baddbmm")),
+    ("linear", ("addmm", "aten::mm", "linear", "embedding")),
+    ("optimizer+ema", ("addcdiv", "addcmul", "lerp", "_foreach", "sqrt", "norm")),
+    ("resample+concat", ("upsample", "pixel_", "cat", "constant_pad", "slice", "copy_", "contiguous")),
+    ("elementwise", ("silu", "mul", "add", "sub", "div", "pow", "square", "mean", "sum", "exp", "sin", "cos", "sigmoid", "fill", "zero")),
+]
+
+
+def op_profile(bench, steps):
+    """Self CPU time of the aten ops over `steps` steps, per kind of work (ms per step)."""
+    from torch.autograd import profiler
+    with profiler.profile() as prof:
+        bench.run(steps)
+    kinds, ops = {}, {}
+    for e in prof.key_averages():
+        if not e.key.startswith("aten::"):
+            continue
+        ms = e.self_cpu_time_total / 1000 / steps
+        kind = next((k for k, words in OP_KINDS if any(w in e.key for w in words)), "other")
+        kinds[kind] = kinds.get(kind, 0) + ms
+        ops[e.key] = ms
+    top = dict(sorted(ops.items(), key=lambda kv: -kv[1])[:12])
+    return {"op_kinds_ms": dict(sorted(kinds.items(), key=lambda kv: -kv[1])), "top_ops_ms": top}
+
+
 def header(bench, device):
     return {
         "torch": torch.__version__,
@@ -111,6 +140,7 @@ def main():
     ap.add_argument("--foreach", choices=["default", "on", "off"], default="default",
                     help="AdamW's multi-tensor path (default: torch's own choice)")
     ap.add_argument("--profile", action="store_true", help="time each phase of the step")
+    ap.add_argument("--op-profile", action="store_true", help="self time of the aten ops per kind of work (torch's profiler)")
     ap.add_argument("--serve", action="store_true", help="answer 'run N' lines on stdin (see the module doc)")
     a = ap.parse_args()
 
@@ -146,7 +176,10 @@ def main():
 
     if a.warmup:
         bench.run(a.warmup)
-    print(json.dumps(bench.run(a.steps, profile=a.profile)), flush=True)
+    if a.op_profile:
+        print(json.dumps(op_profile(bench, a.steps)), flush=True)
+    else:
+        print(json.dumps(bench.run(a.steps, profile=a.profile)), flush=True)
 
 
 if __name__ == "__main__":
