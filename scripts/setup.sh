@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what CadStream needs from Debian's packages, only when missing (idempotent).
-# Usage: scripts/setup.sh [run|test]
+# Usage: scripts/setup.sh [run|test|bench]
 set -euo pipefail
 purpose="${1:-run}"
 
@@ -14,6 +14,11 @@ if [ "$purpose" = "test" ]; then
   packages+=(kcat redis-server chromium chromium-driver)
   # prometheus: promtool checks config/prometheus/, and the deploy tests scrape a running node with it.
   lean_packages+=(prometheus)
+fi
+if [ "$purpose" = "bench" ]; then
+  # python3-torch: Debian's PyTorch (1.13 on Debian 12), the CPU anchor of bench/pytorch/ and
+  # `cadstream train --compare-pytorch`. No test needs it, so the test setup stays lean.
+  lean_packages+=(python3-torch)
 fi
 
 missing() {

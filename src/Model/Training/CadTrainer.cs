@@ -19,10 +19,13 @@ public readonly record struct StepResult(bool Applied, double Loss, int SamplesU
 /// One CAD training step at a time: epsilon-prediction MSE with the comparison modes, AdamW
 /// with linear warm-up, gradient clipping, EMA weights and a guard that never lets a
 /// non-finite loss or gradient reach the weights. Owns its model; call it from one thread.
+/// The weights, gradients, moments and EMA weights each live in one flat buffer
+/// (<see cref="FlatAdamW"/>): the update after backward is a few tensor ops, not a few per parameter.
 /// </summary>
 public sealed class CadTrainer : IDisposable
 {
-    private readonly AdamW optimizer;
+    private readonly FlatAdamW optimizer;
+    private readonly Tensor emaWeights;
     private readonly NoiseScheduler scheduler;
     private readonly Generator generator;
     private readonly Random hostRandom;
@@ -36,6 +39,8 @@ public sealed class CadTrainer : IDisposable
     public long Steps { get; private set; }
     public long SamplesSeen { get; private set; }
     public long SkippedSteps { get; private set; }
+    /// <summary>When set, each step reports the time of its phases to it (benches).</summary>
+    public StepPhaseTimer? PhaseTimer { get; set; }
 
     public CadTrainer(ModelSpec spec, Device device)
     {
@@ -50,7 +55,8 @@ public sealed class CadTrainer : IDisposable
         parameters = Model.parameters().ToArray();
         emaParameters = Ema.parameters().ToArray();
         CopyWeights(Model, Ema);
-        optimizer = optim.AdamW(parameters, spec.LearningRate, weight_decay: spec.WeightDecay);
+        optimizer = new FlatAdamW(parameters, spec.LearningRate, spec.WeightDecay);
+        using (no_grad()) emaWeights = FlatAdamW.Pack(emaParameters, emaParameters.Select(p => (Tensor)p).ToArray());
         scheduler = NoiseScheduler.For(spec);
         generator = new Generator((ulong)spec.Seed, device);
         hostRandom = new Random(spec.Seed);
@@ -71,7 +77,7 @@ public sealed class CadTrainer : IDisposable
         if (snapshot.OptimizerState is not null)
         {
             using var reader = new BinaryReader(new MemoryStream(snapshot.OptimizerState));
-            trainer.optimizer.load_state_dict(reader);
+            trainer.optimizer.LoadState(reader);
         }
         trainer.Steps = snapshot.Steps;
         trainer.SamplesSeen = snapshot.SamplesSeen;
@@ -86,7 +92,10 @@ public sealed class CadTrainer : IDisposable
     {
         if (batch.Count == 0) return new(false, double.NaN, 0, "empty batch");
         using var scope = NewDisposeScope();
+        var timer = PhaseTimer;
+        timer?.Start();
         var (images, labels, coherence, weights, used) = Prepare(batch);
+        timer?.Mark("data");
         if (used == 0)
         {
             SamplesSeen += batch.Count;
@@ -102,18 +111,22 @@ public sealed class CadTrainer : IDisposable
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
 
         double lossValue = loss.item<float>();
+        timer?.Mark("forward");
         SamplesSeen += batch.Count;
         if (!double.IsFinite(lossValue)) return Skip(lossValue, used, "non-finite loss");
 
-        optimizer.zero_grad();
+        optimizer.ZeroGrad();
         loss.backward();
-        double norm = nn.utils.clip_grad_norm_(parameters, Spec.GradClip);
-        if (!double.IsFinite(norm)) { optimizer.zero_grad(); return Skip(lossValue, used, "non-finite gradient"); }
+        timer?.Mark("backward");
+        double norm = optimizer.ClipGradNorm(Spec.GradClip);
+        timer?.Mark("clip");
+        if (!double.IsFinite(norm)) { optimizer.ZeroGrad(); return Skip(lossValue, used, "non-finite gradient"); }
 
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = CurrentLearningRate;
-        optimizer.step();
+        optimizer.Step(CurrentLearningRate);
         Steps++;
+        timer?.Mark("optimizer");
         UpdateEma();
+        timer?.Mark("ema");
         return new(true, lossValue, used, null);
     }
 
@@ -171,8 +184,7 @@ public sealed class CadTrainer : IDisposable
         // Warm-up of the decay so early snapshots are not dominated by the random initialisation.
         double decay = Math.Min(Spec.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
         using var _ = no_grad();
-        for (int i = 0; i < parameters.Length; i++)
-            emaParameters[i].lerp_(parameters[i], 1 - decay);
+        emaWeights.lerp_(optimizer.Weights, 1 - decay);
     }
 
     public static void CopyWeights(nn.Module from, nn.Module to)
@@ -191,7 +203,7 @@ public sealed class CadTrainer : IDisposable
             raw = CadSnapshot.ModuleBytes(Model);
             using var ms = new MemoryStream();
             using (var writer = new BinaryWriter(ms, System.Text.Encoding.UTF8, leaveOpen: true))
-                optimizer.save_state_dict(writer);
+                optimizer.SaveState(writer, CurrentLearningRate);
             opt = ms.ToArray();
         }
         return new CadSnapshot(Spec, version, Steps, SamplesSeen, SkippedSteps,
@@ -201,6 +213,7 @@ public sealed class CadTrainer : IDisposable
     public void Dispose()
     {
         optimizer.Dispose();
+        emaWeights.Dispose();
         Model.Dispose();
         Ema.Dispose();
         generator.Dispose();

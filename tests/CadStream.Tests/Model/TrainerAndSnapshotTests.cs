@@ -93,6 +93,14 @@ public class TrainerAndSnapshotTests
         Assert.Equal(Flat(trainer.Model), Flat(resumed.Model));
         Assert.Equal(2, resumed.Steps);
         Assert.Equal(8, resumed.SamplesSeen);
+        Assert.Equal(snap.OptimizerState, resumed.ToSnapshot(version: 8, includeTrainingState: true).OptimizerState);
+
+        // Loading wrote into the trainer's flat buffers, not beside them: the next step moves the network and its EMA.
+        var (weights, ema) = (Flat(resumed.Model), Flat(resumed.Ema));
+        Assert.True(resumed.Step(RandomBatch(4, 5)).Applied);
+        Assert.NotEqual(weights, Flat(resumed.Model));
+        Assert.NotEqual(ema, Flat(resumed.Ema));
+        Assert.NotEqual(snap.EmaWeights, resumed.ToSnapshot(version: 9, includeTrainingState: false).EmaWeights);
     }
 
     [Fact]
