@@ -62,6 +62,8 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     {
         this.restarted = restarted;
         this.logger = logger;
+        // Exported at 0 from the start, so dashboards and alerts see the series before the first refusal.
+        foreach (var name in new[] { nameof(BatchesDurable), nameof(BatchHeld), nameof(BatchesLost) }) Refused.WithLabels(name);
         this.scorers = scorers;
         Receive<Accepted>(m =>
         {
