@@ -31,6 +31,13 @@ public static class TrainingModes
     };
 
     public static string Name(this TrainingMode m) => m.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// Whether the mode trains and samples with classic classifier-free guidance (the null label for
+    /// <see cref="ModelSpec.CfgDropout"/> of pairs; guidance against the null label): every mode but CAD,
+    /// whose unconditional branch is the same label at c = 0.
+    /// </summary>
+    public static bool UsesClassicGuidance(this TrainingMode m) => m != TrainingMode.Cad;
 }
 
 /// <summary>
@@ -100,7 +107,7 @@ public sealed record ModelSpec
     [JsonIgnore] public int NumClasses => Classes.Length;
     [JsonIgnore] public int EmbeddingDim => Width * 4;
     /// <summary>The guidance a request gets when it names none.</summary>
-    [JsonIgnore] public double DefaultGuidance => Mode is TrainingMode.Cad or TrainingMode.Cfg ? Guidance : 0;
+    [JsonIgnore] public double DefaultGuidance => Guidance;
     /// <summary>Bytes of one image at the model's shape (channel-first, 8-bit).</summary>
     [JsonIgnore] public int ImageBytes => Channels * ImageSize * ImageSize;
 

@@ -42,7 +42,7 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
         foreach (var r in requests) r.Validate(Spec);
         using var run = scheduler.Begin(settings);
         int c = Spec.Channels, size = Spec.ImageSize;
-        bool classicCfg = Spec.Mode == TrainingMode.Cfg;
+        bool classicCfg = Spec.Mode.UsesClassicGuidance();
 
         using var outer = NewDisposeScope();
         using var _ = no_grad();

@@ -171,11 +171,14 @@ public sealed class CadTrainer : IDisposable
                 break;
             }
             case TrainingMode.Cfg:
-                for (int i = 0; i < labels.Length; i++)
-                    if (hostRandom.NextDouble() < Spec.CfgDropout) labels[i] = Model.NullClass;
                 Array.Fill(coh, 1f);
                 break;
         }
+        // Every mode but CAD learns classic classifier-free guidance: the null label for a share of pairs
+        // (CAD needs no dropout: c = 0 is its unconditional branch).
+        if (Spec.Mode.UsesClassicGuidance())
+            for (int i = 0; i < labels.Length; i++)
+                if (hostRandom.NextDouble() < Spec.CfgDropout) labels[i] = Model.NullClass;
         return (images, tensor(labels, device: Device), tensor(coh, device: Device), weights, labels.Length);
     }
 
