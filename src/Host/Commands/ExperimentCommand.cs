@@ -16,14 +16,17 @@ using CadStream.Runtime;
 namespace CadStream.Host.Commands;
 
 /// <summary>
-/// `cadstream experiment`: the paper's comparison on noisy Fashion-MNIST. Five models on the same
-/// noised data and budget (architecture, steps, batch, seeds): clean (cfg on true labels, the
-/// upper anchor), baseline, filtered, weighted, cad; each evaluated; one comparison table.
+/// `cadstream experiment`: the paper's comparison on noisy Fashion-MNIST, made fair. Five models on the
+/// same noised data and budget (architecture, steps, batch, seeds): clean (classic CFG on true labels,
+/// the upper anchor), baseline, filtered, weighted (each with classic CFG: the null label for 10 % of
+/// pairs, guided against it) and cad (CA-CFG). Every model is evaluated on the same guidance grid; the
+/// table shows each at matched guidance (w = 1) and at its own best FID, and a second seed of the models
+/// named by --second-seed shows the spread.
 /// </summary>
 public sealed class ExperimentCommand : ICommand
 {
     public string Name => "experiment";
-    public string Summary => "Train clean, baseline, filtered, weighted and cad models on the same entropy-noised Fashion-MNIST with the same budget, evaluate each, write the comparison.";
+    public string Summary => "Train clean, baseline, filtered, weighted and cad models on the same entropy-noised Fashion-MNIST with the same budget, evaluate each on one guidance grid, write the comparison.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -35,9 +38,11 @@ public sealed class ExperimentCommand : ICommand
         new("noise", "label noise of the noisy models: entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
         new("seed", "seed of noise, batches, weights and sampling", "0", ValueName: "S"),
+        new("second-seed", "models also trained and evaluated with seed + 1 (comma list; empty: none)", "cad,baseline", ValueName: "LIST"),
+        new("guidance", "the guidance grid every model is evaluated on (must hold 1)", "0,1,2,3", ValueName: "LIST"),
         new("classifier", "clean-label classifier (default: OUT/classifier.bin, trained when missing)", ValueName: "FILE"),
-        new("n", "generated and real images per model for the table", "1000", ValueName: "N"),
-        new("sweep-n", "images per sweep point (cad model only)", "500", ValueName: "N"),
+        new("n", "generated and real images per grid point", "1000", ValueName: "N"),
+        new("sweep-n", "images per sweep point (the first cad model only)", "500", ValueName: "N"),
         new("eval-steps", "DDIM steps when sampling", "25", ValueName: "N"),
         new("out", "results folder", "docs/results/cpu", ValueName: "DIR"),
     ];
@@ -46,9 +51,12 @@ public sealed class ExperimentCommand : ICommand
 
     public int Run(ParsedArgs a, CancellationToken cancel)
     {
-        var models = a.RequireString("models").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        foreach (var m in models)
-            if (!Known.Contains(m)) throw new UsageException($"--models: unknown model '{m}'; expected {string.Join(", ", Known)}");
+        var models = List(a.RequireString("models"), "--models");
+        var twice = List(a.RequireString("second-seed"), "--second-seed");
+        var grid = a.RequireString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var w) && w >= 0 && w <= 100 ? w
+                : throw new UsageException($"--guidance: '{v}' is not a guidance rate in [0, 100]")).Distinct().Order().ToArray();
+        if (!grid.Contains(1.0)) throw new UsageException("--guidance must hold 1 (the matched guidance of the table)");
         long steps = a.Long("steps", 1, 10_000_000);
         int batch = a.Int("batch", 1, 65536);
         int width = a.Int("width", 8, 1024);
@@ -65,88 +73,161 @@ public sealed class ExperimentCommand : ICommand
         string classifierPath = a.String("classifier") ?? Path.Combine(outDir, "classifier.bin");
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), classifierPath);
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), evalSettings.N);
-        var noisy = TrainCommand.LoadPairs(noise, seed, null, noise == "temperature" ? classifierPath : null, a.Double("beta", 1e-6, 1e6));
+        double beta = a.Double("beta", 1e-6, 1e6);
         var clean = TrainCommand.LoadPairs("none", seed, null, null, 0.5);
-        double wrong = noisy.Labels.Zip(clean.Labels).Count(p => p.First != p.Second) / (double)noisy.Count;
 
+        var runs = models.Select(m => (Name: m, Seed: seed)).Concat(models.Where(twice.Contains).Select(m => (Name: m, Seed: seed + 1))).ToList();
         var rows = new List<Row>();
-        foreach (var name in models)
+        var trained = new List<Trained>();
+        double wrong = double.NaN;
+        int done = 0;
+        foreach (var (name, runSeed) in runs)
         {
+            done++;
+            string tag = runSeed == seed ? name : $"{name}-seed{runSeed}";
+            // The label noise follows the seed too: a second seed is a second draw of everything.
+            var noisy = TrainCommand.LoadPairs(noise, runSeed, null, noise == "temperature" ? classifierPath : null, beta);
+            if (runSeed == seed) wrong = noisy.Labels.Zip(clean.Labels).Count(p => p.First != p.Second) / (double)noisy.Count;
             var mode = name == "clean" ? TrainingMode.Cfg : TrainingModes.Parse(name);
             var config = CadStreamSettings.Complete(new ModelSpec
             {
-                Id = name, Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = seed,
+                Id = name, Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = runSeed,
             });
             var clock = Stopwatch.StartNew();
-            Console.Error.WriteLine($"[{name}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
+            Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
             using var trainer = new CadTrainer(config, device);
             var line = new ProgressLine();
-            var final = OfflineTraining.Run(trainer, name == "clean" ? clean : noisy, steps, batch, seed,
-                p => line.Update($"[{name}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
-            line.Finish($"[{name}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
+            var final = OfflineTraining.Run(trainer, name == "clean" ? TrainCommand.LoadPairs("none", runSeed, null, null, 0.5) : noisy, steps, batch, runSeed,
+                p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
+            line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
             if (cancel.IsCancellationRequested) throw new OperationCanceledException();
             double trainSeconds = clock.Elapsed.TotalSeconds;
-            var snapshotPath = Path.Combine(outDir, "models", name + ".cadsnap");
+            var snapshotPath = Path.Combine(outDir, "models", tag + ".cadsnap");
             var snapshot = trainer.ToSnapshot(1, includeTrainingState: false);
             snapshot.Save(snapshotPath);
 
-            var settings = evalSettings with { Sweeps = name == "cad" };
-            var evalLine = new ProgressLine();
-            var run = new EvaluationRun(evaluator, settings, device, text => evalLine.Update(text));
-            var result = run.Run(snapshotPath, snapshot, Path.Combine(outDir, name), $"{name}: mode {mode.Name()} on noisy Fashion-MNIST");
-            evalLine.Finish($"[{name}] evaluated");
-            var extra = new List<QualityMetrics> { result.Main };
-            if (config.DefaultGuidance != 0)
+            // The CAD model's own report (coherence and guidance sweeps, grids) for the first seed.
+            if (name == "cad" && runSeed == seed)
             {
-                // The same model without guidance, to separate what guidance adds.
-                using var model = snapshot.CreateDenoiser(device);
-                using var set = Evaluator.Generate(new CadPipeline(model, device), settings.N, 1.0, 0.0, new SamplerSettings(settings.Steps), seed, settings.Batch);
-                extra.Insert(0, evaluator.Score(set, 1.0, 0.0));
+                var reportLine = new ProgressLine();
+                new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, text => reportLine.Update($"[{tag}] {text}"))
+                    .Run(snapshotPath, snapshot, Path.Combine(outDir, name), $"{name}: mode {mode.Name()} on noisy Fashion-MNIST");
+                reportLine.Finish($"[{tag}] report written");
             }
-            rows.AddRange(extra.Select(m => new Row(name, mode.Name(), m, trainSeconds, trainer.SkippedSteps, final.SmoothedLoss)));
-            Console.Error.WriteLine($"[{name}] " + string.Join("; ", extra.Select(m => $"w={m.Guidance}: FID {m.Fid:F2}, accuracy {m.Accuracy:F3}")));
+            // Every model on the same guidance grid, same seeds of the starting noise.
+            using var model = snapshot.CreateDenoiser(device);
+            var pipeline = new CadPipeline(model, device);
+            var gridLine = new ProgressLine();
+            foreach (var w in grid)
+            {
+                using var set = Evaluator.Generate(pipeline, evalSettings.N, 1.0, w, new SamplerSettings(evalSettings.Steps), evalSettings.Seed, evalSettings.Batch,
+                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"));
+                var m = evaluator.Score(set, 1.0, w);
+                rows.Add(new Row(name, mode.Name(), w, m.Fid, m.Accuracy, runSeed, m.Precision, m.Recall, m.Density, m.Coverage, trainSeconds, final.SmoothedLoss));
+            }
+            gridLine.Finish($"[{tag}] " + string.Join("; ", rows.Where(r => r.Name == name && r.Seed == runSeed).Select(r => $"w={r.Guidance}: FID {r.Fid:F2}, accuracy {r.Accuracy:F3}")));
+            trained.Add(new Trained(name, runSeed, trainSeconds));
         }
 
-        var summary = new RunSummary(models, steps, batch, width, lr, noise, seed, noisy.Count, wrong, evalSettings, EvaluationRun.FeaturesNote,
-            EvaluationRun.Machine(), total.Elapsed.TotalSeconds, rows);
+        var summary = new RunSummary(models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
+            evalSettings, EvaluationRun.FeaturesNote, EvaluationRun.Machine(), total.Elapsed.TotalSeconds, rows);
         File.WriteAllText(Path.Combine(outDir, "comparison.json"), JsonSerializer.Serialize(summary, EvaluationRun.Json));
-        Plots.ModeComparison(rows.Select(r => ($"{r.Name} (w={r.Metrics.Guidance})", r.Metrics)).ToList(), Path.Combine(outDir, "comparison.png"));
-        File.WriteAllText(Path.Combine(outDir, "README.md"), Markdown(summary, a));
+        Plots.ModeComparison(rows.Where(r => r.Seed == seed).Select(r => ($"{r.Name} (w={r.Guidance})",
+            new QualityMetrics(evalSettings.N, 1.0, r.Guidance, r.Fid, r.Precision, r.Recall, r.Density, r.Coverage, r.Accuracy, []))).ToList(),
+            Path.Combine(outDir, "comparison.png"));
+        File.WriteAllText(Path.Combine(outDir, "README.md"), ComparisonReport.Markdown(summary, a.RequireString("out")));
         Console.Error.WriteLine($"wrote {Path.Combine(outDir, "README.md")} in {total.Elapsed.TotalMinutes:F1} min");
         return 0;
     }
 
-    sealed record Row(string Name, string Mode, QualityMetrics Metrics, double TrainSeconds, long SkippedSteps, double FinalLoss);
-
-    sealed record RunSummary(string[] Models, long Steps, int Batch, int Width, double LearningRate, string Noise, int Seed,
-        int TrainImages, double WrongLabelFraction, EvalSettings Eval, string Features, string Machine, double Seconds, List<Row> Rows);
-
-    static string Markdown(RunSummary s, ParsedArgs a)
+    static string[] List(string value, string option)
     {
-        string F(double v, string f = "F3") => double.IsNaN(v) ? "n/a" : v.ToString(f, CultureInfo.InvariantCulture);
+        var list = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var m in list)
+            if (!Known.Contains(m)) throw new UsageException($"{option}: unknown model '{m}'; expected {string.Join(", ", Known)}");
+        return list;
+    }
+
+    sealed record Trained(string Name, int Seed, double Seconds);
+}
+
+/// <summary>One evaluated point of the comparison: a model (name, mode, seed) at one guidance rate.</summary>
+public sealed record Row(string Name, string Mode, double Guidance, double Fid, double Accuracy, int Seed,
+    double Precision, double Recall, double Density, double Coverage, double TrainSeconds, double FinalLoss);
+
+public sealed record RunSummary(string[] Models, string[] SecondSeed, double[] GuidanceGrid, long Steps, int Batch, int Width, double LearningRate,
+    string Noise, int Seed, int TrainImages, double WrongLabelFraction, EvalSettings Eval, string Features, string Machine, double Seconds, List<Row> Rows);
+
+/// <summary>The comparison's README: matched guidance, best FID, margins, the whole grid.</summary>
+public static class ComparisonReport
+{
+    static string F(double v, string f = "F3") => double.IsNaN(v) ? "n/a" : v.ToString(f, CultureInfo.InvariantCulture);
+
+    /// <summary>Per model and seed: its row at w = 1 and its row of lowest FID.</summary>
+    public static IEnumerable<(string Name, string Mode, int Seed, Row Matched, Row Best)> Summaries(IEnumerable<Row> rows) =>
+        rows.GroupBy(r => (r.Name, r.Mode, r.Seed)).Select(g => (g.Key.Name, g.Key.Mode, g.Key.Seed,
+            g.Single(r => r.Guidance == 1.0), g.OrderBy(r => r.Fid).First()));
+
+    public static string Markdown(RunSummary s, string outDir)
+    {
         var b = new StringBuilder();
+        var summaries = Summaries(s.Rows).ToList();
         b.AppendLine("# CAD against baseline, filtered, weighted and clean on noisy Fashion-MNIST");
         b.AppendLine();
-        b.AppendLine($"Same budget for every model: U-Net width {s.Width}, {s.Steps} steps of batch {s.Batch}, AdamW lr {s.LearningRate}, seed {s.Seed}. " +
-                     $"Label noise: {s.Noise} protocol on the {s.TrainImages} training images, {s.WrongLabelFraction:P1} of labels wrong; `clean` trains on the true labels (mode cfg, the upper anchor).");
-        b.AppendLine($"Evaluation: {s.Eval.N} generated images per row (class-balanced) against {s.Eval.N} real test images, DDIM {s.Eval.Steps} steps; features: {s.Features}.");
+        b.AppendLine($"Same budget for every model: U-Net width {s.Width}, {s.Steps} steps of batch {s.Batch}, AdamW lr {s.LearningRate}, seed {s.Seed}" +
+                     (s.SecondSeed.Length > 0 ? $" (and {s.Seed + 1} for {string.Join(", ", s.SecondSeed)})" : "") + ". " +
+                     $"Label noise: {s.Noise} protocol on the {s.TrainImages} training images, {s.WrongLabelFraction:P1} of labels wrong; `clean` trains on the true labels (the upper anchor).");
+        b.AppendLine("Guidance: baseline, filtered, weighted and clean train with classic classifier-free guidance (the null label for 10 % of pairs) and are sampled " +
+                     "with it; cad trains without dropout and is sampled with coherence-aware guidance (the c = 0 branch). Every model is evaluated on the same " +
+                     $"grid w = {string.Join(", ", s.GuidanceGrid)}.");
+        b.AppendLine($"Evaluation: {s.Eval.N} generated images per point (class-balanced) against {s.Eval.N} real test images, DDIM {s.Eval.Steps} steps; features: {s.Features}.");
         b.AppendLine($"Machine: {s.Machine}. Wall time of the whole run: {s.Seconds / 60:F1} min.");
         b.AppendLine();
-        b.AppendLine("| model | mode | guidance " + EvaluationRun.MetricsHeader + " train time |");
+        b.AppendLine("## At matched guidance (w = 1) and at each model's best FID");
+        b.AppendLine();
+        b.AppendLine("| model | seed | FID at w = 1 | accuracy at w = 1 | best FID (its w) | accuracy there | train time |");
+        b.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var x in summaries)
+            b.AppendLine($"| {x.Name} | {x.Seed} | {F(x.Matched.Fid, "F2")} | {F(x.Matched.Accuracy)} | {F(x.Best.Fid, "F2")} (w = {x.Best.Guidance:G}) | {F(x.Best.Accuracy)} | {x.Matched.TrainSeconds / 60:F1} min |");
+        b.AppendLine();
+        var cad = summaries.Where(x => x.Name == "cad").ToList();
+        if (cad.Count > 0)
+        {
+            b.AppendLine("## CAD's margin (mean over the seeds each model ran; FID: lower is better, accuracy: higher)");
+            b.AppendLine();
+            b.AppendLine("| against | FID at w = 1 | accuracy at w = 1 | best FID | accuracy at best FID |");
+            b.AppendLine("|---|---|---|---|---|");
+            double Mean(IEnumerable<double> v) => v.Average();
+            foreach (var other in summaries.Where(x => x.Name != "cad").GroupBy(x => x.Name))
+            {
+                string D(double v, string f) => (v >= 0 ? "+" : "") + v.ToString(f, CultureInfo.InvariantCulture);
+                b.AppendLine($"| {other.Key} | {D(Mean(cad.Select(c => c.Matched.Fid)) - Mean(other.Select(o => o.Matched.Fid)), "F2")} " +
+                             $"| {D(Mean(cad.Select(c => c.Matched.Accuracy)) - Mean(other.Select(o => o.Matched.Accuracy)), "F3")} " +
+                             $"| {D(Mean(cad.Select(c => c.Best.Fid)) - Mean(other.Select(o => o.Best.Fid)), "F2")} " +
+                             $"| {D(Mean(cad.Select(c => c.Best.Accuracy)) - Mean(other.Select(o => o.Best.Accuracy)), "F3")} |");
+            }
+            b.AppendLine();
+        }
+        b.AppendLine("## The whole grid");
+        b.AppendLine();
+        b.AppendLine("| model | mode | seed | guidance | FID | precision | recall | density | coverage | accuracy |");
         b.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in s.Rows)
-            b.AppendLine($"| {r.Name} | {r.Mode} | {F(r.Metrics.Guidance, "G")} " + EvaluationRun.MetricsRow(r.Metrics) + $" {r.TrainSeconds / 60:F1} min |");
+            b.AppendLine($"| {r.Name} | {r.Mode} | {r.Seed} | {r.Guidance:G} | {F(r.Fid, "F2")} | {F(r.Precision)} | {F(r.Recall)} | {F(r.Density)} | {F(r.Coverage)} | {F(r.Accuracy)} |");
         b.AppendLine();
         b.AppendLine("![accuracy against FID](comparison.png)");
         b.AppendLine();
-        b.AppendLine("Each model's own report (per-class accuracy; for `cad` the coherence and guidance sweeps and grids) is in its folder: " +
-                     string.Join(", ", s.Models.Select(m => $"[{m}]({m}/report.md)")) + ".");
+        if (s.Models.Contains("cad"))
+            b.AppendLine("CAD's own report (per-class accuracy, coherence and guidance sweeps, grids): [cad](cad/report.md). `comparison.json` holds every row " +
+                         "(`name`, `mode`, `guidance`, `fid`, `accuracy`, `seed`, and the other metrics).");
         b.AppendLine();
         b.AppendLine("Reproduce with:");
         b.AppendLine();
         b.AppendLine("```sh");
         b.AppendLine("dotnet build src/Host -c Release");
-        b.AppendLine($"dotnet src/Host/bin/Release/net10.0/cadstream.dll experiment --models {string.Join(',', s.Models)} --steps {s.Steps} --batch {s.Batch} --width {s.Width} --lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)} --noise {s.Noise} --seed {s.Seed} --n {s.Eval.N} --sweep-n {s.Eval.SweepN} --eval-steps {s.Eval.Steps} --out {a.RequireString("out")}");
+        b.AppendLine($"dotnet src/Host/bin/Release/net10.0/cadstream.dll experiment --models {string.Join(',', s.Models)} --second-seed {string.Join(',', s.SecondSeed)} " +
+                     $"--guidance {string.Join(',', s.GuidanceGrid.Select(g => g.ToString(CultureInfo.InvariantCulture)))} --steps {s.Steps} --batch {s.Batch} --width {s.Width} " +
+                     $"--lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)} --noise {s.Noise} --seed {s.Seed} --n {s.Eval.N} --sweep-n {s.Eval.SweepN} --eval-steps {s.Eval.Steps} --out {outDir}");
         b.AppendLine("```");
         return b.ToString();
     }
