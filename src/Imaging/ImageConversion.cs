@@ -2,6 +2,18 @@ using SkiaSharp;
 
 namespace CadStream.Imaging;
 
+/// <summary>How large an incoming image may be: each side, and width x height.</summary>
+public readonly record struct ImageLimits(int MaxSide, long MaxPixels)
+{
+    /// <summary>Null when a declared size is within the limits, else the reason it is not.</summary>
+    public string? Check(long width, long height)
+    {
+        if (width > MaxSide || height > MaxSide) return $"image {width}x{height} exceeds {MaxSide}x{MaxSide}";
+        if (width * height > MaxPixels) return $"image {width}x{height} declares {width * height} pixels, more than the {MaxPixels} allowed (Ingress:MaxPixels)";
+        return null;
+    }
+}
+
 /// <summary>
 /// Turns an incoming image (a PNG, or raw interleaved 8-bit pixels) into a model's shape:
 /// channel-first bytes of Channels x Height x Width. Alpha is composited over black (the
@@ -10,10 +22,19 @@ namespace CadStream.Imaging;
 /// </summary>
 public static class ImageConversion
 {
-    /// <summary>Decodes an encoded image (PNG, or any other format Skia reads) and converts it.</summary>
+    /// <summary>
+    /// Decodes an encoded image (PNG, or any other format Skia reads) and converts it. The size the image
+    /// declares is checked against <paramref name="limits"/> before anything is decoded or allocated: first
+    /// from the PNG header itself, then from the codec's header info (which decodes no pixels).
+    /// </summary>
     /// <returns>The pixels, or null with <paramref name="reason"/> saying why not.</returns>
-    public static byte[]? FromEncoded(byte[] encoded, string field, (int Channels, int Height, int Width) target, int maxSide, out string? reason)
+    public static byte[]? FromEncoded(byte[] encoded, string field, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason)
     {
+        if (Png.ReadSize(encoded) is { } declared && limits.Check(declared.Width, declared.Height) is { } tooLarge)
+        {
+            reason = tooLarge;
+            return null;
+        }
         using var data = SKData.CreateCopy(encoded);
         using var codec = data is null ? null : SKCodec.Create(data);
         if (codec is null)
@@ -27,9 +48,9 @@ public static class ImageConversion
             reason = $"{field} is not a decodable image";
             return null;
         }
-        if (w > maxSide || h > maxSide)
+        if (limits.Check(w, h) is { } overLimit)
         {
-            reason = $"image {w}x{h} exceeds {maxSide}x{maxSide}";
+            reason = overLimit;
             return null;
         }
         // Premultiplied RGBA: colour times alpha is the pixel composited over black.
@@ -50,7 +71,7 @@ public static class ImageConversion
     }
 
     /// <summary>Converts raw row-major interleaved pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels).</summary>
-    public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, int maxSide, out string? reason)
+    public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason)
     {
         if (width < 1 || height < 1)
         {
@@ -62,9 +83,9 @@ public static class ImageConversion
             reason = $"image_u8 channels must be 1, 2, 3 or 4 (got {channels})";
             return null;
         }
-        if (width > maxSide || height > maxSide)
+        if (limits.Check(width, height) is { } overLimit)
         {
-            reason = $"image {width}x{height} exceeds {maxSide}x{maxSide}";
+            reason = overLimit;
             return null;
         }
         long expected = (long)width * height * channels;

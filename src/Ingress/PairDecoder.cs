@@ -7,13 +7,30 @@ using Confluent.Kafka;
 
 namespace CadStream.Ingress;
 
-/// <summary>Limits that protect ingress from oversized or hostile records.</summary>
+/// <summary>Limits that protect ingress from oversized or hostile records (config section "Ingress").</summary>
 public sealed record PairDecoderOptions
 {
     /// <summary>Largest record value accepted, in bytes.</summary>
     public int MaxValueBytes { get; init; } = 1 << 20;
     /// <summary>Largest image side accepted (width and height), in pixels, before conversion.</summary>
     public int MaxImageSide { get; init; } = 4096;
+    /// <summary>
+    /// Most pixels (width x height) an image may declare; checked from its header before anything is
+    /// decoded, since a PNG of a few KiB can declare gigapixels (a decompression bomb). Decoding costs about
+    /// 16 bytes a pixel (RGBA plus float planes), so 1024 x 1024 is at most ~16 MiB a record, and still
+    /// 256 times the pixels of the largest model (64 x 64): a large photo is accepted and scaled down.
+    /// </summary>
+    public long MaxPixels { get; init; } = 1024 * 1024;
+    /// <summary>Longest record id, in characters: the id travels with the pair to the trainers and into logs.</summary>
+    public int MaxIdLength { get; init; } = 256;
+
+    public void Validate()
+    {
+        if (MaxValueBytes < 1) throw new ArgumentException("Ingress:MaxValueBytes must be positive");
+        if (MaxImageSide < 1) throw new ArgumentException("Ingress:MaxImageSide must be positive");
+        if (MaxPixels < 1) throw new ArgumentException("Ingress:MaxPixels must be positive");
+        if (MaxIdLength < 1) throw new ArgumentException("Ingress:MaxIdLength must be positive");
+    }
 }
 
 /// <summary>
@@ -32,8 +49,7 @@ public sealed class PairDecoder
     {
         this.catalog = catalog;
         Options = options ?? new PairDecoderOptions();
-        if (Options.MaxValueBytes < 1) throw new ArgumentException("MaxValueBytes must be positive");
-        if (Options.MaxImageSide < 1) throw new ArgumentException("MaxImageSide must be positive");
+        Options.Validate();
     }
 
     /// <summary>Decodes a consumed record (its value and its content-type header).</summary>
@@ -70,6 +86,8 @@ public sealed class PairDecoder
 
     PairDecodeResult Validate(PairRecord f, RecordPosition position)
     {
+        if (f.Id is { } id && id.Length > Options.MaxIdLength)
+            return PairDecodeResult.Reject($"id of {id.Length} characters exceeds the {Options.MaxIdLength}-character limit (Ingress:MaxIdLength)");
         // Which models: the named one, or every model of the condition kind the pair carries.
         ModelSpec? named = null;
         if (f.Model is not null && !catalog.TryGet(f.Model, out named))
@@ -120,12 +138,12 @@ public sealed class PairDecoder
         byte[]? pixels;
         string? reason;
         if (f.ImagePng is not null)
-            pixels = ImageConversion.FromEncoded(f.ImagePng, "image_png", shape, Options.MaxImageSide, out reason);
+            pixels = ImageConversion.FromEncoded(f.ImagePng, "image_png", shape, Limits, out reason);
         else if (f.ImageU8 is not null)
         {
             if (f.Width <= 0 || f.Height <= 0 || f.Channels <= 0)
                 return PairDecodeResult.Reject("image_u8 needs positive width, height and channels");
-            pixels = ImageConversion.FromRaw(f.ImageU8, f.Width, f.Height, f.Channels, shape, Options.MaxImageSide, out reason);
+            pixels = ImageConversion.FromRaw(f.ImageU8, f.Width, f.Height, f.Channels, shape, Limits, out reason);
         }
         else return PairDecodeResult.Reject("missing image: give image_png or image_u8");
         if (pixels is null) return PairDecodeResult.Reject(reason!);
@@ -142,6 +160,8 @@ public sealed class PairDecoder
             Width: shape.Width,
             Position: position));
     }
+
+    ImageLimits Limits => new(Options.MaxImageSide, Options.MaxPixels);
 
     static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 

@@ -75,6 +75,23 @@ public sealed class TorchWorker<T> : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes a queued item out before the body sees it (its owner gave up on it); false when it is not
+    /// in the queue (the body already took it, or it was never posted).
+    /// </summary>
+    public bool TryRemove(T item)
+    {
+        lock (gate)
+        {
+            var comparer = EqualityComparer<T>.Default;
+            if (!queue.Any(x => comparer.Equals(x, item))) return false;
+            var rest = queue.Where(x => !comparer.Equals(x, item)).ToArray();
+            queue.Clear();
+            foreach (var x in rest) queue.Enqueue(x);
+            return true;
+        }
+    }
+
     /// <summary>Asks the body to finish (<see cref="Inbox.Stopping"/>) and wakes it.</summary>
     public void RequestStop()
     {

@@ -16,8 +16,15 @@ public sealed class SampleOutput(Tensor images, SnapshotInfo snapshot) : IDispos
     public void Dispose() => Images.Dispose();
 }
 
-/// <summary>The model's sampling queue is full (HTTP 429).</summary>
+/// <summary>The model's sampling queue is full, in requests or in waiting cost (HTTP 429).</summary>
 public sealed class QueueFullException(string message) : Exception(message);
+
+/// <summary>One request asks for more work (images x steps) than <see cref="ServingOptions.MaxRequestCost"/> allows (HTTP 429).</summary>
+public sealed class RequestCostException(long cost, long limit, string message) : Exception(message)
+{
+    public long Cost { get; } = cost;
+    public long Limit { get; } = limit;
+}
 
 /// <summary>The model has no snapshot loaded yet (HTTP 503).</summary>
 public sealed class NoSnapshotException(string message) : Exception(message);
@@ -29,6 +36,10 @@ public sealed class NoSnapshotException(string message) : Exception(message);
 /// never the request path) and swaps it in under a lock. A batch takes a reference to the model it
 /// starts with and keeps it to the end, so requests in flight finish on their weights; the old
 /// network is disposed when its last batch releases it.</para>
+/// <para>Queue: a request holds a slot and its cost (images x steps) from the moment it is accepted
+/// until its batch starts. A request whose caller gives up (the HTTP client went away) leaves the queue
+/// at once: its slot and cost are free again and it is never sampled. One already in a running batch
+/// finishes with it, its answer dropped.</para>
 /// <para>Batching: the worker takes every waiting request that shares the first one's sampler
 /// settings, up to <see cref="ServingOptions.MaxBatchImages"/> images, and runs them through one
 /// <see cref="CadPipeline.Sample"/> call: one network pass per step for all of them. Each request
@@ -61,7 +72,17 @@ public sealed class ModelHost : IAsyncDisposable
         public CancellationToken Cancel { get; } = cancel;
         public TaskCompletionSource<SampleOutput> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public CancellationTokenRegistration Registration { get; set; }
+        /// <summary>Denoising work asked for: one network pass per step for each image.</summary>
+        public long Cost { get; } = RequestCost(request, sampler);
+        // 0 while waiting; 1 once it left the queue (taken into a batch, dropped, or failed at shutdown).
+        private int left;
+        /// <summary>True for the one caller that takes it out of the queue; that caller frees its slot.</summary>
+        public bool TryLeave() => Interlocked.Exchange(ref left, 1) == 0;
+        public bool HasLeft => Volatile.Read(ref left) == 1;
     }
+
+    /// <summary>What a request costs: images x denoising steps.</summary>
+    public static long RequestCost(SampleRequest request, SamplerSettings sampler) => (long)request.Count * sampler.Steps;
 
     private readonly ServingOptions options;
     private readonly Device device;
@@ -73,9 +94,13 @@ public sealed class ModelHost : IAsyncDisposable
     private readonly SemaphoreSlim loading = new(1, 1);
     private LoadedModel? current;
     private long? pinned;
+    // Waiting requests and their summed cost; changed together under queueGate.
+    private readonly object queueGate = new();
     private int queued;
+    private long queuedCost;
+    private int running;
     private volatile bool stopping;
-    private long batchesRun, networkPasses, imagesSampled, modelsDisposed;
+    private long batchesRun, networkPasses, imagesSampled, modelsDisposed, requestsDropped;
 
     /// <param name="fetch">Fetches a kept version's record and bytes from the store (checked), for requests that name a version.</param>
     public ModelHost(ModelSpec spec, ServingOptions options, Device device,
@@ -114,7 +139,16 @@ public sealed class ModelHost : IAsyncDisposable
     public long ModelsDisposed => Interlocked.Read(ref modelsDisposed);
 
     /// <summary>Requests waiting for a batch (not counting the one running).</summary>
-    public int QueueLength => Volatile.Read(ref queued);
+    public int QueueLength { get { lock (queueGate) return queued; } }
+
+    /// <summary>Summed cost (images x steps) of the requests waiting for a batch.</summary>
+    public long QueuedCost { get { lock (queueGate) return queuedCost; } }
+
+    /// <summary>Requests in the batch running now.</summary>
+    public int Running => Volatile.Read(ref running);
+
+    /// <summary>Requests dropped from the queue unsampled because their caller gave up.</summary>
+    public long RequestsDropped => Interlocked.Read(ref requestsDropped);
 
     /// <summary>The version this host is pinned to (a rollback), or null: it follows the newest.</summary>
     public long? PinnedVersion { get { lock (swapGate) return pinned; } }
@@ -236,7 +270,9 @@ public sealed class ModelHost : IAsyncDisposable
 
     /// <summary>
     /// Queues a request; completes when its batch has run. Throws <see cref="NoSnapshotException"/>
-    /// before the first snapshot, <see cref="QueueFullException"/> when the queue is full.
+    /// before the first snapshot, <see cref="RequestCostException"/> when the request alone costs too much,
+    /// <see cref="QueueFullException"/> when the queue is full (in requests or cost). Cancelling the token
+    /// takes a waiting request out of the queue at once.
     /// </summary>
     public Task<SampleOutput> SampleAsync(SampleRequest request, SamplerSettings sampler, CancellationToken cancellationToken = default) =>
         SampleAsync(request, sampler, version: null, cancellationToken);
@@ -251,12 +287,13 @@ public sealed class ModelHost : IAsyncDisposable
         sampler.Validate();
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(stopping, this);
+        long cost = RequestCost(request, sampler);
+        if (cost > options.MaxRequestCost)
+            throw new RequestCostException(cost, options.MaxRequestCost,
+                $"model {ModelId}: the request costs {cost} ({request.Count} images x {sampler.Steps} steps), more than the limit of {options.MaxRequestCost} " +
+                "per request (Serving:MaxRequestCost); ask for fewer images or steps");
         // The slot is taken at once, so a full queue is refused before any work (a version to load, say).
-        if (Interlocked.Increment(ref queued) > options.MaxQueuedRequests)
-        {
-            Interlocked.Decrement(ref queued);
-            throw new QueueFullException($"model {ModelId}: the sampling queue is full ({options.MaxQueuedRequests} requests waiting); retry later");
-        }
+        Reserve(cost);
         if (version is not long v) return Enqueue(request, sampler, null, cancellationToken);
         return NamedVersionAsync(v);
 
@@ -266,10 +303,34 @@ public sealed class ModelHost : IAsyncDisposable
             try { model = await AcquireVersionAsync(named, cancellationToken).ConfigureAwait(false); }
             catch
             {
-                Interlocked.Decrement(ref queued);
+                Unreserve(cost);
                 throw;
             }
             return await Enqueue(request, sampler, model, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Takes a queue slot and its cost, or throws <see cref="QueueFullException"/>.</summary>
+    void Reserve(long cost)
+    {
+        lock (queueGate)
+        {
+            if (queued >= options.MaxQueuedRequests)
+                throw new QueueFullException($"model {ModelId}: the sampling queue is full ({options.MaxQueuedRequests} requests waiting); retry later");
+            if (queuedCost + cost > options.MaxQueuedCost)
+                throw new QueueFullException($"model {ModelId}: the sampling queue is full: {queuedCost} of the {options.MaxQueuedCost} " +
+                    $"images x steps allowed to wait (Serving:MaxQueuedCost) are taken and this request costs {cost}; retry later");
+            queued++;
+            queuedCost += cost;
+        }
+    }
+
+    void Unreserve(long cost)
+    {
+        lock (queueGate)
+        {
+            queued--;
+            queuedCost -= cost;
         }
     }
 
@@ -277,16 +338,37 @@ public sealed class ModelHost : IAsyncDisposable
     Task<SampleOutput> Enqueue(SampleRequest request, SamplerSettings sampler, LoadedModel? model, CancellationToken cancellationToken)
     {
         var pending = new Pending(request, sampler, model, cancellationToken);
+        // Registered first: a token cancelled already gives the request up here, before it is posted.
         if (cancellationToken.CanBeCanceled)
-            pending.Registration = cancellationToken.Register(() => pending.Completion.TrySetCanceled(cancellationToken));
+            pending.Registration = cancellationToken.Register(() => GiveUp(pending));
+        if (pending.HasLeft) return pending.Completion.Task;
         if (!worker.TryPost(pending))
         {
-            Interlocked.Decrement(ref queued);
             pending.Registration.Dispose();
-            if (model is not null) Release(model);
+            if (pending.TryLeave())
+            {
+                Unreserve(pending.Cost);
+                if (model is not null) Release(model);
+            }
             throw new QueueFullException($"model {ModelId}: the sampling queue is full; retry later");
         }
         return pending.Completion.Task;
+    }
+
+    /// <summary>
+    /// The caller cancelled: a waiting request leaves the queue now (slot and cost freed, never sampled);
+    /// one already in a batch only stops being waited for.
+    /// </summary>
+    void GiveUp(Pending p)
+    {
+        if (p.TryLeave())
+        {
+            worker.TryRemove(p);  // else it is in the worker's own list, which skips it
+            Unreserve(p.Cost);
+            if (p.Model is not null) Release(p.Model);
+            Interlocked.Increment(ref requestsDropped);
+        }
+        p.Completion.TrySetCanceled(p.Cancel);
     }
 
     void SamplingLoop(TorchWorker<Pending>.Inbox inbox)
@@ -308,7 +390,8 @@ public sealed class ModelHost : IAsyncDisposable
         }
         foreach (var p in waiting)
         {
-            Interlocked.Decrement(ref queued);
+            if (!p.TryLeave()) continue;  // its caller gave up and freed it
+            Unreserve(p.Cost);
             if (p.Model is not null) Release(p.Model);
             Complete(p, null, new ObjectDisposedException(nameof(ModelHost), $"model {ModelId} is shutting down"));
         }
@@ -326,20 +409,18 @@ public sealed class ModelHost : IAsyncDisposable
         for (int i = 0; i < waiting.Count;)
         {
             var p = waiting[i];
-            if (p.Completion.Task.IsCompleted)  // cancelled while waiting
+            if (p.HasLeft)  // its caller gave up; it freed its slot then
             {
                 waiting.RemoveAt(i);
-                Interlocked.Decrement(ref queued);
-                p.Registration.Dispose();
-                if (p.Model is not null) Release(p.Model);
                 continue;
             }
-            head ??= p;
-            if (p.Sampler == head.Sampler && ReferenceEquals(p.Model, head.Model)
+            if ((head is null || (p.Sampler == head.Sampler && ReferenceEquals(p.Model, head.Model)))
                 && (images == 0 || images + p.Request.Count <= options.MaxBatchImages))
             {
                 waiting.RemoveAt(i);
-                Interlocked.Decrement(ref queued);
+                if (!p.TryLeave()) continue;  // given up just now
+                Unreserve(p.Cost);
+                head ??= p;
                 batch.Add(p);
                 images += p.Request.Count;
                 if (images >= options.MaxBatchImages) break;
@@ -368,13 +449,16 @@ public sealed class ModelHost : IAsyncDisposable
         var sampler = batch[0].Sampler;
         var requests = batch.Select(p => p.Request).ToArray();
         Tensor[] images;
+        Volatile.Write(ref running, batch.Count);
         try { images = model.Pipeline.Sample(requests, sampler); }
         catch (Exception e)
         {
+            Volatile.Write(ref running, 0);
             LetGo();
             foreach (var p in batch) Complete(p, null, e);
             return;
         }
+        Volatile.Write(ref running, 0);
         // The outputs are CPU copies: let go of the network before answering, so a swapped-out one is freed at once.
         LetGo();
         Interlocked.Increment(ref batchesRun);

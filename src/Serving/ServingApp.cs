@@ -30,14 +30,18 @@ public static class ServingApp
     /// <paramref name="url"/> ("127.0.0.1:8080", "http://0.0.0.0:8080"; port 0 picks a free one, read
     /// it from <c>app.Urls</c> after start). Start it with StartAsync/RunAsync; stopping it stops sampling.
     /// </summary>
+    /// <param name="access">API keys (null or without keys: open).</param>
     public static WebApplication BuildServingApp(ServingOptions options, ISnapshotStore store, ModelCatalog catalog,
-        INodeStatus? nodeStatus = null, string url = "http://127.0.0.1:8080", Action<WebApplicationBuilder>? configure = null)
+        INodeStatus? nodeStatus = null, string url = "http://127.0.0.1:8080", Action<WebApplicationBuilder>? configure = null,
+        ApiKeyGate? access = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.WebHost.UseUrls(NormalizeUrl(url));
         configure?.Invoke(builder);
         builder.Services.AddCadStreamServing(options, store, catalog, nodeStatus);
+        if (access is not null) builder.Services.AddSingleton(access);
         var app = builder.Build();
+        if (access is not null) app.UseApiKeys(access);
         app.MapCadStream();
         return app;
     }
@@ -75,8 +79,9 @@ public static class ServingApp
     {
         var runtime = endpoints.ServiceProvider.GetRequiredService<ServingRuntime>();
         var status = endpoints.ServiceProvider.GetRequiredService<INodeStatus>();
+        var page = ServingPage.For(endpoints.ServiceProvider.GetService<ApiKeyGate>()?.Enabled == true);
 
-        endpoints.MapGet("/", () => Results.Content(ServingPage.Html, "text/html; charset=utf-8"));
+        endpoints.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
         endpoints.MapHealth(runtime.Health);
         endpoints.MapGet("/readyz", () => runtime.IsReady
             ? Results.Text("ready", "text/plain; charset=utf-8")
@@ -156,6 +161,7 @@ public static class ServingApp
     static async Task<IResult> PinAsync(HttpContext context, string id, ServingRuntime runtime)
     {
         if (!runtime.Hosts.TryGetValue(id, out var host)) return UnknownModel(runtime, id);
+        if (NotJson(context.Request) is { } notJson) return notJson;
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         long version;
         try
@@ -243,6 +249,23 @@ public static class ServingApp
 
     static IResult Error(int code, string message) => Results.Json(new { error = message }, Json, statusCode: code);
 
+    /// <summary>
+    /// 415 unless the body is declared <c>application/json</c> (a charset parameter may say UTF-8):
+    /// a form post or text body is refused before it is read.
+    /// </summary>
+    static IResult? NotJson(HttpRequest request)
+    {
+        var type = request.ContentType;
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(type, out var media)
+            || !media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
+            return Error(StatusCodes.Status415UnsupportedMediaType,
+                $"the body must be JSON with the header 'Content-Type: application/json' (got {(string.IsNullOrWhiteSpace(type) ? "none" : $"'{type}'")})");
+        var charset = media.Charset;
+        if (charset.HasValue && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
+            return Error(StatusCodes.Status415UnsupportedMediaType, $"the body must be UTF-8 JSON (got charset '{charset}')");
+        return null;
+    }
+
     static IResult Count(string model, IResult result, int code)
     {
         ServingMetrics.SampleRequests.WithLabels(model, code.ToString(CultureInfo.InvariantCulture)).Inc();
@@ -257,6 +280,7 @@ public static class ServingApp
             return Count("unknown", Error(StatusCodes.Status404NotFound,
                 $"unknown model '{id}'; models: {string.Join(", ", runtime.Hosts.Keys)}"), StatusCodes.Status404NotFound);
 
+        if (NotJson(context.Request) is { } notJson) return Count(id, notJson, 415);
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
@@ -268,6 +292,10 @@ public static class ServingApp
         catch (NoSnapshotException e) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, e.Message), 503); }
         catch (SnapshotNotFoundException e) { return Count(id, Error(StatusCodes.Status404NotFound, e.Message), 404); }
         catch (QueueFullException e) { return Count(id, Error(StatusCodes.Status429TooManyRequests, e.Message), 429); }
+        catch (RequestCostException e)
+        {
+            return Count(id, Results.Json(new { error = e.Message, cost = e.Cost, limit = e.Limit }, Json, statusCode: StatusCodes.Status429TooManyRequests), 429);
+        }
         catch (ObjectDisposedException) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} is shutting down"), 503); }
         catch (ArgumentException e) { return Count(id, Error(StatusCodes.Status400BadRequest, e.Message), 400); }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)

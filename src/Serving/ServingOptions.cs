@@ -7,6 +7,17 @@ public sealed record ServingOptions
     public int MaxBatchImages { get; init; } = 64;
     /// <summary>Requests that may wait per model; one more gets 429.</summary>
     public int MaxQueuedRequests { get; init; } = 64;
+    /// <summary>
+    /// Most work one sampling request may ask for, as images x denoising steps (count x steps): one
+    /// network pass per step for each image. 6400 = a full batch of 64 images at 100 steps, or 6 images at
+    /// the 1000-step maximum; the default request (1 image, 50 steps) costs 50. Larger requests get 429.
+    /// </summary>
+    public long MaxRequestCost { get; init; } = 64 * 100;
+    /// <summary>
+    /// Most cost (images x steps) that may wait per model, beside <see cref="MaxQueuedRequests"/>: bounds
+    /// how long the last request in the queue waits. Per model, because each model samples on its own thread.
+    /// </summary>
+    public long MaxQueuedCost { get; init; } = 4 * 64 * 100;
     /// <summary>How often the latest snapshot pointers are read, besides the store's notifications.</summary>
     public TimeSpan SnapshotPollInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Denoising steps when a request names none (docs/interfaces.md: 50).</summary>
@@ -38,6 +49,11 @@ public sealed record ServingOptions
     {
         if (MaxBatchImages < 1) throw new ArgumentException("Serving:MaxBatchImages must be >= 1");
         if (MaxQueuedRequests < 1) throw new ArgumentException("Serving:MaxQueuedRequests must be >= 1");
+        if (MaxRequestCost < 1) throw new ArgumentException("Serving:MaxRequestCost must be >= 1");
+        if (MaxRequestCost < DefaultSteps)
+            throw new ArgumentException($"Serving:MaxRequestCost ({MaxRequestCost}) must be >= Serving:DefaultSteps ({DefaultSteps}), or a default request is refused");
+        if (MaxQueuedCost < MaxRequestCost)
+            throw new ArgumentException($"Serving:MaxQueuedCost ({MaxQueuedCost}) must be >= Serving:MaxRequestCost ({MaxRequestCost}), or the largest allowed request could never wait");
         if (SnapshotPollInterval <= TimeSpan.Zero) throw new ArgumentException("Serving:SnapshotPollInterval must be positive");
         if (DefaultSteps is < 1 or > 1000) throw new ArgumentException("Serving:DefaultSteps must be in 1..1000");
         if (GridColumns < 1) throw new ArgumentException("Serving:GridColumns must be >= 1");

@@ -78,6 +78,8 @@ public sealed class CadStreamNode : IAsyncDisposable
 
         builder.Services.AddSingleton(Health);
         builder.Services.AddSingleton(bridge);
+        var gate = settings.Http.Gate();
+        builder.Services.AddSingleton(gate);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
             new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored));
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
@@ -97,6 +99,8 @@ public sealed class CadStreamNode : IAsyncDisposable
         }
         app = builder.Build();
         status.Attach(app.Services);
+        // Every node's HTTP goes through the API keys, serving or not (/v1/status is on every node).
+        app.UseApiKeys(gate);
 
         if (node.Has("serving")) app.MapCadStream();
         else
@@ -252,7 +256,7 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
                 ConsumerConfig = settings.Kafka.ClientProperties(),
                 ProducerConfig = settings.Kafka.ClientProperties(),
                 Logger = loggers.CreateLogger<PairConsumer>(),
-            }, new PairDecoder(catalog), new ActorPairSink(ingest), bridge, stop, up,
+            }, new PairDecoder(catalog, settings.Ingress), new ActorPairSink(ingest), bridge, stop, up,
                 // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
                 parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())),
                 started: c => consumer = c,

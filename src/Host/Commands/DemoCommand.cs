@@ -36,7 +36,8 @@ public sealed class DemoCommand : ICommand
         var settings = CadStreamSettings.Load(a.Has("config") ? a.RequireString("config") : null);
         // One node with every role, on a free remoting port, founding its own cluster.
         settings = settings with { Node = settings.Node with { Roles = ["ingress", "scorer", "trainer", "serving"], Port = 0, SeedNodes = [] } };
-        if (!a.Has("http")) settings = settings with { Http = new HttpSettings { Url = "http://127.0.0.1:8080" } };
+        // Loopback unless --http says otherwise: the demo needs no API key on this machine.
+        if (!a.Has("http")) settings = settings with { Http = settings.Http with { Url = "http://127.0.0.1:8080" } };
         settings = NodeOptions.Apply(a, settings);
         if (a.Has("snapshots")) settings = settings with { Snapshots = settings.Snapshots with { Folder = a.RequireString("snapshots") } };
         double rate = a.Has("rate") ? a.Double("rate", 0.1, 100_000) : settings.Demo.Rate;

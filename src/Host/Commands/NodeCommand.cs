@@ -51,10 +51,14 @@ public static class NodeOptions
         s = s with { Node = node };
         if (a.Has("kafka")) s = s with { Kafka = s.Kafka with { Bootstrap = HostPort(a, "kafka") } };
         if (a.Has("redis")) s = s with { Redis = s.Redis with { Endpoint = HostPort(a, "redis") } };
-        if (a.Has("http")) s = s with { Http = new HttpSettings { Url = "http://" + HostPort(a, "http") } };
+        if (a.Has("http")) s = s with { Http = s.Http with { Url = "http://" + HostPort(a, "http") } };
         if (s.Models.Count == 0) throw new UsageException("the configuration lists no models (section Models)");
         try { _ = s.Catalog(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
         try { s.Supervision.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: Supervision: {e.Message}"); }
+        try { s.Serving.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
+        try { s.Ingress.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
+        // An API open to the network is a choice, never a default.
+        if (s.Http.Problem() is { } problem) throw new UsageException(problem);
         return s;
     }
 

@@ -17,6 +17,7 @@ public sealed class ComposeTests
     {
         ["REDIS_PASSWORD"] = "redis-" + Guid.NewGuid().ToString("N"),
         ["GRAFANA_ADMIN_PASSWORD"] = "grafana-" + Guid.NewGuid().ToString("N"),
+        ["CADSTREAM_API_KEY"] = "key-" + Guid.NewGuid().ToString("N"),
     };
 
     /// <summary>The CadStream services and the roles each must run.</summary>
@@ -218,13 +219,15 @@ public sealed class ComposeTests
     [Fact]
     public void The_redis_and_grafana_passwords_come_from_the_environment_and_are_required()
     {
-        var missing = Assert.Throws<MissingVariableException>(() => ComposeFile.Load(new Dictionary<string, string> { ["GRAFANA_ADMIN_PASSWORD"] = "x" }));
+        var missing = Assert.Throws<MissingVariableException>(() => ComposeFile.Load(new Dictionary<string, string> { ["GRAFANA_ADMIN_PASSWORD"] = "x", ["CADSTREAM_API_KEY"] = "k" }));
         Assert.Equal("REDIS_PASSWORD", missing.Name);
-        Assert.Throws<MissingVariableException>(() => ComposeFile.Load(new Dictionary<string, string> { ["REDIS_PASSWORD"] = "x" }));
+        Assert.Throws<MissingVariableException>(() => ComposeFile.Load(new Dictionary<string, string> { ["REDIS_PASSWORD"] = "x", ["CADSTREAM_API_KEY"] = "k" }));
+        var noKey = Assert.Throws<MissingVariableException>(() => ComposeFile.Load(new Dictionary<string, string> { ["REDIS_PASSWORD"] = "x", ["GRAFANA_ADMIN_PASSWORD"] = "y" }));
+        Assert.Equal("CADSTREAM_API_KEY", noKey.Name);
 
         // Every secret-looking variable is taken from the shell, never written in the file.
         var raw = ComposeFile.Load(new Dictionary<string, string>(), Regex.Replace(Repo.Read("docker-compose.yml"), @"\$\{", "$$${"));
-        var secretName = new Regex("(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_AUTH)$", RegexOptions.IgnoreCase);
+        var secretName = new Regex(@"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_AUTH|ApiKeys__\d+)$", RegexOptions.IgnoreCase);
         int secrets = 0;
         foreach (var (name, service) in raw.Services)
             foreach (var (key, value) in ComposeFile.Environment(service).Where(kv => secretName.IsMatch(kv.Key)))
@@ -232,7 +235,33 @@ public sealed class ComposeTests
                 secrets++;
                 Assert.Matches(@"^\$\{[A-Z_]+:\?[^}]+\}$", value);   // ${VAR:?message}: required, no default
             }
-        Assert.True(secrets >= 3, "expected the Redis password for the nodes and Redis itself, and Grafana's admin password");
+        Assert.True(secrets >= 4, "expected the Redis password for the nodes and Redis itself, the nodes' API key, and Grafana's admin password");
+    }
+
+    [Fact]
+    public void Every_node_listens_beyond_loopback_only_with_the_api_key_from_the_shell_and_kafka_is_published_on_loopback()
+    {
+        var compose = Compose();
+        foreach (var name in NodeServices.Keys)
+        {
+            var s = NodeSettingsOf(compose, name);  // NodeOptions.Apply: it would refuse an open API on 0.0.0.0
+            Assert.False(CadStream.Host.Configuration.HttpSettings.IsLoopback(s.Http.Url));
+            Assert.Equal([Shell["CADSTREAM_API_KEY"]], s.Http.ApiKeys);
+            Assert.False(s.Http.AllowAnonymous, $"{name} serves its API to the network without a key");
+            Assert.Null(s.Http.Problem());
+            // The health check asks /healthz without a key, and Prometheus scrapes /metrics without one.
+            Assert.False(s.Http.ProtectMetrics, $"{name} protects /metrics, which config/prometheus/prometheus.yml scrapes without a key");
+            Assert.True(s.Http.Gate().IsOpen("/healthz"));
+        }
+        // Without the key the settings are refused, as the node would refuse to start.
+        var open = ComposeFile.Environment(compose.Services["cadstream-serving"]).Where(kv => !kv.Key.StartsWith("CADSTREAM__Http__ApiKeys"));
+        var settings = CadStreamSettings.Load(Repo.File("config", "compose", "serving.json"), open.Select(kv => KeyValuePair.Create(kv.Key, (string?)kv.Value)));
+        var refused = Assert.Throws<UsageException>(() => NodeOptions.Apply(new ParsedArgs([], new NodeCommand().Options), settings));
+        Assert.Contains("API keys", refused.Message);
+
+        // Kafka's host listener has no authentication: only this host reaches it.
+        foreach (var port in ComposeFile.List(compose.Services["kafka"].GetValueOrDefault("ports")).Cast<string>())
+            Assert.StartsWith("127.0.0.1:", port);
     }
 
     [Fact]

@@ -18,7 +18,7 @@ namespace CadStream.Tests.Deploy;
 
 /// <summary>
 /// One running node with every role, set up as the compose stack runs its nodes (Redis with a password,
-/// an empty Hostname: advertise this machine's name, listen everywhere) on the embedded broker. It has
+/// an API key, an empty Hostname: advertise this machine's name, listen everywhere) on the embedded broker. It has
 /// done each kind of work once, so that prometheus-net prints every labelled metric: pairs accepted and
 /// one rejected, training steps, a stored snapshot, one sample request.
 /// </summary>
@@ -30,8 +30,12 @@ public sealed class LiveNodeFixture : IAsyncLifetime
     public ConcurrentQueue<string> Log { get; } = new();
     public EmbeddedKafka Kafka { get; private set; } = null!;
     public RedisServer Redis { get; } = new() { Password = "deploy-" + Guid.NewGuid().ToString("N") };
+    public const string ApiKey = "deploy-key-3c9e";
     public CadStreamNode Node { get; private set; } = null!;
+    /// <summary>A client that sends the API key.</summary>
     public HttpClient Http { get; private set; } = null!;
+    /// <summary>A client without a key, as the health check and Prometheus ask.</summary>
+    public HttpClient Anonymous { get; private set; } = null!;
     readonly Stopwatch clock = Stopwatch.StartNew();
 
     void Write(string line) => Log.Enqueue($"{clock.Elapsed.TotalSeconds,7:F2} {line}");
@@ -45,11 +49,14 @@ public sealed class LiveNodeFixture : IAsyncLifetime
         {
             Node = settings.Node with { Hostname = "" },
             Redis = settings.Redis with { Password = Redis.Password! },
+            Http = settings.Http with { ApiKeys = [ApiKey] },
             // The clean-label classifier judges the live samples (cad_sample_accuracy).
             Scoring = settings.Scoring with { Classifier = CadStream.Tests.Model.TestClassifier.File },
         };
         Node = await CadStreamNode.StartAsync(settings, new LineLoggerProvider(Write), CancellationToken.None);
         Http = new HttpClient { BaseAddress = new Uri(Node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", ApiKey);
+        Anonymous = new HttpClient { BaseAddress = new Uri(Node.HttpUrl), Timeout = TimeSpan.FromSeconds(60) };
 
         using (var producer = RawProducer(Kafka))
         {
@@ -70,11 +77,13 @@ public sealed class LiveNodeFixture : IAsyncLifetime
         Write("node has ingested, trained, stored a snapshot, answered a sample request and judged its live samples");
     }
 
-    public async Task<string> MetricsAsync() => await Http.GetStringAsync("/metrics");
+    /// <summary>/metrics as Prometheus reads it: without a key.</summary>
+    public async Task<string> MetricsAsync() => await Anonymous.GetStringAsync("/metrics");
 
     public async Task DisposeAsync()
     {
         Http?.Dispose();
+        Anonymous?.Dispose();
         if (Node is not null) await Node.DisposeAsync();
         Kafka?.Dispose();
         await Redis.DisposeAsync();
@@ -146,6 +155,24 @@ public sealed class LiveNodeTests(LiveNodeFixture node, ITestOutputHelper output
         // The serving node's version and the trainer's newest stored one are separate series.
         Assert.Matches($"cad_serving_snapshot_version{{model=\"{LiveNodeFixture.ModelId}\"}} [1-9]", text);
         Assert.Matches($"cad_snapshot_version{{model=\"{LiveNodeFixture.ModelId}\"}} [1-9]", text);
+    }
+
+    [Fact]
+    public async Task With_an_api_key_v1_needs_it_and_the_probes_and_metrics_stay_open()
+    {
+        foreach (var path in new[] { "/v1/status", "/v1/models", $"/v1/models/{LiveNodeFixture.ModelId}/history" })
+        {
+            using var refused = await node.Anonymous.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Contains("\"error\"", await refused.Content.ReadAsStringAsync());
+            using var keyed = await node.Http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, keyed.StatusCode);
+        }
+        foreach (var path in new[] { "/", "/healthz", "/readyz", "/metrics" })
+        {
+            using var open = await node.Anonymous.GetAsync(path);
+            Assert.True(open.StatusCode == HttpStatusCode.OK, $"{path} answered {(int)open.StatusCode} without a key");
+        }
     }
 
     [Fact]

@@ -11,7 +11,7 @@ namespace CadStream.Tests.Deploy;
 /// </summary>
 public sealed class MonitoringConfigTests
 {
-    static readonly Dictionary<string, string> Shell = new() { ["REDIS_PASSWORD"] = "x", ["GRAFANA_ADMIN_PASSWORD"] = "y" };
+    static readonly Dictionary<string, string> Shell = new() { ["REDIS_PASSWORD"] = "x", ["GRAFANA_ADMIN_PASSWORD"] = "y", ["CADSTREAM_API_KEY"] = "k" };
 
     static Dictionary<string, object?> Yaml(params string[] path) =>
         ComposeFile.Map(new DeserializerBuilder().Build().Deserialize<object>(Repo.Read(path)));
@@ -51,6 +51,9 @@ public sealed class MonitoringConfigTests
             Assert.Equal("A", sd["type"]);
             Assert.Equal(port.ToString(), sd["port"]);
             Assert.Equal("/metrics", job.GetValueOrDefault("metrics_path") ?? "/metrics");
+            // A node that protects /metrics answers a scrape without the key with 401.
+            if (ComposeTests.NodeSettingsOf(compose, service).Http.ProtectMetrics)
+                Assert.True(job.ContainsKey("authorization"), $"{service} protects /metrics but the {job["job_name"]} job sends no key");
         }
         // Prometheus reaches the nodes under those names: it runs in the same compose project.
         Assert.True(compose.Services.ContainsKey("prometheus"));

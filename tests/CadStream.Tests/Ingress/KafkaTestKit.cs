@@ -34,7 +34,7 @@ public sealed class RecordingSink : IPairSink
 public static class KafkaTestKit
 {
     public static PairConsumer StartConsumer(EmbeddedKafka kafka, IPairSink sink, ITestOutputHelper output,
-        Func<PairConsumerOptions, PairConsumerOptions>? configure = null)
+        Func<PairConsumerOptions, PairConsumerOptions>? configure = null, PairDecoder? decoder = null)
     {
         var options = new PairConsumerOptions
         {
@@ -44,7 +44,7 @@ public static class KafkaTestKit
             CommitInterval = TimeSpan.FromMilliseconds(100),
             Logger = new CadStream.Host.Cluster.LineLoggerProvider(line => Write(output, line)).CreateLogger("ingress"),
         };
-        return new PairConsumer(configure?.Invoke(options) ?? options, TestDecoder, sink).Start();
+        return new PairConsumer(configure?.Invoke(options) ?? options, decoder ?? TestDecoder, sink).Start();
     }
 
     static void Write(ITestOutputHelper output, string line)

@@ -176,6 +176,12 @@ public sealed class PairDecoderTests
             { "too large", new byte[(1 << 20) + 1], null, "value of 1048577 bytes exceeds the 1048576-byte limit" },
             { "malformed protobuf", [0x0a, 0xff, 0x01], "application/x-protobuf", "malformed protobuf: *" },
             { "content type", J("{}"), "text/csv", "unsupported content-type 'text/csv'; use application/json or application/x-protobuf" },
+            { "pixel bomb", J($$"""{"label": 3, "image_png": "{{B64(BombPng(2000, 2000, rows: 1))}}"}"""), null,
+                "image 2000x2000 declares 4000000 pixels, more than the 1048576 allowed (Ingress:MaxPixels)" },
+            { "u8 pixels", J($$"""{"label": 3, "image_u8": "{{B64(new byte[16])}}", "width": 1100, "height": 1000, "channels": 1}"""), null,
+                "image 1100x1000 declares 1100000 pixels, more than the 1048576 allowed (Ingress:MaxPixels)" },
+            { "long id", J($$"""{"id": "{{new string('x', 257)}}", "label": 3, "image_png": "{{png}}"}"""), null,
+                "id of 257 characters exceeds the 256-character limit (Ingress:MaxIdLength)" },
         };
     }
 
@@ -197,11 +203,31 @@ public sealed class PairDecoderTests
     }
 
     [Fact]
+    public void The_declared_size_is_read_from_the_png_header_and_a_bomb_within_the_pixel_limit_decodes()
+    {
+        var bomb = BombPng(4096, 4096);
+        Assert.True(bomb.Length < 64 * 1024, $"the bomb is {bomb.Length} bytes");
+        Assert.Equal((4096L, 4096L), Png.ReadSize(bomb));
+        Assert.Equal((28L, 28L), Png.ReadSize(Png.Encode(GreyPixels(1), 28, 28)));
+        Assert.Null(Png.ReadSize(Encoding.UTF8.GetBytes("GIF89a, not a PNG at all")));
+        // The hand-made file is a real PNG: one under the limit decodes (to black).
+        var p = Accepted(TestDecoder.Decode(Encoding.UTF8.GetBytes($$"""{"label": 3, "image_png": "{{B64(BombPng(1024, 1024))}}"}"""), null, Source));
+        Assert.All(p.Pixels, b => Assert.Equal(0, b));
+        Assert.StartsWith("image 4096x4096 declares", Rejected(TestDecoder.Decode(Encoding.UTF8.GetBytes($$"""{"label": 3, "image_png": "{{B64(bomb)}}"}"""), null, Source)));
+    }
+
+    [Fact]
     public void Limits_are_configurable()
     {
         var strict = new PairDecoder(Catalog, new PairDecoderOptions { MaxImageSide = 64, MaxValueBytes = 4096 });
         var png = SolidPng(100, 100, SKColors.White, SKColorType.Gray8, SKAlphaType.Opaque);
         Assert.Equal("image 100x100 exceeds 64x64", Rejected(strict.Decode(Encoding.UTF8.GetBytes($$"""{"label": 1, "image_png": "{{B64(png)}}"}"""), null, Source)));
         Assert.Equal("value of 5000 bytes exceeds the 4096-byte limit", Rejected(strict.Decode(new byte[5000], null, Source)));
+        var fewPixels = new PairDecoder(Catalog, new PairDecoderOptions { MaxPixels = 28 * 28, MaxIdLength = 4 });
+        Assert.Equal("image 29x28 declares 812 pixels, more than the 784 allowed (Ingress:MaxPixels)",
+            Rejected(fewPixels.Decode(Encoding.UTF8.GetBytes($$"""{"label": 1, "image_png": "{{B64(Png.Encode(GreyPixels(2, 29, 28), 29, 28))}}"}"""), null, Source)));
+        Assert.Equal("id of 5 characters exceeds the 4-character limit (Ingress:MaxIdLength)",
+            Rejected(fewPixels.Decode(Encoding.UTF8.GetBytes($$"""{"id": "abcde", "label": 1, "image_png": "{{B64(Png.Encode(GreyPixels(2), 28, 28))}}"}"""), null, Source)));
+        Assert.Throws<ArgumentException>(() => new PairDecoder(Catalog, new PairDecoderOptions { MaxPixels = 0 }));
     }
 }

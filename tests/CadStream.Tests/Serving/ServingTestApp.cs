@@ -38,14 +38,16 @@ public sealed class ServingTestApp : IAsyncDisposable
     };
 
     /// <summary>Starts the app; with <paramref name="publishV1"/> the store holds version 1 and the app has loaded it.</summary>
-    public static async Task<ServingTestApp> StartAsync(bool publishV1 = true, ServingOptions? options = null, INodeStatus? status = null)
+    /// <param name="access">API keys in front of the app (null: open).</param>
+    public static async Task<ServingTestApp> StartAsync(bool publishV1 = true, ServingOptions? options = null, INodeStatus? status = null,
+        ApiKeyGate? access = null)
     {
         _ = TestModels.Cpu;
         var root = Path.Combine(Path.GetTempPath(), "cadstream-tests", "serving-" + Guid.NewGuid().ToString("N"));
         var store = new FolderSnapshotStore(root, new FolderSnapshotStoreOptions { PollInterval = TimeSpan.FromMilliseconds(200) });
         if (publishV1) await store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V1, 1, 1, 8);
         var app = ServingApp.BuildServingApp(options ?? FastOptions, store, TinySnapshots.Catalog, status, "http://127.0.0.1:0",
-            b => b.Logging.ClearProviders());
+            b => b.Logging.ClearProviders(), access);
         await app.StartAsync();
         var test = new ServingTestApp(app, store, root);
         if (publishV1) await test.WaitForVersionAsync(1);
