@@ -12,7 +12,7 @@ public enum SampleFormat { Png, Json }
 /// <summary>
 /// The body of POST /v1/models/{id}/samples (docs/interfaces.md, "HTTP"), parsed and validated:
 /// <c>label</c> (index or name, required), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
-/// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm),
+/// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm | dpm++; default the server's),
 /// <c>seed</c> (optional, >= 0; random when absent), <c>count</c> (1..64, default 1),
 /// <c>format</c> (png | json, default png), <c>snapshotVersion</c> (optional: a kept older version). Unknown fields are ignored.
 /// </summary>
@@ -23,7 +23,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
 
     /// <summary>Parses a body; on bad input returns null and a message saying what is wrong.</summary>
     public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
-        int defaultSteps, out string? error)
+        int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim)
     {
         error = null;
         JsonDocument doc;
@@ -35,7 +35,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         }
         using (doc)
         {
-            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps); }
+            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler); }
             catch (BadInputException e)
             {
                 error = e.Message;
@@ -46,7 +46,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
 
     sealed class BadInputException(string message) : Exception(message);
 
-    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps)
+    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
 
@@ -71,12 +71,9 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         long count = Integer(root, "count", 1);
         if (count is < 1 or > MaxCount) throw new BadInputException($"count must be in 1..{MaxCount} (got {count})");
 
-        var sampler = Text(root, "sampler", "ddim").Trim().ToLowerInvariant() switch
-        {
-            "ddim" => SamplerKind.Ddim,
-            "ddpm" => SamplerKind.Ddpm,
-            var s => throw new BadInputException($"sampler must be ddim or ddpm (got '{s}')"),
-        };
+        SamplerKind sampler;
+        try { sampler = SamplerKinds.Parse(Text(root, "sampler", defaultSampler.Name())); }
+        catch (ArgumentException e) { throw new BadInputException($"sampler: {e.Message}"); }
         var format = Text(root, "format", "png").Trim().ToLowerInvariant() switch
         {
             "png" => SampleFormat.Png,

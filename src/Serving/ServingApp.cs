@@ -284,7 +284,8 @@ public static class ServingApp
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
-        var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem);
+        var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem,
+            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler));
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
 
         SampleOutput output;
@@ -308,6 +309,9 @@ public static class ServingApp
         {
             context.Response.Headers["X-Snapshot-Version"] = output.Snapshot.Version.ToString(CultureInfo.InvariantCulture);
             context.Response.Headers["X-Seed"] = parsed.Request.Seed.ToString(CultureInfo.InvariantCulture);
+            // What ran when the request named no sampler or steps (the server's defaults), so it can be asked for again.
+            context.Response.Headers["X-Sampler"] = Model.Scheduling.SamplerKinds.Name(parsed.Sampler.Kind);
+            context.Response.Headers["X-Steps"] = parsed.Sampler.Steps.ToString(CultureInfo.InvariantCulture);
             var spec = host.Spec;
             int count = parsed.Request.Count, c = spec.Channels, side = spec.ImageSize;
             var pixels = ImageTensors.ToBytes(output.Images);

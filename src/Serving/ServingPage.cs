@@ -5,7 +5,7 @@ namespace CadStream.Serving;
 /// <summary>
 /// GET /: one self-contained page (plain JS and SVG charts, no build step, nothing from the network),
 /// kept in Page/index.html and embedded in the assembly. Stable element ids for browser tests: model,
-/// version, class, coherence, guidance, steps, seed, count, sample, images, status, error; the charts
+/// version, class, coherence, guidance, steps, sampler, seed, count, sample, images, status, error; the charts
 /// chart-loss, chart-rate, chart-accuracy, chart-coherence; grids (grid-{model}); the compare view
 /// compare-class, compare-seed, compare-guidance, compare-steps, compare-rows; the API key prompt
 /// access, api-key, api-key-use, api-key-remember, access-message.

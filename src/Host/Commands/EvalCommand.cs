@@ -21,7 +21,9 @@ public sealed class EvalCommand : ICommand
         new("n", "generated and real images for the main metrics", "10000", ValueName: "N"),
         new("sweep-n", "generated images per sweep point", "1000", ValueName: "N"),
         new("steps", "denoising steps", "50", ValueName: "N"),
-        new("sampler", "ddim | ddpm", "ddim", ValueName: "NAME"),
+        new("sampler", "ddim | ddpm | dpm++", "ddim", ValueName: "NAME"),
+        new("steps-curve", "instead of the report: FID and accuracy at these step counts for each of --curve-samplers, and the fewest steps within 5 % of DDIM-50's FID", ValueName: "LIST"),
+        new("curve-samplers", "samplers of the steps curve", "ddim,dpm++", ValueName: "LIST"),
         new("batch", "images per sampling batch", "200", ValueName: "B"),
         new("seed", "seed of the generated sets", "0", ValueName: "S"),
         new("no-sweeps", "only the main metrics (no sweeps, grids or plots)", IsFlag: true),
@@ -51,6 +53,21 @@ public sealed class EvalCommand : ICommand
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), Path.Combine(outDir, "classifier.bin"));
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), settings.N);
         var line = new ProgressLine();
+        if (a.String("steps-curve") is { } curveSteps)
+        {
+            var counts = curveSteps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(v => int.TryParse(v, out var s) && s is >= 1 and <= 1000 ? s : throw new UsageException($"--steps-curve: '{v}' is not a step count in 1..1000")).ToArray();
+            var samplers = a.RequireString("curve-samplers").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(v => { try { return SamplerKinds.Parse(v); } catch (ArgumentException e) { throw new UsageException($"--curve-samplers: {e.Message}"); } }).ToArray();
+            using var model = snapshot.CreateDenoiser(device);
+            var curve = StepsCurve.Run(evaluator, new Model.Sampling.CadPipeline(model, device), samplers, counts, settings.N, 1.0,
+                snapshot.Spec.DefaultGuidance, settings.Seed, settings.Batch, (SamplerKind.Ddim, 50), 0.05, text => line.Update(text));
+            StepsCurve.Write(curve, outDir);
+            line.Finish("steps curve done");
+            Console.Error.WriteLine($"wrote {Path.Combine(outDir, "steps_curve.md")}: fewest steps within 5 % of ddim-50's FID {curve.Reference.Fid:F2}: " +
+                                    $"{curve.Recommended.Sampler} at {curve.Recommended.Steps} steps (FID {curve.Recommended.Fid:F2})");
+            return 0;
+        }
         var result = new EvaluationRun(evaluator, settings, device, text => line.Update(text)).Run(path, snapshot, outDir);
         line.Finish("evaluation done");
         var m = result.Main;

@@ -22,7 +22,7 @@ public sealed class SampleCommand : ICommand
         new("coherence", "coherence in [0, 1] to condition on", "1", ValueName: "C"),
         new("guidance", "guidance rate w >= 0 (default: the snapshot's)", ValueName: "W"),
         new("steps", "denoising steps (1..1000)", "50", ValueName: "N"),
-        new("sampler", "ddim | ddpm", "ddim", ValueName: "NAME"),
+        new("sampler", "ddim | ddpm | dpm++", "ddim", ValueName: "NAME"),
         new("eta", "DDIM eta (0 = deterministic)", "0", ValueName: "E"),
         new("seed", "seed of the initial noise", "0", ValueName: "S"),
         new("count", "images per class (1..64)", "16", ValueName: "N"),

@@ -149,6 +149,24 @@ public sealed class ServingHttpTests(ServingAppFixture fixture) : IClassFixture<
         Assert.Equal(await r.Content.ReadAsByteArrayAsync(), again);
     }
 
+    [Fact]
+    public async Task Dpm_plus_plus_serves_and_the_configured_default_sampler_and_steps_apply_when_a_request_names_none()
+    {
+        const string explicitDpm = """{"label": 3, "steps": 6, "sampler": "dpm++", "seed": 77, "count": 2}""";
+        var dpm = await App.PostSamplesAsync(explicitDpm);
+        Assert.Equal(HttpStatusCode.OK, dpm.StatusCode);
+        var dpmBytes = await dpm.Content.ReadAsByteArrayAsync();
+        Assert.Equal(("dpm++", "6"), (Assert.Single(dpm.Headers.GetValues("X-Sampler")), Assert.Single(dpm.Headers.GetValues("X-Steps"))));
+        var plain = await App.PostSamplesAsync("""{"label": 3, "seed": 77, "count": 2}""");
+        Assert.Equal(("ddim", "4"), (Assert.Single(plain.Headers.GetValues("X-Sampler")), Assert.Single(plain.Headers.GetValues("X-Steps"))));
+        // A server whose defaults are dpm++ at 6 steps answers a request naming neither with exactly those images.
+        await using var other = await ServingTestApp.StartAsync(options: ServingTestApp.FastOptions with { DefaultSteps = 6, DefaultSampler = "dpm++" });
+        var byDefault = await other.PostSamplesAsync("""{"label": 3, "seed": 77, "count": 2}""");
+        Assert.Equal(("dpm++", "6"), (Assert.Single(byDefault.Headers.GetValues("X-Sampler")), Assert.Single(byDefault.Headers.GetValues("X-Steps"))));
+        Assert.Equal(dpmBytes, await byDefault.Content.ReadAsByteArrayAsync());
+        Assert.Throws<ArgumentException>(() => (ServingTestApp.FastOptions with { DefaultSampler = "euler" }).Validate());
+    }
+
     [Theory]
     [InlineData("""{"label": "Dragon"}""", "unknown class")]
     [InlineData("""{"label": 10}""", "outside")]
