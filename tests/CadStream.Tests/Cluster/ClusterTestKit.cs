@@ -49,6 +49,14 @@ public static class ClusterTestKit
         ReplayFraction = 0.5,
     };
 
+    /// <summary>Restarts in well under a second and unhealthy after two failures: a failing part's whole story fits in a test.</summary>
+    public static readonly CadStream.Runtime.RestartPolicy FastRestarts = new()
+    {
+        MinBackoff = TimeSpan.FromMilliseconds(200),
+        MaxBackoff = TimeSpan.FromSeconds(1),
+        FailuresBeforeUnhealthy = 2,
+    };
+
     /// <summary>One node's settings: remoting and HTTP on free ports, a folder store unless Redis is named.</summary>
     public static CadStreamSettings Settings(string[] roles, IEnumerable<ModelSpec> models, string kafka = "",
         string? redis = null, string? folder = null, string[]? seeds = null, double redeliverAfterSeconds = 90) => new()

@@ -24,13 +24,6 @@ namespace CadStream.Tests.Cluster;
 [Collection(ClusterCollection.Name)]
 public sealed class LongLivedPartTests(ITestOutputHelper output)
 {
-    static readonly RestartPolicy Fast = new()
-    {
-        MinBackoff = TimeSpan.FromMilliseconds(200),
-        MaxBackoff = TimeSpan.FromSeconds(1),
-        FailuresBeforeUnhealthy = 2,
-    };
-
     /// <summary>A sink that throws (a bug downstream) for its first offers, then records.</summary>
     sealed class FailingSink(int failures) : IPairSink
     {
@@ -50,7 +43,7 @@ public sealed class LongLivedPartTests(ITestOutputHelper output)
     {
         var log = new TestLog(output);
         using var kafka = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = 1 });
-        var health = new NodeHealth(Fast);
+        var health = new NodeHealth(FastRestarts);
         var changes = new ConcurrentQueue<(TimeSpan At, PartStatus Status)>();
         var clock = Stopwatch.StartNew();
         health.Changed += s => { changes.Enqueue((clock.Elapsed, s)); log.Write($"health: {s.Part} {s.State} ({s.Failures}) {s.LastError}"); };
@@ -113,7 +106,7 @@ public sealed class LongLivedPartTests(ITestOutputHelper output)
             await using (var store = new FolderSnapshotStore(folder))
                 await store.PublishAsync(modelId, "these bytes are not a CadStream snapshot, whatever their checksum says"u8.ToArray(), 1, 10, 100);
 
-            var settings = Settings(["trainer", "serving"], [model], folder: folder) with { Supervision = Fast };
+            var settings = Settings(["trainer", "serving"], [model], folder: folder) with { Supervision = FastRestarts };
             node = await StartNodeAsync(settings, log, "node");
             var clock = Stopwatch.StartNew();
             var changes = new ConcurrentQueue<(TimeSpan At, PartStatus Status)>();
@@ -164,7 +157,7 @@ public sealed class LongLivedPartTests(ITestOutputHelper output)
         try
         {
             var settings = Settings(["ingress", "scorer", "trainer", "serving"], [TinyModel(modelId)], kafka.BootstrapServers, folder: folder)
-                with { Supervision = Fast };
+                with { Supervision = FastRestarts };
             node = await StartNodeAsync(settings, log, "node", s => { foreach (var id in s.PairIds) stored.AddOrUpdate(id, 1, (_, n) => n + 1); });
             using (var producer = RawProducer(kafka))
                 for (int i = 0; i < 120; i++) Send(producer, $"r-{i}", CadStream.Records.PairRecords.ToJson(Pair($"r-{i}", i)));

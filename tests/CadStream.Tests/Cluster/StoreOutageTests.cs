@@ -22,13 +22,6 @@ namespace CadStream.Tests.Cluster;
 [Collection(ClusterCollection.Name)]
 public sealed class StoreOutageTests(ITestOutputHelper output)
 {
-    static readonly RestartPolicy Fast = new()
-    {
-        MinBackoff = TimeSpan.FromMilliseconds(500),
-        MaxBackoff = TimeSpan.FromSeconds(4),
-        FailuresBeforeUnhealthy = 2,
-    };
-
     [Fact]
     public async Task Redis_down_for_30_s_training_goes_on_publishing_backs_off_and_afterwards_every_offset_commits_under_rising_versions()
     {
@@ -48,7 +41,7 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
         {
             // Every version is kept, so each one can be checked at the end.
             var settings = Settings(["ingress", "scorer", "trainer", "serving"], [TinyModel(modelId)], kafka.BootstrapServers, redis.Endpoint)
-                with { Supervision = Fast };
+                with { Supervision = FastRestarts };
             settings = settings with { Snapshots = settings.Snapshots with { Keep = 1000 } };
             node = await StartNodeAsync(settings, log, "node");
             using var http = Http(node);
@@ -138,7 +131,7 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             using (var producer = RawProducer(kafka))
                 for (int i = 0; i < 64; i++) Send(producer, $"l-{i}", PairRecords.ToJson(Pair($"l-{i}", i)));
             var settings = Settings(["ingress", "scorer", "trainer", "serving"], [TinyModel(modelId)], kafka.BootstrapServers, redis.Endpoint)
-                with { Supervision = Fast };
+                with { Supervision = FastRestarts };
             node = await StartNodeAsync(settings, log, "node");
             string part = $"trainer {modelId}";
             // The node sees the failed resume itself (no status query asks).
