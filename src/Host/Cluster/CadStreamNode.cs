@@ -38,6 +38,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     private readonly ClusterStatus status;
     private readonly IngressBridge bridge;
     private readonly ILoggerFactory loggers;
+    private readonly TextAgreementModels textAgreement;
     private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int failed, disposed;
 
@@ -51,6 +52,8 @@ public sealed class CadStreamNode : IAsyncDisposable
     public ModelCatalog Catalog { get; }
     public ISnapshotStore Store { get; }
     public NodeHealth Health { get; }
+    /// <summary>The coherence bin table of each model, as this node's scorers bin raw scores (also in the node's services).</summary>
+    public CoherenceTables CoherenceTables { get; }
     public IServiceProvider Services => app.Services;
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
@@ -80,8 +83,14 @@ public sealed class CadStreamNode : IAsyncDisposable
         builder.Services.AddSingleton(bridge);
         var gate = settings.Http.Gate();
         builder.Services.AddSingleton(gate);
+        CoherenceTables = CoherenceTables.From(settings.Scoring);
+        textAgreement = TextAgreementModels.Create(settings.Scoring, Catalog, scores: node.Has("scorer"));
+        if (textAgreement.NotScoredBecause is { } why)
+            loggers.CreateLogger<CadStreamNode>().LogWarning("text pairs without coherence or score get c = 1: {Why}", why);
+        builder.Services.AddSingleton(CoherenceTables);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored));
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored),
+            CoherenceTables, textAgreement.Factory);
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
         {
@@ -190,6 +199,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         {
             await app.DisposeAsync();
             await Store.DisposeAsync();
+            textAgreement.Dispose();
             loggers.Dispose();
             exit.TrySetResult(Volatile.Read(ref failed));
         }

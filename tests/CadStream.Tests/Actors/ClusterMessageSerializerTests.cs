@@ -169,6 +169,7 @@ public sealed class ClusterMessageSerializerTests(SerializationSystem fixture) :
             if (t == typeof(float)) return 0.25f + n;
             if (t == typeof(double)) return 0.5 + n;
             if (t == typeof(IActorRef)) return actor;
+            if (t == typeof(CadStream.Records.Coherence.CoherenceBins)) return new CadStream.Records.Coherence.CoherenceBins([0, 0.1 + n / 1000.0, 0.6, 1], scoreScale: 100, sampleCount: n, version: 1 + n % 3);
             if (t == typeof(byte[])) { var b = new byte[784]; new Random(n).NextBytes(b); return b; }
             if (t == typeof(string[])) return new[] { $"{what}-a{n}", $"{what}-b{n}" };
             if (t == typeof(int[])) return Enumerable.Range(n, 10).ToArray();

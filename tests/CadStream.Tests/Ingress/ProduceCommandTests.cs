@@ -38,7 +38,7 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
         Assert.All(pairs, p =>
         {
             Assert.StartsWith("fashion-mnist/train/", p.Id);
-            Assert.InRange(p.Label, 0, 9);
+            Assert.InRange(p.Label!.Value, 0, 9);
             Assert.NotNull(p.Coherence);
             Assert.InRange(p.Coherence!.Value, 0f, 1f);
             Assert.Equal(784, p.Pixels.Length);
