@@ -77,7 +77,7 @@ public sealed class ProduceCommand : ICommand
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
                                 $"{stream.WrongFraction:P1} of labels wrong" + (captions is null
                                     ? $", mean coherence {stream.MeanCoherence:F3}"
-                                    : $"; captions: {captionNoise.WrongClass:P0} name a wrong class, {captionNoise.NoClass:P0} no class, no coherence (the scorers give it)"));
+                                    : $"; captions: {captionNoise.WrongClass * 100:0.#}% name a wrong class, {captionNoise.NoClass * 100:0.#}% no class, no coherence (the scorers give it)"));
 
         using var producer = new PairProducer(bootstrap, topic, format, extraConfig: client);
         try { producer.CheckReachable(TimeSpan.FromSeconds(10)); }
