@@ -99,8 +99,7 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
 
     static P.PairToScore Write(PairToScore m)
     {
-        var p = new P.PairToScore { Id = m.Id, ModelIds = { m.ModelIds }, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels) };
-        if (m.Label is int label) p.Label = label;
+        var p = new P.PairToScore { Id = m.Id, ModelIds = { m.ModelIds }, Label = m.Label ?? 0, NoLabel = m.Label is null, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels) };
         if (m.Coherence is float c) p.Coherence = c;
         if (m.Score is double s) p.Score = s;
         if (m.Caption is not null) p.Caption = m.Caption;
@@ -108,20 +107,19 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     }
 
     static PairToScore Read(P.PairToScore p) =>
-        new(p.Id, p.ModelIds.ToArray(), p.HasLabel ? p.Label : null, p.HasCoherence ? p.Coherence : null, p.HasScore ? p.Score : null, p.Pixels.ToByteArray(),
+        new(p.Id, p.ModelIds.ToArray(), p.NoLabel ? null : p.Label, p.HasCoherence ? p.Coherence : null, p.HasScore ? p.Score : null, p.Pixels.ToByteArray(),
             p.HasCaption ? p.Caption : null);
 
     // The pixels are only read after this, never changed: wrapping them spares a copy of every image.
     static P.ScoredPair Write(ScoredPair m)
     {
-        var p = new P.ScoredPair { Id = m.Id, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels), Coherence = m.Coherence };
-        if (m.Label is int label) p.Label = label;
+        var p = new P.ScoredPair { Id = m.Id, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels), Label = m.Label ?? 0, NoLabel = m.Label is null, Coherence = m.Coherence };
         if (m.Caption is not null) p.Caption = m.Caption;
         return p;
     }
 
     static ScoredPair Read(P.ScoredPair p) =>
-        new(p.Id, p.Pixels.ToByteArray(), p.HasLabel ? p.Label : null, p.Coherence, p.HasCaption ? p.Caption : null);
+        new(p.Id, p.Pixels.ToByteArray(), p.NoLabel ? null : p.Label, p.Coherence, p.HasCaption ? p.Caption : null);
 
     static P.TrainerStatus Write(TrainerStatus m)
     {

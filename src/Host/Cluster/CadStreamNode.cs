@@ -58,8 +58,9 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
 
-    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, TextAgreementModels textAgreement, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
     {
+        this.textAgreement = textAgreement;
         Settings = settings;
         Store = store;
         Catalog = settings.Catalog();
@@ -84,7 +85,6 @@ public sealed class CadStreamNode : IAsyncDisposable
         var gate = settings.Http.Gate();
         builder.Services.AddSingleton(gate);
         CoherenceTables = CoherenceTables.From(settings.Scoring);
-        textAgreement = TextAgreementModels.Create(settings.Scoring, Catalog, scores: node.Has("scorer"));
         if (textAgreement.NotScoredBecause is { } why)
             loggers.CreateLogger<CadStreamNode>().LogWarning("text pairs without coherence or score get c = 1: {Why}", why);
         builder.Services.AddSingleton(CoherenceTables);
@@ -132,9 +132,16 @@ public sealed class CadStreamNode : IAsyncDisposable
             : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         CadStreamNode node;
-        try { node = new CadStreamNode(settings, store, logs, pairsStored); }
+        TextAgreementModels? textAgreement = null;
+        try
+        {
+            // The text encoder, when this node scores captions: loaded once, before the scorers start.
+            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"));
+            node = new CadStreamNode(settings, store, textAgreement, logs, pairsStored);
+        }
         catch
         {
+            textAgreement?.Dispose();
             await store.DisposeAsync();
             throw;
         }
