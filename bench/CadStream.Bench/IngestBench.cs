@@ -63,7 +63,7 @@ sealed class IngestBench : ICommand
     sealed class ScoringSink(int expected) : IPairSink
     {
         private readonly ReplayBuffer<ScoredPair> buffer = new(expected + 1);
-        private readonly QuantileBinner binner = new();
+        private readonly CoherenceTables tables = new();
         private int count;
         private readonly Stopwatch since = Stopwatch.StartNew();
         public TimeSpan FirstAt { get; private set; }
@@ -72,8 +72,8 @@ sealed class IngestBench : ICommand
 
         public ValueTask<bool> OfferAsync(IncomingPair pair, CancellationToken cancel)
         {
-            float c = pair.Coherence ?? (pair.Score is double s ? (float)binner.Observe(s) : 1f);
-            buffer.Add(new ScoredPair(pair.Id, pair.Pixels, pair.Label, c));
+            float c = pair.Coherence ?? (pair.Score is double s ? tables.Bin("bench", [s]).Coherence[0] : 1f);
+            buffer.Add(new ScoredPair(pair.Id, pair.Pixels, pair.Label, c, pair.Caption));
             int n = Interlocked.Increment(ref count);
             if (n == 1) FirstAt = since.Elapsed;
             if (n >= expected) Done.Set();

@@ -86,13 +86,17 @@ public sealed record NodeSettings
 public sealed class ScorerRouterKey;
 
 /// <summary>What the actors of a node work with, made by the host before the actor system starts.</summary>
-/// <param name="CoherenceModels">Makes each scorer's model of image-condition agreement (null: none).</param>
+/// <param name="CoherenceModels">Makes each scorer's model of image-label agreement (null: none).</param>
+/// <param name="Tables">The node's coherence bin tables, one per model, shared by its scorers.</param>
+/// <param name="TextAgreementModels">Makes each scorer's model of image-caption agreement (null: none).</param>
 public sealed record ActorServices(
     ModelCatalog Catalog,
     ISnapshotStore Store,
     ScoringOptions Scoring,
     Func<ICoherenceModel?> CoherenceModels,
-    TrainerServices Trainers);
+    TrainerServices Trainers,
+    CoherenceTables Tables,
+    Func<ITextAgreementModel?> TextAgreementModels);
 
 /// <summary>
 /// All actor wiring in one place: remoting, clustering with the split-brain resolver, the
@@ -124,7 +128,9 @@ public static class CadStreamCluster
             akka.cluster.sharding.least-shard-allocation-strategy.rebalance-absolute-limit = 1
             akka.cluster.split-brain-resolver.stable-after = 3s
             akka.cluster.down-removal-margin = 3s
-            akka.remote.dot-netty.tcp.maximum-frame-size = 512000b
+            # A batch of 32 pairs of the largest model (3 x 64 x 64 bytes each) with ids and captions at
+            # their limits (Ingress:MaxCaptionLength up to 4000 characters of up to 4 UTF-8 bytes) is ~0.9 MiB.
+            akka.remote.dot-netty.tcp.maximum-frame-size = 1048576b
             akka.coordinated-shutdown.exit-clr = off
             akka.loglevel = WARNING
             """, HoconAddMode.Prepend);
@@ -174,7 +180,7 @@ public static class CadStreamCluster
         {
             var trainers = registry.Get<TrainerRegion>();
             if (node.Has("scorer"))
-                system.ActorOf(ScorerActor.PropsFor(services.Scoring, catalog, services.CoherenceModels, trainers)
+                system.ActorOf(ScorerActor.PropsFor(new ScorerServices(catalog, services.Tables, services.CoherenceModels, services.TextAgreementModels), trainers)
                     .WithRouter(new RoundRobinPool(Math.Max(1, services.Scoring.PoolSize))), "scorers");
             // The ingest actor belongs to one consumer run (the ingress service makes both together), so that
             // its memory of batches in flight and the consumer's commit ledger start over together.

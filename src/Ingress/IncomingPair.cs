@@ -37,18 +37,22 @@ public static class RecordPositions
 /// <summary>
 /// A validated image-condition pair, ready for scoring and training: the image is already converted
 /// to the shape of the models it goes to (Channels x Height x Width bytes, channel-first, row-major).
+/// The conditions are those of the models' kinds: <see cref="Label"/> (a class index, valid for every
+/// class model it goes to) when it goes to class models, <see cref="Caption"/> when it goes to text
+/// models; a pair going to both kinds carries both.
 /// </summary>
 public sealed record IncomingPair(
     string Id,
     IReadOnlyList<string> ModelIds,
-    int Label,
+    int? Label,
     float? Coherence,
     double? Score,
     byte[] Pixels,
     int Channels,
     int Height,
     int Width,
-    RecordPosition Position);
+    RecordPosition Position,
+    string? Caption = null);
 
 /// <summary>The outcome of decoding one record: a pair, or the short reason it was rejected.</summary>
 public readonly record struct PairDecodeResult(IncomingPair? Pair, string? Rejection)

@@ -23,6 +23,14 @@ public sealed record PairDecoderOptions
     public long MaxPixels { get; init; } = 1024 * 1024;
     /// <summary>Longest record id, in characters: the id travels with the pair to the trainers and into logs.</summary>
     public int MaxIdLength { get; init; } = 256;
+    /// <summary>
+    /// Longest caption, in characters (Unicode code points). At most <see cref="CaptionLengthCeiling"/>: a batch
+    /// of 32 pairs with captions of 4-byte characters must still fit one remoting frame between nodes.
+    /// </summary>
+    public int MaxCaptionLength { get; init; } = 1000;
+
+    /// <summary>The largest <see cref="MaxCaptionLength"/> allowed.</summary>
+    public const int CaptionLengthCeiling = 4000;
 
     public void Validate()
     {
@@ -30,6 +38,8 @@ public sealed record PairDecoderOptions
         if (MaxImageSide < 1) throw new ArgumentException("Ingress:MaxImageSide must be positive");
         if (MaxPixels < 1) throw new ArgumentException("Ingress:MaxPixels must be positive");
         if (MaxIdLength < 1) throw new ArgumentException("Ingress:MaxIdLength must be positive");
+        if (MaxCaptionLength is < 1 or > CaptionLengthCeiling)
+            throw new ArgumentException($"Ingress:MaxCaptionLength must be in 1..{CaptionLengthCeiling} (got {MaxCaptionLength})");
     }
 }
 
@@ -88,37 +98,33 @@ public sealed class PairDecoder
     {
         if (f.Id is { } id && id.Length > Options.MaxIdLength)
             return PairDecodeResult.Reject($"id of {id.Length} characters exceeds the {Options.MaxIdLength}-character limit (Ingress:MaxIdLength)");
-        // Which models: the named one, or every model of the condition kind the pair carries.
-        ModelSpec? named = null;
-        if (f.Model is not null && !catalog.TryGet(f.Model, out named))
-            return PairDecodeResult.Reject($"unknown model '{f.Model}'");
-        bool hasLabel = f.Label is not null || f.LabelName is not null;
-        string kind = named?.Kind ?? (hasLabel ? "class" : f.Caption is not null ? "text" : f.SegmapPng is not null ? "segmap" : "class");
-        if (kind == "class" && !hasLabel)
-            return PairDecodeResult.Reject("missing label: class models need 'label' (a class index or name)");
-        var models = catalog.For(f.Model, kind).ToArray();
-        if (models.Length == 0)
-            return PairDecodeResult.Reject($"no configured model takes {kind} pairs");
-        if (kind != "class")
-            return PairDecodeResult.Reject($"{kind} pairs are not supported yet");
+        // A caption is held to its bounds whichever models the pair goes to: a record is valid or not on its own.
+        if (f.Caption is { } caption && CaptionProblem(caption) is { } problem) return PairDecodeResult.Reject(problem);
 
-        // The condition: a class index or name, valid for every model the pair goes to.
-        var classes = models[0].Classes;
-        int label;
-        if (f.Label is int index)
+        var (models, rejection) = Route(f);
+        if (rejection is not null) return PairDecodeResult.Reject(rejection);
+
+        // The label: the condition of the class models among them, valid for each of those.
+        var classModels = models.Where(m => m.Kind == ClassKind).ToArray();
+        int? label = null;
+        if (classModels.Length > 0)
         {
-            if (index < 0 || index >= classes.Length)
-                return PairDecodeResult.Reject($"label {index} outside 0..{classes.Length - 1}");
-            label = index;
+            var classes = classModels[0].Classes;
+            if (f.Label is int index)
+            {
+                if (index < 0 || index >= classes.Length)
+                    return PairDecodeResult.Reject($"label {index} outside 0..{classes.Length - 1}");
+                label = index;
+            }
+            else
+            {
+                try { label = Model.ClassNames.Parse(f.LabelName!, classes); }
+                catch (ArgumentException) { return PairDecodeResult.Reject($"unknown label '{Shorten(f.LabelName!)}'"); }
+            }
+            foreach (var m in classModels.Skip(1))
+                if (!m.Classes.SequenceEqual(classes))
+                    return PairDecodeResult.Reject($"models {classModels[0].Id} and {m.Id} have different classes; name the model");
         }
-        else
-        {
-            try { label = Model.ClassNames.Parse(f.LabelName!, classes); }
-            catch (ArgumentException) { return PairDecodeResult.Reject($"unknown label '{Shorten(f.LabelName!)}'"); }
-        }
-        foreach (var m in models.Skip(1))
-            if (!m.Classes.SequenceEqual(classes))
-                return PairDecodeResult.Reject($"models {models[0].Id} and {m.Id} have different classes; name the model");
 
         if (f.Coherence is double c)
         {
@@ -152,6 +158,7 @@ public sealed class PairDecoder
             Id: f.Id ?? position.ToString(),
             ModelIds: models.Select(m => m.Id).ToArray(),
             Label: label,
+            Caption: models.Any(m => m.Kind == TextKind) ? f.Caption : null,
             Coherence: f.Coherence is double coh ? (float)coh : null,
             Score: f.Score,
             Pixels: pixels,
@@ -159,6 +166,64 @@ public sealed class PairDecoder
             Height: shape.Height,
             Width: shape.Width,
             Position: position));
+    }
+
+    /// <summary>
+    /// The models a pair goes to, or why it goes nowhere. A named model takes the pair if it carries that
+    /// model's condition; otherwise every model of each condition kind the pair carries does: a label
+    /// goes to the class models, a caption to the text models, both to both.
+    /// </summary>
+    (ModelSpec[] Models, string? Rejection) Route(PairRecord f)
+    {
+        bool hasLabel = f.Label is not null || f.LabelName is not null;
+        bool hasCaption = f.Caption is not null;
+        if (f.Model is not null)
+        {
+            if (!catalog.TryGet(f.Model, out var named)) return ([], $"unknown model '{f.Model}'");
+            return named.Kind switch
+            {
+                ClassKind when !hasLabel => ([], MissingLabel),
+                TextKind when !hasCaption => ([], MissingCaption),
+                ClassKind or TextKind => ([named], null),
+                var kind => ([], $"{kind} pairs are not supported yet"),
+            };
+        }
+        var kinds = new List<string>();
+        if (hasLabel) kinds.Add(ClassKind);
+        if (hasCaption) kinds.Add(TextKind);
+        if (kinds.Count == 0)
+        {
+            if (f.SegmapPng is not null) return ([], "segmap pairs are not supported yet");
+            // Say what the configured models need: a class-only deployment has never heard of captions.
+            return ([], catalog.All.Any(m => m.Kind == TextKind)
+                ? "missing condition: class models need 'label', text models need 'caption'"
+                : MissingLabel);
+        }
+        var models = kinds.SelectMany(k => catalog.For(null, k)).ToArray();
+        return models.Length == 0 ? ([], $"no configured model takes {string.Join(" or ", kinds)} pairs") : (models, null);
+    }
+
+    const string ClassKind = "class", TextKind = "text";
+    const string MissingLabel = "missing label: class models need 'label' (a class index or name)";
+    const string MissingCaption = "missing caption: text models need 'caption' (text of 1 or more characters)";
+
+    /// <summary>Why a caption cannot be a text model's condition, or null: empty, blank or longer than <see cref="PairDecoderOptions.MaxCaptionLength"/>.</summary>
+    string? CaptionProblem(string caption)
+    {
+        if (string.IsNullOrWhiteSpace(caption)) return $"empty caption: a caption needs 1 to {Options.MaxCaptionLength} characters";
+        // Characters are Unicode code points: an emoji is one, as a user counts it, not two UTF-16 units.
+        int length = CaptionLength(caption);
+        return length > Options.MaxCaptionLength
+            ? $"caption of {length} characters exceeds the {Options.MaxCaptionLength}-character limit (Ingress:MaxCaptionLength)"
+            : null;
+    }
+
+    /// <summary>A caption's length in Unicode code points.</summary>
+    public static int CaptionLength(string caption)
+    {
+        int n = 0;
+        foreach (var _ in caption.EnumerateRunes()) n++;
+        return n;
     }
 
     ImageLimits Limits => new(Options.MaxImageSide, Options.MaxPixels);

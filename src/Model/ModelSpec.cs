@@ -148,7 +148,7 @@ public sealed record ModelSpec
     public void Validate()
     {
         string Where() => $"model {Id}";
-        if (Kind != "class") throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class");
+        if (Kind is not ("class" or "text")) throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class or text");
         if (NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
         if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels}; give it, or a Dataset that has it)");
         if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize}; give it, or a Dataset that has it)");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Google.Protobuf;
 
@@ -87,8 +88,8 @@ public static class PairRecords
         {
             Id = p.Id ?? "",
             Model = p.Model ?? "",
-            Caption = p.Caption ?? "",
         };
+        if (p.Caption is not null) m.Caption = p.Caption;
         if (p.ImagePng is not null) m.ImagePng = ByteString.CopyFrom(p.ImagePng);
         if (p.ImageU8 is not null)
         {
@@ -184,8 +185,12 @@ public static class PairRecords
 
         static string? Text(JsonElement v, string name, out string? s)
         {
-            s = v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            return s is null ? $"field '{name}' must be a string" : null;
+            s = null;
+            if (v.ValueKind != JsonValueKind.String) return $"field '{name}' must be a string";
+            // GetString refuses bytes that are not UTF-8 and escapes that are not Unicode (a lone \ud800).
+            try { s = v.GetString(); }
+            catch (InvalidOperationException) { return $"field '{name}' is not valid UTF-8"; }
+            return null;
         }
 
         static string? Base64(JsonElement v, string name, out byte[]? bytes)
@@ -213,7 +218,8 @@ public static class PairRecords
         {
             if (v.ValueKind == JsonValueKind.String)
             {
-                f.LabelName = v.GetString();
+                try { f.LabelName = v.GetString(); }
+                catch (InvalidOperationException) { return "field 'label' is not valid UTF-8"; }
                 return null;
             }
             if (v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var i))
@@ -245,7 +251,8 @@ public static class PairRecords
         }
         catch (InvalidProtocolBufferException e)
         {
-            reason = $"malformed protobuf: {FirstLine(e.Message)}";
+            // Text fields must be UTF-8; say which one is not rather than only that the record is malformed.
+            reason = InvalidUtf8Field(value) is { } field ? $"field '{field}' is not valid UTF-8" : $"malformed protobuf: {FirstLine(e.Message)}";
             return null;
         }
         if (p.Width > int.MaxValue || p.Height > int.MaxValue || p.Channels > int.MaxValue)
@@ -267,9 +274,43 @@ public static class PairRecords
             LabelName = p.HasLabelName ? p.LabelName : null,
             Coherence = p.HasCoherence ? p.Coherence : null,
             Score = p.HasScore ? p.Score : null,
-            Caption = p.Caption.Length > 0 ? p.Caption : null,
+            Caption = p.HasCaption ? p.Caption : null,
             SegmapPng = p.SegmapPng.IsEmpty ? null : p.SegmapPng.ToByteArray(),
         };
+    }
+
+    /// <summary>
+    /// The name of the first text field of a cadstream.v1.Pair whose bytes are not UTF-8, walking the wire
+    /// form field by field; null when every text field is UTF-8 (or the bytes are not even well-framed).
+    /// </summary>
+    static string? InvalidUtf8Field(byte[] value)
+    {
+        var strict = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        try
+        {
+            var input = new CodedInputStream(value);
+            uint tag;
+            while ((tag = input.ReadTag()) != 0)
+            {
+                var name = WireFormat.GetTagFieldNumber(tag) switch
+                {
+                    Protocol.Pair.IdFieldNumber => "id",
+                    Protocol.Pair.ModelFieldNumber => "model",
+                    Protocol.Pair.LabelNameFieldNumber => "label",
+                    Protocol.Pair.CaptionFieldNumber => "caption",
+                    _ => null,
+                };
+                if (name is null || WireFormat.GetTagWireType(tag) != WireFormat.WireType.LengthDelimited)
+                {
+                    input.SkipLastField();
+                    continue;
+                }
+                try { strict.GetString(input.ReadBytes().Span); }
+                catch (DecoderFallbackException) { return name; }
+            }
+        }
+        catch (InvalidProtocolBufferException) { }
+        return null;
     }
 
     /// <summary>An exception message short enough for a header: first line, first sentence when long, at most 160 characters.</summary>

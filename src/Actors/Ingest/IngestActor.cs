@@ -197,7 +197,7 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     }
 
     private static PairToScore ToScore(IncomingPair p, string[] models) =>
-        new(p.Id, p.ModelIds.Where(models.Contains).ToArray(), p.Label, p.Coherence, p.Score, p.Pixels);
+        new(p.Id, p.ModelIds.Where(models.Contains).ToArray(), p.Label, p.Coherence, p.Score, p.Pixels, p.Caption);
 
     public static Props PropsFor(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable, Options options, ILogger logger,
         Action<Exception>? restarted = null) =>

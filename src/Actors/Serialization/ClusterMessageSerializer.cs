@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Serialization;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
+using CadStream.Records.Coherence;
 using Google.Protobuf;
 using P = CadStream.Actors.Serialization.Protocol;
 
@@ -62,7 +63,11 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
         PairToScore m => (IMessage)Write(m),
         ScorePairs m => new P.ScorePairs { BatchId = m.BatchId, AckTo = PathOf(m.AckTo), Pairs = { m.Pairs.Select(Write) } },
         ScoredPair m => Write(m),
-        TrainPairs m => new P.TrainPairs { ModelId = m.ModelId, BatchId = m.BatchId, AckTo = PathOf(m.AckTo), Pairs = { m.Pairs.Select(Write) } },
+        TrainPairs m => new P.TrainPairs
+        {
+            ModelId = m.ModelId, BatchId = m.BatchId, AckTo = PathOf(m.AckTo), Pairs = { m.Pairs.Select(Write) },
+            CoherenceBins = m.Bins is null ? ByteString.Empty : ByteString.CopyFrom(m.Bins.ToBytes()),
+        },
         BatchesDurable m => new P.BatchesDurable { ModelId = m.ModelId, BatchIds = { m.BatchIds }, SnapshotVersion = m.SnapshotVersion },
         BatchHeld m => new P.BatchHeld { ModelId = m.ModelId, BatchId = m.BatchId, Holder = PathOf(m.Holder) },
         BatchesLost m => new P.BatchesLost { ModelId = m.ModelId, BatchIds = { m.BatchIds } },
@@ -86,27 +91,35 @@ public sealed class ClusterMessageSerializer : SerializerWithStringManifest
     };
 
     ScorePairs Read(P.ScorePairs p) => new(p.BatchId, Resolve(p.AckTo), p.Pairs.Select(Read).ToArray());
-    TrainPairs Read(P.TrainPairs p) => new(p.ModelId, p.BatchId, Resolve(p.AckTo), p.Pairs.Select(Read).ToArray());
+    TrainPairs Read(P.TrainPairs p) => new(p.ModelId, p.BatchId, Resolve(p.AckTo), p.Pairs.Select(Read).ToArray(),
+        p.CoherenceBins.IsEmpty ? null : CoherenceBins.FromBytes(p.CoherenceBins.Span));
     BatchHeld Read(P.BatchHeld p) => new(p.ModelId, p.BatchId, Resolve(p.Holder));
     static BatchesDurable Read(P.BatchesDurable p) => new(p.ModelId, p.BatchIds.ToArray(), p.SnapshotVersion);
     static BatchesLost Read(P.BatchesLost p) => new(p.ModelId, p.BatchIds.ToArray());
 
     static P.PairToScore Write(PairToScore m)
     {
-        var p = new P.PairToScore { Id = m.Id, ModelIds = { m.ModelIds }, Label = m.Label, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels) };
+        var p = new P.PairToScore { Id = m.Id, ModelIds = { m.ModelIds }, Label = m.Label ?? 0, NoLabel = m.Label is null, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels) };
         if (m.Coherence is float c) p.Coherence = c;
         if (m.Score is double s) p.Score = s;
+        if (m.Caption is not null) p.Caption = m.Caption;
         return p;
     }
 
     static PairToScore Read(P.PairToScore p) =>
-        new(p.Id, p.ModelIds.ToArray(), p.Label, p.HasCoherence ? p.Coherence : null, p.HasScore ? p.Score : null, p.Pixels.ToByteArray());
+        new(p.Id, p.ModelIds.ToArray(), p.NoLabel ? null : p.Label, p.HasCoherence ? p.Coherence : null, p.HasScore ? p.Score : null, p.Pixels.ToByteArray(),
+            p.HasCaption ? p.Caption : null);
 
     // The pixels are only read after this, never changed: wrapping them spares a copy of every image.
-    static P.ScoredPair Write(ScoredPair m) =>
-        new() { Id = m.Id, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels), Label = m.Label, Coherence = m.Coherence };
+    static P.ScoredPair Write(ScoredPair m)
+    {
+        var p = new P.ScoredPair { Id = m.Id, Pixels = UnsafeByteOperations.UnsafeWrap(m.Pixels), Label = m.Label ?? 0, NoLabel = m.Label is null, Coherence = m.Coherence };
+        if (m.Caption is not null) p.Caption = m.Caption;
+        return p;
+    }
 
-    static ScoredPair Read(P.ScoredPair p) => new(p.Id, p.Pixels.ToByteArray(), p.Label, p.Coherence);
+    static ScoredPair Read(P.ScoredPair p) =>
+        new(p.Id, p.Pixels.ToByteArray(), p.NoLabel ? null : p.Label, p.Coherence, p.HasCaption ? p.Caption : null);
 
     static P.TrainerStatus Write(TrainerStatus m)
     {

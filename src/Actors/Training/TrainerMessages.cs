@@ -1,3 +1,4 @@
+using CadStream.Records.Coherence;
 using Akka.Actor;
 
 namespace CadStream.Actors.Training;
@@ -8,14 +9,20 @@ namespace CadStream.Actors.Training;
 /// </summary>
 public interface IClusterMessage;
 
-/// <summary>One pair as a trainer sees it: its id, the image at the model's shape (8-bit), its label and coherence.</summary>
-public sealed record ScoredPair(string Id, byte[] Pixels, int Label, float Coherence) : IClusterMessage;
+/// <summary>
+/// One pair as a trainer sees it: its id, the image at the model's shape (8-bit), its coherence, and the
+/// condition of the model's kind: <paramref name="Label"/> (a class model's, always there) or
+/// <paramref name="Caption"/> (a text model's, always there; such a pair may carry a label too).
+/// </summary>
+public sealed record ScoredPair(string Id, byte[] Pixels, int? Label, float Coherence, string? Caption = null) : IClusterMessage;
 
 /// <summary>
 /// Pairs for one model's trainer (sharded by ModelId). AckTo hears <see cref="BatchesDurable"/>
-/// once a stored snapshot reflects them. Kept small: remoting frames are limited to 128 kB.
+/// once a stored snapshot reflects them. <paramref name="Bins"/> is the bin table the coherences that came
+/// from raw scores were binned with (null when none did): what those coherences mean, for the trainer's
+/// snapshot. Kept small (batches of 32): remoting frames are limited to 1 MiB.
 /// </summary>
-public sealed record TrainPairs(string ModelId, long BatchId, IActorRef AckTo, IReadOnlyList<ScoredPair> Pairs) : IClusterMessage;
+public sealed record TrainPairs(string ModelId, long BatchId, IActorRef AckTo, IReadOnlyList<ScoredPair> Pairs, CoherenceBins? Bins = null) : IClusterMessage;
 
 /// <summary>A stored snapshot of ModelId reflects these batches: their offsets may be committed.</summary>
 public sealed record BatchesDurable(string ModelId, IReadOnlyList<long> BatchIds, long SnapshotVersion) : IClusterMessage;

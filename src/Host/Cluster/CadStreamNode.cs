@@ -38,6 +38,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     private readonly ClusterStatus status;
     private readonly IngressBridge bridge;
     private readonly ILoggerFactory loggers;
+    private readonly TextAgreementModels textAgreement;
     private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int failed, disposed;
 
@@ -51,12 +52,15 @@ public sealed class CadStreamNode : IAsyncDisposable
     public ModelCatalog Catalog { get; }
     public ISnapshotStore Store { get; }
     public NodeHealth Health { get; }
+    /// <summary>The coherence bin table of each model, as this node's scorers bin raw scores (also in the node's services).</summary>
+    public CoherenceTables CoherenceTables { get; }
     public IServiceProvider Services => app.Services;
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
 
-    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, TextAgreementModels textAgreement, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
     {
+        this.textAgreement = textAgreement;
         Settings = settings;
         Store = store;
         Catalog = settings.Catalog();
@@ -80,8 +84,13 @@ public sealed class CadStreamNode : IAsyncDisposable
         builder.Services.AddSingleton(bridge);
         var gate = settings.Http.Gate();
         builder.Services.AddSingleton(gate);
+        CoherenceTables = CoherenceTables.From(settings.Scoring);
+        if (textAgreement.NotScoredBecause is { } why)
+            loggers.CreateLogger<CadStreamNode>().LogWarning("text pairs without coherence or score get c = 1: {Why}", why);
+        builder.Services.AddSingleton(CoherenceTables);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored));
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored),
+            CoherenceTables, textAgreement.Factory);
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
         {
@@ -123,9 +132,16 @@ public sealed class CadStreamNode : IAsyncDisposable
             : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         CadStreamNode node;
-        try { node = new CadStreamNode(settings, store, logs, pairsStored); }
+        TextAgreementModels? textAgreement = null;
+        try
+        {
+            // The text encoder, when this node scores captions: loaded once, before the scorers start.
+            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"));
+            node = new CadStreamNode(settings, store, textAgreement, logs, pairsStored);
+        }
         catch
         {
+            textAgreement?.Dispose();
             await store.DisposeAsync();
             throw;
         }
@@ -190,6 +206,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         {
             await app.DisposeAsync();
             await Store.DisposeAsync();
+            textAgreement.Dispose();
             loggers.Dispose();
             exit.TrySetResult(Volatile.Read(ref failed));
         }

@@ -57,6 +57,7 @@ public static class NodeOptions
         try { s.Supervision.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: Supervision: {e.Message}"); }
         try { s.Serving.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
         try { s.Ingress.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
+        try { s.Scoring.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
         // An API open to the network is a choice, never a default.
         if (s.Http.Problem() is { } problem) throw new UsageException(problem);
         return s;

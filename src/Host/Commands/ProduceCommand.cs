@@ -1,5 +1,6 @@
 using System.Globalization;
 using CadStream.Data;
+using CadStream.Data.Captions;
 using CadStream.Host.Cli;
 using CadStream.Host.Configuration;
 using CadStream.Ingress.Kafka;
@@ -10,25 +11,31 @@ using Confluent.Kafka;
 
 namespace CadStream.Host.Commands;
 
-/// <summary>`cadstream produce`: streams label-noised Fashion-MNIST pairs into a Kafka topic.</summary>
+/// <summary>
+/// `cadstream produce`: streams label-noised Fashion-MNIST pairs into a Kafka topic; with
+/// <c>--condition caption</c> each pair also carries a generated caption (docs/captions.md).
+/// </summary>
 public sealed class ProduceCommand : ICommand
 {
     public string Name => "produce";
-    public string Summary => "Push label-noised Fashion-MNIST image-label pairs (PNG, label, coherence) to a Kafka topic.";
+    public string Summary => "Push label-noised Fashion-MNIST pairs (PNG, label, coherence; or label and caption) to a Kafka topic.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("bootstrap", "Kafka bootstrap servers", "127.0.0.1:9092", ValueName: "HOST:PORT"),
         new("topic", "topic to write", IngressTopics.Pairs, ValueName: "NAME"),
         new("dataset", "data set: fashion-mnist", "fashion-mnist", ValueName: "NAME"),
+        new("condition", "label: image-label pairs with the label noise's coherence; caption: each pair also carries a generated caption (and no coherence), for text and class models", "label", ValueName: "KIND"),
         new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
         new("classifier", "classifier file for --noise temperature (cadstream train-classifier)", ValueName: "FILE"),
+        new("caption-wrong", "--condition caption: share of captions that name a wrong class", "0.2", ValueName: "SHARE"),
+        new("caption-none", "--condition caption: share of captions that name no class (web clutter only)", "0.1", ValueName: "SHARE"),
         new("count", "pairs to send; 0 = until Ctrl-C", "1000", ValueName: "N"),
         new("rate", "pairs per second; 0 = as fast as possible", "0", ValueName: "R"),
         new("format", "record format: json | protobuf", "json", ValueName: "FMT"),
-        new("seed", "seed of the image selection and the label noise", "0", ValueName: "S"),
-        new("model", "model id written into each pair (default: every class model)", ValueName: "ID"),
+        new("seed", "seed of the image selection, the label noise and the captions", "0", ValueName: "S"),
+        new("model", "model id written into each pair (default: every model of the pair's condition kinds)", ValueName: "ID"),
         new("kafka-config", "a librdkafka property, such as security.protocol=SASL_SSL or sasl.username=NAME; repeatable, like kcat -X; over Kafka:Client of the configuration",
             ValueName: "KEY=VALUE", Repeatable: true),
         new("config", "configuration file whose Kafka:Client settings (security) the producer uses", "config/cadstream.json beside the executable", ValueName: "FILE"),
@@ -42,6 +49,11 @@ public sealed class ProduceCommand : ICommand
         if (topic.Length == 0) throw new UsageException("--topic needs a name");
         var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
         if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
+        var condition = a.RequireString("condition").Trim().ToLowerInvariant();
+        if (condition is not ("label" or "caption")) throw new UsageException($"--condition must be label or caption (got '{condition}')");
+        var captionNoise = new CaptionNoise(a.Double("caption-wrong", 0, 1), a.Double("caption-none", 0, 1));
+        try { captionNoise.Validate(); }
+        catch (ArgumentException e) { throw new UsageException($"--caption-wrong and --caption-none: {e.Message}"); }
         var noise = a.Parse("noise", LabelNoise.ParseKind);
         double beta = a.Double("beta", 1e-6, 1e6);
         long count = a.Long("count", 0);
@@ -60,9 +72,12 @@ public sealed class ProduceCommand : ICommand
 
         var data = FashionMnist.Load(train: true);
         int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
-        var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model);
+        var captions = condition == "caption" ? new CaptionGenerator(captionNoise, seed) : null;
+        var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model, captions);
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
-                                $"{stream.WrongFraction:P1} of labels wrong, mean coherence {stream.MeanCoherence:F3}");
+                                $"{stream.WrongFraction:P1} of labels wrong" + (captions is null
+                                    ? $", mean coherence {stream.MeanCoherence:F3}"
+                                    : $"; captions: {captionNoise.WrongClass * 100:0.#}% name a wrong class, {captionNoise.NoClass * 100:0.#}% no class, no coherence (the scorers give it)"));
 
         using var producer = new PairProducer(bootstrap, topic, format, extraConfig: client);
         try { producer.CheckReachable(TimeSpan.FromSeconds(10)); }

@@ -27,7 +27,7 @@ public sealed class ClassifierCoherenceModel(FashionClassifier classifier, Class
         {
             var probs = FashionClassifier.Softmax(logits.AsSpan(j * k, k));
             coherence[j] = how == ClassifierCoherence.Probability
-                ? probs[pairs[j].Label]
+                ? probs[pairs[j].Label ?? throw new ArgumentException($"pair {pairs[j].Id} of class model {model.Id} has no label")]
                 : (float)(1 - FashionClassifier.NormalizedEntropy(probs));
         }
         return coherence;

@@ -98,6 +98,46 @@ public sealed class ClusterMessageSerializerTests(SerializationSystem fixture) :
     }
 
     [Fact]
+    public void A_pair_from_a_node_that_knows_no_captions_keeps_its_label_0()
+    {
+        // Such a node writes label 0 as proto3 does any zero: not at all, and knows no no_label field.
+        // Its bytes, by hand (field numbers of cluster_messages.proto): ScoredPair id 1, pixels 2, coherence 4.
+        var serializer = (ClusterMessageSerializer)fixture.System.Serialization.FindSerializerForType(typeof(ScoredPair));
+        byte[] Older(Action<Google.Protobuf.CodedOutputStream> write)
+        {
+            using var buffer = new MemoryStream();
+            var o = new Google.Protobuf.CodedOutputStream(buffer);
+            write(o);
+            o.Flush();
+            return buffer.ToArray();
+        }
+        var olderScored = Older(o =>
+        {
+            o.WriteTag(1, Google.Protobuf.WireFormat.WireType.LengthDelimited); o.WriteString("p");
+            o.WriteTag(2, Google.Protobuf.WireFormat.WireType.LengthDelimited); o.WriteBytes(Google.Protobuf.ByteString.CopyFrom(new byte[4]));
+            o.WriteTag(4, Google.Protobuf.WireFormat.WireType.Fixed32); o.WriteFloat(0.5f);
+        });
+        var back = (ScoredPair)serializer.FromBinary(olderScored, serializer.Manifest(new ScoredPair("x", [], 1, 1f)));
+        Assert.Equal(("p", (int?)0, 0.5f), (back.Id, back.Label, back.Coherence));
+        Assert.Null(back.Caption);
+        // PairToScore: id 1, model_ids 2, pixels 6.
+        var olderPair = Older(o =>
+        {
+            o.WriteTag(1, Google.Protobuf.WireFormat.WireType.LengthDelimited); o.WriteString("p");
+            o.WriteTag(2, Google.Protobuf.WireFormat.WireType.LengthDelimited); o.WriteString("m");
+            o.WriteTag(6, Google.Protobuf.WireFormat.WireType.LengthDelimited); o.WriteBytes(Google.Protobuf.ByteString.CopyFrom(new byte[4]));
+        });
+        var pair = (CadStream.Actors.Scoring.PairToScore)serializer.FromBinary(olderPair,
+            serializer.Manifest(new CadStream.Actors.Scoring.PairToScore("x", ["m"], 1, null, null, [])));
+        Assert.Equal(("p", (int?)0), (pair.Id, pair.Label));
+        // And a pair without a label says so.
+        var unlabelled = new ScoredPair("t", [1, 2], null, 0.25f, "a coat");
+        var round = (ScoredPair)serializer.FromBinary(serializer.ToBinary(unlabelled), serializer.Manifest(unlabelled));
+        Assert.Null(round.Label);
+        Assert.Equal("a coat", round.Caption);
+    }
+
+    [Fact]
     public void Pixels_travel_as_raw_bytes()
     {
         var pixels = Enumerable.Range(0, 32).Select(i => Enumerable.Range(0, 784).Select(j => (byte)(i * 7 + j)).ToArray()).ToArray();
@@ -169,6 +209,7 @@ public sealed class ClusterMessageSerializerTests(SerializationSystem fixture) :
             if (t == typeof(float)) return 0.25f + n;
             if (t == typeof(double)) return 0.5 + n;
             if (t == typeof(IActorRef)) return actor;
+            if (t == typeof(CadStream.Records.Coherence.CoherenceBins)) return new CadStream.Records.Coherence.CoherenceBins([0, 0.1 + n / 1000.0, 0.6, 1], scoreScale: 100, sampleCount: n, version: 1 + n % 3);
             if (t == typeof(byte[])) { var b = new byte[784]; new Random(n).NextBytes(b); return b; }
             if (t == typeof(string[])) return new[] { $"{what}-a{n}", $"{what}-b{n}" };
             if (t == typeof(int[])) return Enumerable.Range(n, 10).ToArray();

@@ -7,44 +7,6 @@ using Confluent.Kafka;
 
 namespace CadStream.Tests.Actors;
 
-public class QuantileBinnerTests
-{
-    [Fact]
-    public void Uniform_scores_fill_equal_frequency_bins()
-    {
-        var binner = new QuantileBinner(bins: 8, reservoirSize: 5000, seed: 1);
-        var rng = new Random(2);
-        for (int i = 0; i < 20_000; i++) binner.Observe(20 + 10 * rng.NextDouble());
-        var counts = new int[8];
-        for (int i = 0; i < 8000; i++) counts[(int)Math.Round(binner.Coherence(20 + 10 * rng.NextDouble()) * 7)]++;
-        Assert.All(counts, c => Assert.InRange(c, 1000 - 120, 1000 + 120));
-        var edges = binner.Edges();
-        Assert.Equal(7, edges.Length);
-        for (int b = 0; b < 7; b++) Assert.Equal(20 + 10 * (b + 1) / 8.0, edges[b], 0.2);
-    }
-
-    [Fact]
-    public void Coherence_is_bin_over_k_minus_1_and_monotone()
-    {
-        var binner = new QuantileBinner(bins: 4);
-        foreach (var s in Enumerable.Range(0, 400)) binner.Observe(s);
-        Assert.Equal(0.0, binner.Coherence(-5));
-        Assert.Equal(1.0, binner.Coherence(1000));
-        Assert.Equal(1 / 3.0, binner.Coherence(150), 9);
-        double last = -1;
-        for (int s = 0; s < 400; s += 7) { var c = binner.Coherence(s); Assert.True(c >= last); last = c; }
-    }
-
-    [Fact]
-    public void Skewed_stream_adapts_its_edges()
-    {
-        var binner = new QuantileBinner(bins: 2, reservoirSize: 1000, seed: 3);
-        for (int i = 0; i < 1000; i++) binner.Observe(i % 2 == 0 ? 0.1 : 0.3);
-        Assert.InRange(binner.Edges()[0], 0.1, 0.3);
-        Assert.Throws<ArgumentException>(() => binner.Observe(double.NaN));
-    }
-}
-
 public class ReplayBufferTests
 {
     [Fact]

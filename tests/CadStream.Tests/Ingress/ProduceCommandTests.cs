@@ -38,7 +38,7 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
         Assert.All(pairs, p =>
         {
             Assert.StartsWith("fashion-mnist/train/", p.Id);
-            Assert.InRange(p.Label, 0, 9);
+            Assert.InRange(p.Label!.Value, 0, 9);
             Assert.NotNull(p.Coherence);
             Assert.InRange(p.Coherence!.Value, 0f, 1f);
             Assert.Equal(784, p.Pixels.Length);
@@ -48,7 +48,67 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
         Assert.Equal(10, pairs.Count(p => p.Coherence == 1f));
     }
 
+    [Fact]
+    public async Task Produce_with_captions_writes_records_that_ingress_routes_to_class_and_text_models()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        var sink = new RecordingSink();
+        using var consumer = StartConsumer(kafka, sink, output, decoder: CaptionTestKit.MixedDecoder);
+
+        const int count = 80;
+        var r = CliRunner.Run(["produce", "--bootstrap", kafka.BootstrapServers, "--count", $"{count}", "--condition", "caption",
+            "--caption-wrong", "0.3", "--caption-none", "0.2", "--noise", "none", "--format", "protobuf", "--seed", "8"], timeoutSeconds: 120);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"produced {count} pairs", r.Stdout);
+        Assert.Contains("30% name a wrong class, 20% no class", r.Stderr);
+
+        await WaitUntil(() => sink.Count == count, TimeSpan.FromSeconds(30), () => $"{count} pairs (have {sink.Count}, rejected {consumer.Rejected})");
+        Assert.Equal(0, consumer.Rejected);
+        var pairs = sink.Pairs.ToList();
+        var truth = CadStream.Data.FashionMnist.Load(train: true);
+        int right = 0, wrong = 0, none = 0;
+        foreach (var p in pairs)
+        {
+            Assert.Equal([CaptionTestKit.ClassModel, CaptionTestKit.TextModel], p.ModelIds);
+            Assert.NotNull(p.Caption);
+            Assert.Null(p.Coherence);  // the scorers give each kind its own
+            // --noise none: the label is the image's own.
+            int index = int.Parse(p.Id["fashion-mnist/train/".Length..]);
+            Assert.Equal((int?)truth.Labels[index], p.Label);
+            var named = CadStream.Data.Captions.CaptionVocabulary.ClassesNamedIn(p.Caption!);
+            if (named.Count == 0) none++;
+            else if (named.SetEquals([p.Label!.Value])) right++;
+            else wrong++;
+            Assert.False(HeldOutWording(p.Caption!), $"a held-out wording in a produced caption: '{p.Caption}'");
+        }
+        output.WriteLine($"captions: {right} name the class, {wrong} another, {none} none; e.g. '{pairs[0].Caption}', '{pairs[1].Caption}'");
+        Assert.Equal(count, right + wrong + none);
+        // 30 % and 20 % of 80, give or take what 80 draws allow.
+        Assert.InRange(wrong, 12, 36);
+        Assert.InRange(none, 6, 26);
+        Assert.Equal(pairs.Count, pairs.Select(p => p.Caption).Distinct().Count());  // varied wording
+    }
+
+    /// <summary>Whether a text holds a held-out class name or the fixed words of a held-out template (kept for evaluation).</summary>
+    static bool HeldOutWording(string caption)
+    {
+        var words = CadStream.Data.Captions.CaptionVocabulary.Words(caption);
+        bool Holds(string phrase)
+        {
+            var p = CadStream.Data.Captions.CaptionVocabulary.Words(phrase);
+            for (int i = 0; i + p.Length <= words.Length; i++)
+                if (words.AsSpan(i, p.Length).SequenceEqual(p)) return true;
+            return false;
+        }
+        var templateWords = CadStream.Data.Captions.CaptionVocabulary.HeldOutTemplates
+            .Select(t => t.Replace("{a}", " ").Replace("{d}", " ").Trim()).Where(t => t.Length > 0);
+        return CadStream.Data.Captions.CaptionVocabulary.HeldOutNames.SelectMany(n => n).Any(n => Holds(n.Text)) || templateWords.Any(Holds);
+    }
+
     [Theory]
+    [InlineData("--condition text", "--condition")]
+    [InlineData("--condition caption --caption-wrong 0.8 --caption-none 0.5", "--caption-none")]
+    [InlineData("--caption-wrong 2", "--caption-wrong")]
     [InlineData("--format xml", "--format")]
     [InlineData("--noise temperature", "--classifier")]
     [InlineData("--count -1", "--count")]
