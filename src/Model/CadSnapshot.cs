@@ -12,11 +12,19 @@ namespace CadStream.Model;
 public sealed class SnapshotFormatException(string message) : Exception(message);
 
 /// <summary>
+/// Raised when a text model's snapshot is loaded under a text encoder other than the one it learnt from:
+/// its token states would mean nothing to the network.
+/// </summary>
+public sealed class TextEncoderMismatchException(string message) : Exception(message);
+
+/// <summary>
 /// One self-describing blob: the model's <see cref="ModelSpec"/>, counters, EMA weights (what is
-/// served) and, optionally, raw weights and optimiser state to resume training. Layout:
+/// served) and, optionally, raw weights and optimiser state to resume training; the identity of the
+/// text encoder a text model learnt from, and the coherence bin table (JSON, opaque here) that said
+/// what c meant while it learnt. Layout:
 /// "CADSNAP1" | int32 header length | JSON header | sections | SHA-256 of all bytes before it.
-/// Header format 2 holds the spec; format 1 (older snapshots) held the network settings under
-/// another name and is still read.
+/// Header format 3 adds the text encoder and the bin table to format 2's spec; format 2 and format 1
+/// (which held the network settings under another name) are still read.
 /// </summary>
 public sealed record CadSnapshot(
     ModelSpec Spec,
@@ -27,7 +35,9 @@ public sealed record CadSnapshot(
     long CreatedUnixMs,
     byte[] EmaWeights,
     byte[]? RawWeights = null,
-    byte[]? OptimizerState = null)
+    byte[]? OptimizerState = null,
+    string? TextEncoder = null,
+    string? CoherenceBins = null)
 {
     static readonly byte[] Magic = "CADSNAP1"u8.ToArray();
     const int HashLength = 32;
@@ -35,10 +45,11 @@ public sealed record CadSnapshot(
 
     static readonly JsonSerializerOptions Json = new() { WriteIndented = false, DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
 
-    const int FormatVersion = 2;
+    const int FormatVersion = 3;
 
     private sealed record Header(int FormatVersion, ModelSpec? Spec, long Version, long Steps, long SamplesSeen,
-        long SkippedSteps, long CreatedUnixMs, long EmaBytes, long RawBytes, long OptimizerBytes, LegacyConfig? Config = null);
+        long SkippedSteps, long CreatedUnixMs, long EmaBytes, long RawBytes, long OptimizerBytes, LegacyConfig? Config = null,
+        string? TextEncoder = null, string? CoherenceBins = null);
 
     /// <summary>Format 1's network settings; only read, mapped onto a <see cref="ModelSpec"/>.</summary>
     private sealed record LegacyConfig(string Kind, string[] ClassNames, int ImageSize, int Channels, int PaddedSize, int PatchSize,
@@ -57,8 +68,10 @@ public sealed record CadSnapshot(
 
     public byte[] ToBytes()
     {
+        if (Spec.IsText && string.IsNullOrEmpty(TextEncoder))
+            throw new InvalidOperationException($"model {Spec.Id} learns from text: its snapshot must name the text encoder (CadTrainer.TextEncoder)");
         var header = JsonSerializer.SerializeToUtf8Bytes(new Header(FormatVersion, Spec, Version, Steps, SamplesSeen, SkippedSteps,
-            CreatedUnixMs, EmaWeights.Length, RawWeights?.Length ?? -1, OptimizerState?.Length ?? -1), Json);
+            CreatedUnixMs, EmaWeights.Length, RawWeights?.Length ?? -1, OptimizerState?.Length ?? -1, null, TextEncoder, CoherenceBins), Json);
         using var ms = new MemoryStream();
         ms.Write(Magic);
         Span<byte> len = stackalloc byte[4];
@@ -94,9 +107,9 @@ public sealed record CadSnapshot(
         catch (JsonException e) { throw new SnapshotFormatException($"snapshot header is not valid: {e.Message}"); }
         var spec = h.FormatVersion switch
         {
-            FormatVersion => h.Spec,
+            FormatVersion or 2 => h.Spec,
             1 => h.Config?.ToSpec(),
-            _ => throw new SnapshotFormatException($"snapshot format {h.FormatVersion} is not supported (expected {FormatVersion}, or 1)"),
+            _ => throw new SnapshotFormatException($"snapshot format {h.FormatVersion} is not supported (expected {FormatVersion}, 2 or 1)"),
         } ?? throw new SnapshotFormatException("snapshot header has no model spec");
         pos += headerLength;
         byte[]? Take(long n)
@@ -111,7 +124,21 @@ public sealed record CadSnapshot(
         var raw = Take(h.RawBytes);
         var opt = Take(h.OptimizerBytes);
         if (pos != bodyLength) throw new SnapshotFormatException("snapshot has trailing bytes");
-        return new CadSnapshot(spec, h.Version, h.Steps, h.SamplesSeen, h.SkippedSteps, h.CreatedUnixMs, ema, raw, opt);
+        return new CadSnapshot(spec, h.Version, h.Steps, h.SamplesSeen, h.SkippedSteps, h.CreatedUnixMs, ema, raw, opt, h.TextEncoder, h.CoherenceBins);
+    }
+
+    /// <summary>
+    /// Refuses a text model's snapshot unless <paramref name="encoderIdentity"/> is the text encoder it learnt
+    /// from (name and weights' SHA-256). Class models need no text encoder and always pass.
+    /// </summary>
+    public void RequireEncoder(string? encoderIdentity)
+    {
+        if (!Spec.IsText) return;
+        if (string.IsNullOrEmpty(TextEncoder))
+            throw new TextEncoderMismatchException($"the snapshot of text model {Spec.Id} names no text encoder, so no encoder is known to fit it");
+        if (!string.Equals(TextEncoder, encoderIdentity, StringComparison.Ordinal))
+            throw new TextEncoderMismatchException($"text model {Spec.Id} learnt from the text encoder '{TextEncoder}'; this one is '{encoderIdentity ?? "none"}', " +
+                "whose token states would mean nothing to it. Load it where that encoder runs, or train a model on this one");
     }
 
     public void Save(string path)
@@ -130,7 +157,17 @@ public sealed record CadSnapshot(
         return FromBytes(File.ReadAllBytes(path));
     }
 
-    /// <summary>A denoiser with the EMA weights, ready for sampling, on the given device.</summary>
+    /// <summary>
+    /// A denoiser with the EMA weights, ready for sampling, after <see cref="RequireEncoder"/>: the caller's text
+    /// encoder must be the one a text model learnt from.
+    /// </summary>
+    public CadDenoiser CreateDenoiser(Device device, string? encoderIdentity)
+    {
+        RequireEncoder(encoderIdentity);
+        return CreateDenoiser(device);
+    }
+
+    /// <summary>A denoiser with the EMA weights, ready for sampling, on the given device (no text encoder check).</summary>
     public CadDenoiser CreateDenoiser(Device device)
     {
         var model = new CadDenoiser(Spec);

@@ -50,11 +50,12 @@ public sealed record ModelSpec
 {
     // What the model learns.
     public string Id { get; init; } = "model";
-    /// <summary>Condition kind: "class" (text and semantic maps plug in through the condition encoder).</summary>
+    /// <summary>Condition kind: "class" (a label) or "text" (a caption's token states from a frozen text encoder).</summary>
     public string Kind { get; init; } = "class";
     /// <summary>Where the classes and image shape came from ("fashion-mnist"), for people; empty when given by hand.</summary>
     public string Dataset { get; init; } = "";
-    /// <summary>Class names of a class model; a label is an index into them.</summary>
+    /// <summary>Class names of a class model; a label is an index into them. A text model may name its data set's
+    /// classes too (evaluation asks for them); it does not learn them.</summary>
     public string[] Classes { get; init; } = [];
     /// <summary>Image channels: 1 (grey) or 3 (RGB); 0 = the data set's. Incoming images are converted to them.</summary>
     public int Channels { get; init; }
@@ -88,6 +89,23 @@ public sealed record ModelSpec
     /// <summary>Extra per-pixel input channels (e.g. a coherence map next to a semantic map); 0 for class models.</summary>
     public int ExtraInputChannels { get; init; }
 
+    // Text models only (Kind "text"); class models ignore them.
+    /// <summary>Width of the frozen text encoder's token states (384 for all-MiniLM-L6-v2).</summary>
+    public int TextWidth { get; init; } = 384;
+    /// <summary>Most tokens per caption the model takes, [CLS] and [SEP] included; the encoder cuts longer captions to it.</summary>
+    public int TextTokens { get; init; } = 64;
+    /// <summary>Learned register tokens between the coherence token and the caption's tokens.</summary>
+    public int TextRegisters { get; init; } = 4;
+    /// <summary>Self-attention blocks over [coherence, registers, caption tokens] before the U-Net reads them.</summary>
+    public int TextLayers { get; init; } = 2;
+    /// <summary>Width of that context sequence; 0 = <see cref="EmbeddingDim"/>.</summary>
+    public int TextContextWidth { get; init; }
+    /// <summary>
+    /// Feature-map sides (after patching) at which the U-Net's residual blocks cross-attend to the context; the
+    /// middle always does. With the default 28 px model (padded 32, patch 2) the levels are 16, 8 and 4.
+    /// </summary>
+    public int[] CrossAttentionResolutions { get; init; } = [8, 4];
+
     // The optimiser (not needed to sample).
     public double LearningRate { get; init; } = 5e-4;
     public double WeightDecay { get; init; }
@@ -106,6 +124,11 @@ public sealed record ModelSpec
 
     [JsonIgnore] public int NumClasses => Classes.Length;
     [JsonIgnore] public int EmbeddingDim => Width * 4;
+    [JsonIgnore] public bool IsText => Kind == "text";
+    /// <summary>Width of the text context sequence the U-Net cross-attends to.</summary>
+    [JsonIgnore] public int ContextDim => TextContextWidth > 0 ? TextContextWidth : EmbeddingDim;
+    /// <summary>Side of the feature map at each U-Net level (level 0 first).</summary>
+    [JsonIgnore] public int[] LevelSides => Enumerable.Range(0, ChannelMultipliers.Length).Select(l => UNetSize / PatchSize >> l).ToArray();
     /// <summary>The guidance a request gets when it names none.</summary>
     [JsonIgnore] public double DefaultGuidance => Guidance;
     /// <summary>Bytes of one image at the model's shape (channel-first, 8-bit).</summary>
@@ -149,7 +172,7 @@ public sealed record ModelSpec
     {
         string Where() => $"model {Id}";
         if (Kind is not ("class" or "text")) throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class or text");
-        if (NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
+        if (Kind == "class" && NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
         if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels}; give it, or a Dataset that has it)");
         if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize}; give it, or a Dataset that has it)");
         if (Width < 8 || Width % NormGroups != 0)
@@ -161,6 +184,7 @@ public sealed record ModelSpec
         if (padded < ImageSize || padded % factor != 0 || (padded - ImageSize) % 2 != 0)
             throw new ArgumentException($"{Where()}: padded size {padded} must be >= {ImageSize}, differ from it by an even number and be divisible by {factor}");
         if (ResBlocksPerLevel < 1) throw new ArgumentException($"{Where()}: ResBlocksPerLevel must be >= 1");
+        if (IsText) ValidateText(Where());
         if (FilterThreshold is < 0 or > 1) throw new ArgumentException($"{Where()}: FilterThreshold must be in [0, 1]");
         if (CfgDropout is < 0 or > 1) throw new ArgumentException($"{Where()}: CfgDropout must be in [0, 1]");
         if (!(Guidance >= 0 && Guidance <= 100)) throw new ArgumentException($"{Where()}: Guidance must be in [0, 100]");
@@ -168,6 +192,26 @@ public sealed record ModelSpec
         if (ReplaySize < 1) throw new ArgumentException($"{Where()}: ReplaySize must be >= 1");
         if (ReplayFraction is < 0 or > 1) throw new ArgumentException($"{Where()}: ReplayFraction must be in [0, 1]");
         _ = Scheduling.NoiseSchedule.Parse(Schedule);
+    }
+
+    void ValidateText(string where)
+    {
+        if (TextWidth < 1) throw new ArgumentException($"{where}: TextWidth must be >= 1 (the text encoder's token width, 384 for MiniLM)");
+        if (TextTokens is < 2 or > 512) throw new ArgumentException($"{where}: TextTokens must be in 2..512 (got {TextTokens})");
+        if (TextRegisters < 0) throw new ArgumentException($"{where}: TextRegisters must be >= 0");
+        if (TextLayers < 0) throw new ArgumentException($"{where}: TextLayers must be >= 0");
+        if (TextContextWidth < 0) throw new ArgumentException($"{where}: TextContextWidth must be >= 0 (0 = 4 x Width)");
+        if (ContextDim % AttentionHeads != 0 || ContextDim % 4 != 0)
+            throw new ArgumentException($"{where}: the text context width {ContextDim} must divide by 4 and by AttentionHeads ({AttentionHeads})");
+        var sides = LevelSides;
+        foreach (var r in CrossAttentionResolutions)
+            if (!sides.Contains(r))
+                throw new ArgumentException($"{where}: CrossAttentionResolutions holds {r}, but the U-Net's feature maps are {string.Join(", ", sides)} wide");
+        if (Width * ChannelMultipliers[^1] % AttentionHeads != 0)
+            throw new ArgumentException($"{where}: {Width * ChannelMultipliers[^1]} channels in the middle do not split into {AttentionHeads} heads");
+        for (int l = 0; l < sides.Length; l++)
+            if (CrossAttentionResolutions.Contains(sides[l]) && Width * ChannelMultipliers[l] % AttentionHeads != 0)
+                throw new ArgumentException($"{where}: {Width * ChannelMultipliers[l]} channels at side {sides[l]} do not split into {AttentionHeads} heads");
     }
 }
 

@@ -165,7 +165,7 @@ public sealed record CadStreamSettings
         // The binder appends configured list entries to a property's default list; these replace it instead.
         var roles = configuration.GetSection("Node:Roles").Get<string[]>();
         var seeds = configuration.GetSection("Node:SeedNodes").Get<string[]>();
-        // The same for the lists of each model (class names, channel multipliers).
+        // The same for the lists of each model (class names, channel multipliers, cross-attention sides).
         var models = settings.Models.Select((m, i) =>
         {
             var section = configuration.GetSection($"Models:{i}");
@@ -173,6 +173,7 @@ public sealed record CadStreamSettings
             {
                 Classes = section.GetSection(nameof(ModelSpec.Classes)).Get<string[]>() ?? [],
                 ChannelMultipliers = section.GetSection(nameof(ModelSpec.ChannelMultipliers)).Get<int[]>() ?? new ModelSpec().ChannelMultipliers,
+                CrossAttentionResolutions = section.GetSection(nameof(ModelSpec.CrossAttentionResolutions)).Get<int[]>() ?? new ModelSpec().CrossAttentionResolutions,
             };
         }).ToList();
         return settings with

@@ -8,14 +8,16 @@ namespace CadStream.Model.Networks;
 public interface IDenoiser
 {
     ModelSpec Spec { get; }
-    /// <summary>The class index that means "no condition" (classic CFG's second branch).</summary>
+    /// <summary>The class index that means "no condition" (classic CFG's second branch of a class model; -1 for text models,
+    /// whose second branch is a caption: the empty one or a negative prompt).</summary>
     int NullClass { get; }
     Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond);
 }
 
 /// <summary>
 /// eps_theta(x_t, condition, coherence, g): the noise-level embedding (sinusoidal of g * 1000,
-/// then an MLP) plus the condition encoder's vector modulate the U-Net. Pads the image to the
+/// then an MLP) plus the condition encoder's vector modulate the U-Net; a text model's context
+/// sequence is also cross-attended to (<see cref="TextCoherenceEncoder"/>). Pads the image to the
 /// U-Net's size and crops the prediction back, so diffusion happens at the data's resolution.
 /// </summary>
 public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor>, IDenoiser
@@ -36,32 +38,40 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
         sinusoidDim = spec.Width;
         pad = (spec.UNetSize - spec.ImageSize) / 2;
         noiseLevelMlp = nn.Sequential(nn.Linear(sinusoidDim, emb), nn.SiLU(), nn.Linear(emb, emb));
-        var encoder = spec.Kind switch
+        switch (spec.Kind)
         {
-            "class" => new ClassCoherenceEncoder(spec.NumClasses, emb, sinusoidDim),
-            _ => throw new NotSupportedException($"condition kind '{spec.Kind}' is not available yet"),
-        };
-        NullClass = encoder.NullClass;
-        condition = encoder;
+            case "class":
+                var classes = new ClassCoherenceEncoder(spec.NumClasses, emb, sinusoidDim);
+                NullClass = classes.NullClass;
+                condition = classes;
+                break;
+            case "text":
+                NullClass = -1;
+                condition = new TextCoherenceEncoder(spec);
+                break;
+            default:
+                throw new NotSupportedException($"condition kind '{spec.Kind}' is not available");
+        }
         int fold = spec.PatchSize * spec.PatchSize;
         unet = new UNet((spec.Channels + spec.ExtraInputChannels) * fold, spec.Channels * fold, spec.Width,
             spec.ChannelMultipliers, spec.ResBlocksPerLevel, emb, spec.NormGroups, spec.Dropout,
-            spec.MidAttention, spec.AttentionHeads);
+            spec.MidAttention, spec.AttentionHeads,
+            spec.IsText ? spec.ContextDim : 0, spec.LevelSides, spec.CrossAttentionResolutions);
         RegisterComponents();
     }
 
     /// <param name="xt">(B, C, H, W) noisy images.</param>
     /// <param name="gamma">(B) signal variance g(t) of each sample.</param>
-    /// <param name="cond">labels and coherence (B each).</param>
+    /// <param name="cond">coherence (B) and labels (B) or token states (B, T, width) with their mask (B, T).</param>
     public override Tensor forward(Tensor xt, Tensor gamma, Conditioning cond)
     {
         using var scope = NewDisposeScope();
-        var emb = noiseLevelMlp.call(SinusoidalEmbedding.Embed(gamma * SinusoidalEmbedding.InputScale, sinusoidDim))
-                  + condition.call(cond);
+        var c = condition.call(cond);
+        var emb = noiseLevelMlp.call(SinusoidalEmbedding.Embed(gamma * SinusoidalEmbedding.InputScale, sinusoidDim)) + c.Vector;
         var x = cond.SpatialMaps is null ? xt : cat([xt, cond.SpatialMaps], 1);
         if (pad > 0) x = nn.functional.pad(x, [pad, pad, pad, pad]);
         if (Spec.PatchSize > 1) x = nn.functional.pixel_unshuffle(x, Spec.PatchSize);
-        var eps = unet.call(x, emb);
+        var eps = unet.Forward(x, emb, c.Context, c.ContextMask);
         if (Spec.PatchSize > 1) eps = nn.functional.pixel_shuffle(eps, Spec.PatchSize);
         if (pad > 0)
         {

@@ -5,17 +5,25 @@ using static TorchSharp.torch;
 namespace CadStream.Model.Networks;
 
 /// <summary>
-/// What a denoiser is conditioned on, per sample. Class models fill Labels; text models will
-/// fill Tokens; semantic-map models fill SpatialMaps (concatenated to the input, with their
-/// per-pixel coherence). Coherence is the scalar trust in the condition, in [0, 1].
+/// What a denoiser is conditioned on, per sample. Class models fill Labels; text models fill Tokens
+/// ([B, T, width] token states of a frozen text encoder) and TokenMask ([B, T], true at real tokens);
+/// semantic-map models fill SpatialMaps (concatenated to the input, with their per-pixel coherence).
+/// Coherence is the scalar trust in the condition, in [0, 1].
 /// </summary>
-public sealed record Conditioning(Tensor Coherence, Tensor? Labels = null, Tensor? Tokens = null, Tensor? SpatialMaps = null);
+public sealed record Conditioning(Tensor Coherence, Tensor? Labels = null, Tensor? Tokens = null, Tensor? SpatialMaps = null, Tensor? TokenMask = null);
 
 /// <summary>
-/// Turns a <see cref="Conditioning"/> into one vector per sample that, added to the noise-level
-/// embedding, modulates every residual block. New condition kinds add an encoder, not a U-Net.
+/// What a condition encoder gives the U-Net: one vector per sample that, added to the noise-level
+/// embedding, modulates every residual block; for text, also a context sequence (B, L, D) with its mask
+/// (B, L) that the attention resolutions cross-attend to.
 /// </summary>
-public abstract class ConditionEncoder : nn.Module<Conditioning, Tensor>
+public sealed record ConditionOutput(Tensor Vector, Tensor? Context = null, Tensor? ContextMask = null);
+
+/// <summary>
+/// Turns a <see cref="Conditioning"/> into what the U-Net reads (<see cref="ConditionOutput"/>). New
+/// condition kinds add an encoder, not a U-Net.
+/// </summary>
+public abstract class ConditionEncoder : nn.Module<Conditioning, ConditionOutput>
 {
     protected ConditionEncoder(string name) : base(name) { }
 }
@@ -46,13 +54,13 @@ public sealed class ClassCoherenceEncoder : ConditionEncoder
         RegisterComponents();
     }
 
-    public override Tensor forward(Conditioning cond)
+    public override ConditionOutput forward(Conditioning cond)
     {
         if (cond.Labels is null) throw new ArgumentException("a class model needs labels");
         using var scope = NewDisposeScope();
         var c = coherenceMlp.call(SinusoidalEmbedding.Embed(cond.Coherence * SinusoidalEmbedding.InputScale, sinusoidDim));
         var parts = scaleShift.call(nn.functional.silu(c)).chunk(2, 1);
         var label = classEmbedding.call(cond.Labels);
-        return (label * (parts[0] + 1) + parts[1]).MoveToOuterDisposeScope();
+        return new ConditionOutput((label * (parts[0] + 1) + parts[1]).MoveToOuterDisposeScope());
     }
 }

@@ -21,6 +21,29 @@ internal static class Layers
         return norm;
     }
 
+    /// <summary>LayerNorm with its affine parameters set to (1, 0) explicitly, for the same reason as <see cref="Norm"/>.</summary>
+    public static LayerNorm LayerNorm(int width)
+    {
+        var norm = nn.LayerNorm(width, eps: 1e-6);
+        using (no_grad())
+        {
+            norm.weight!.fill_(1.0f);
+            norm.bias!.zero_();
+        }
+        return norm;
+    }
+
+    /// <summary>A learned vector or matrix, drawn from N(0, 0.02^2) cut at two standard deviations (the reference code's tokens).</summary>
+    public static Parameter Token(params long[] shape)
+    {
+        using (no_grad())
+        {
+            var t = empty(shape);
+            nn.init.trunc_normal_(t, mean: 0, std: 0.02, a: -0.04, b: 0.04);
+            return new Parameter(t);
+        }
+    }
+
     public static Conv2d Conv3(long inCh, long outCh, long stride = 1) =>
         nn.Conv2d(inCh, outCh, kernel_size: 3, stride: stride, padding: 1);
 

@@ -6,20 +6,54 @@ using static TorchSharp.torch;
 namespace CadStream.Model.Sampling;
 
 /// <summary>
-/// One sampling request: Count images of class Label at coherence Coherence with guidance rate
-/// Guidance, from its own seed (so a request's images do not depend on what it is batched with).
-/// How the reverse process runs (steps, sampler) is the batch's <see cref="SamplerSettings"/>.
+/// One sampling request: Count images of class Label (a text model: of the caption whose token states are
+/// <see cref="Prompt"/>) at coherence Coherence with guidance rate Guidance, from its own seed (so a
+/// request's images do not depend on what it is batched with). How the reverse process runs (steps,
+/// sampler) is the batch's <see cref="SamplerSettings"/>.
 /// </summary>
 public sealed record SampleRequest(int Label, int Count = 1, double Coherence = 1.0, double Guidance = 0.0, long Seed = 0)
 {
     public const int MaxCount = 64;
 
+    /// <summary>A text model's prompt: the caption's token states from the frozen text encoder.</summary>
+    public TokenStates? Prompt { get; init; }
+
+    /// <summary>
+    /// A text model's second guidance branch: the negative caption's token states, read at c = 0 by a CAD model
+    /// (by default random gibberish) and at c = 1 by a classic-guidance one (by default the empty caption).
+    /// Needed when Guidance is not 0.
+    /// </summary>
+    public TokenStates? Negative { get; init; }
+
+    /// <summary>A request to a text model. <paramref name="label"/> is only a note of the class the prompt names (-1: none), for evaluation.</summary>
+    public static SampleRequest ForPrompt(TokenStates prompt, TokenStates? negative, int count = 1, double coherence = 1.0, double guidance = 0.0,
+        long seed = 0, int label = -1) => new(label, count, coherence, guidance, seed) { Prompt = prompt, Negative = negative };
+
     public void Validate(ModelSpec spec)
     {
-        if (Label < 0 || Label >= spec.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{spec.NumClasses - 1}");
+        if (spec.IsText) ValidateText(spec);
+        else if (Prompt is not null || Negative is not null) throw new ArgumentException($"model {spec.Id} is conditioned on classes, not text: send a label, not a prompt");
+        else if (Label < 0 || Label >= spec.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{spec.NumClasses - 1}");
         if (Count < 1) throw new ArgumentException("count must be >= 1");
         if (!(Coherence >= 0 && Coherence <= 1)) throw new ArgumentException($"coherence must be in [0, 1] (got {Coherence})");
         if (!double.IsFinite(Guidance) || Guidance < 0) throw new ArgumentException($"guidance must be a finite number >= 0 (got {Guidance})");
+    }
+
+    void ValidateText(ModelSpec spec)
+    {
+        if (Prompt is null) throw new ArgumentException($"model {spec.Id} is conditioned on text: send a prompt, not a label");
+        Check(Prompt, "prompt");
+        if (Guidance != 0)
+        {
+            if (Negative is null) throw new ArgumentException("a guided text request needs the negative caption's token states (its second branch)");
+            Check(Negative, "negative prompt");
+        }
+
+        void Check(TokenStates t, string what)
+        {
+            if (t.Width != spec.TextWidth) throw new ArgumentException($"the {what}'s token states are {t.Width} wide; model {spec.Id} reads {spec.TextWidth}");
+            if (t.Tokens > spec.TextTokens) throw new ArgumentException($"the {what} has {t.Tokens} tokens; model {spec.Id} takes at most {spec.TextTokens}");
+        }
     }
 }
 
@@ -51,16 +85,25 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
         var x = cat(requests.Select((r, i) => randn([r.Count, c, size, size], generator: generators[i])).ToArray(), 0).to(device);
 
         // One network call: every request's conditional rows, then the second branch of the guided ones
-        // (CA-CFG: the same label at c = 0; classic CFG: the null class).
+        // (CA-CFG: the same label, or the negative caption, at c = 0; classic CFG: the null class, or the
+        // negative caption (the empty one by default), at c = 1).
         var labels = new List<long>();
+        var prompts = new List<TokenStates>();
+        var negatives = new List<TokenStates>();
         var coherence = new List<float>();
         var guidedRows = new List<long>();
         var guidance = new List<float>();
         foreach (var r in requests)
             for (int k = 0; k < r.Count; k++)
             {
-                if (r.Guidance != 0) { guidedRows.Add(labels.Count); guidance.Add((float)r.Guidance); }
+                if (r.Guidance != 0)
+                {
+                    guidedRows.Add(labels.Count);
+                    guidance.Add((float)r.Guidance);
+                    if (r.Negative is not null) negatives.Add(r.Negative);
+                }
                 labels.Add(r.Label);
+                if (r.Prompt is not null) prompts.Add(r.Prompt);
                 coherence.Add(classicCfg ? 1f : (float)r.Coherence);
             }
         int n = labels.Count;
@@ -69,7 +112,14 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
             labels.Add(classicCfg ? Denoiser.NullClass : labels[(int)row]);
             coherence.Add(classicCfg ? 1f : 0f);
         }
-        var cond = new Conditioning(tensor(coherence.ToArray(), device: device), tensor(labels.ToArray(), device: device));
+        var coherenceTensor = tensor(coherence.ToArray(), device: device);
+        Conditioning cond;
+        if (Spec.IsText)
+        {
+            var (states, mask) = TokenStates.Pad(prompts.Concat(negatives).ToList(), device);
+            cond = new Conditioning(coherenceTensor, Tokens: states, TokenMask: mask);
+        }
+        else cond = new Conditioning(coherenceTensor, tensor(labels.ToArray(), device: device));
         var guided = guidedRows.Count > 0 ? tensor(guidedRows.ToArray(), device: device) : null;
         var w = guidedRows.Count > 0 ? tensor(guidance.ToArray(), device: device) : null;
 

@@ -6,10 +6,21 @@ using static TorchSharp.torch;
 
 namespace CadStream.Model.Training;
 
-/// <summary>A mini-batch: images in [-1, 1] (B, C, H, W), class labels and coherence scores.</summary>
-public sealed record TrainBatch(Tensor Images, long[] Labels, float[] Coherence)
+/// <summary>
+/// A mini-batch: images in [-1, 1] (B, C, H, W), class labels and coherence scores; for a text model also
+/// the captions' token states (B, T, width) and their mask (B, T), true at real tokens (its labels, if
+/// any, are the data set's and go unused).
+/// </summary>
+public sealed record TrainBatch(Tensor Images, long[] Labels, float[] Coherence, Tensor? Tokens = null, Tensor? TokenMask = null) : IDisposable
 {
     public int Count => Labels.Length;
+
+    public void Dispose()
+    {
+        Images.Dispose();
+        Tokens?.Dispose();
+        TokenMask?.Dispose();
+    }
 }
 
 /// <summary>What one step did. A skipped step leaves the weights untouched.</summary>
@@ -30,6 +41,7 @@ public sealed class CadTrainer : IDisposable
     private readonly Generator generator;
     private readonly Random hostRandom;
     private readonly Parameter[] parameters, emaParameters;
+    private readonly TokenStates? textNull;
 
     /// <summary>The model and its training settings.</summary>
     public ModelSpec Spec { get; }
@@ -41,9 +53,26 @@ public sealed class CadTrainer : IDisposable
     public long SkippedSteps { get; private set; }
     /// <summary>When set, each step reports the time of its phases to it (benches).</summary>
     public StepPhaseTimer? PhaseTimer { get; set; }
+    /// <summary>Identity of the frozen text encoder whose token states a text model learns from; goes into every snapshot.</summary>
+    public string? TextEncoder { get; set; }
+    /// <summary>The coherence bin table (JSON, opaque here) that turned raw scores into the coherence this model learns; goes into every snapshot.</summary>
+    public string? CoherenceBins { get; set; }
 
-    public CadTrainer(ModelSpec spec, Device device)
+    /// <param name="textNull">
+    /// The empty caption's token states: what a text model in a classic-guidance mode drops a caption to for
+    /// <see cref="ModelSpec.CfgDropout"/> of pairs (classifier-free guidance's unconditional input). Needed
+    /// only then.
+    /// </param>
+    public CadTrainer(ModelSpec spec, Device device, TokenStates? textNull = null)
     {
+        if (spec.IsText && spec.Mode.UsesClassicGuidance() && spec.CfgDropout > 0)
+        {
+            if (textNull is null)
+                throw new ArgumentException($"model {spec.Id}: a text model in mode {spec.Mode.Name()} drops captions to the empty one; give the empty caption's token states");
+            if (textNull.Width != spec.TextWidth)
+                throw new ArgumentException($"model {spec.Id}: the empty caption's token states are {textNull.Width} wide, the model reads {spec.TextWidth}");
+        }
+        this.textNull = textNull;
         Spec = spec;
         Device = device;
         torch.random.manual_seed(spec.Seed);
@@ -67,10 +96,10 @@ public sealed class CadTrainer : IDisposable
     /// the EMA weights. <paramref name="training"/> gives the optimiser and streaming settings (the
     /// configured ones may have changed since); default the snapshot's own.
     /// </summary>
-    public static CadTrainer FromSnapshot(CadSnapshot snapshot, Device device, ModelSpec? training = null)
+    public static CadTrainer FromSnapshot(CadSnapshot snapshot, Device device, ModelSpec? training = null, TokenStates? textNull = null)
     {
         var spec = training is null ? snapshot.Spec : snapshot.Spec.WithTrainingOf(training);
-        var trainer = new CadTrainer(spec, device);
+        var trainer = new CadTrainer(spec, device, textNull) { TextEncoder = snapshot.TextEncoder, CoherenceBins = snapshot.CoherenceBins };
         snapshot.LoadEmaInto(trainer.Ema);
         if (snapshot.RawWeights is not null) snapshot.LoadRawInto(trainer.Model);
         else CopyWeights(trainer.Ema, trainer.Model);
@@ -94,7 +123,7 @@ public sealed class CadTrainer : IDisposable
         using var scope = NewDisposeScope();
         var timer = PhaseTimer;
         timer?.Start();
-        var (images, labels, coherence, weights, used) = Prepare(batch);
+        var (images, labels, coherence, weights, used, tokens, tokenMask) = Prepare(batch);
         timer?.Mark("data");
         if (used == 0)
         {
@@ -106,7 +135,8 @@ public sealed class CadTrainer : IDisposable
         var t = rand(used, generator: generator, device: Device);
         var eps = randn(images.shape, generator: generator, device: Device);
         var (xt, gamma) = scheduler.AddNoise(images, eps, t);
-        var pred = Model.call(xt, gamma, new Conditioning(coherence, labels));
+        var cond = Spec.IsText ? new Conditioning(coherence, Tokens: tokens, TokenMask: tokenMask) : new Conditioning(coherence, labels);
+        var pred = Model.call(xt, gamma, cond);
         var perSample = (pred - eps).square().mean([1, 2, 3]);
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
 
@@ -137,11 +167,19 @@ public sealed class CadTrainer : IDisposable
     }
 
     /// <summary>Applies the training mode: which pairs count, what coherence the network sees, loss weights.</summary>
-    private (Tensor images, Tensor labels, Tensor coherence, Tensor? weights, int used) Prepare(TrainBatch batch)
+    private (Tensor images, Tensor labels, Tensor coherence, Tensor? weights, int used, Tensor? tokens, Tensor? tokenMask) Prepare(TrainBatch batch)
     {
         var labels = (long[])batch.Labels.Clone();
         var coh = (float[])batch.Coherence.Clone();
         var images = batch.Images.to(ScalarType.Float32, Device);
+        Tensor? tokens = null, tokenMask = null;
+        if (Spec.IsText)
+        {
+            if (batch.Tokens is null || batch.TokenMask is null) throw new ArgumentException($"model {Spec.Id} learns from text: the batch needs token states and their mask");
+            tokens = batch.Tokens.to(ScalarType.Float32, Device);
+            tokenMask = batch.TokenMask.to(ScalarType.Bool, Device);
+        }
+        var none = (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), (Tensor?)null, 0, (Tensor?)null, (Tensor?)null);
         Tensor? weights = null;
         switch (Spec.Mode)
         {
@@ -153,10 +191,13 @@ public sealed class CadTrainer : IDisposable
             case TrainingMode.Filtered:
             {
                 var keep = Enumerable.Range(0, coh.Length).Where(i => coh[i] > Spec.FilterThreshold).ToArray();
-                if (keep.Length == 0) return (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), null, 0);
+                if (keep.Length == 0) return none;
                 if (keep.Length < coh.Length)
                 {
-                    images = images.index_select(0, tensor(keep.Select(i => (long)i).ToArray(), device: Device));
+                    var rows = tensor(keep.Select(i => (long)i).ToArray(), device: Device);
+                    images = images.index_select(0, rows);
+                    tokens = tokens?.index_select(0, rows);
+                    tokenMask = tokenMask?.index_select(0, rows);
                     labels = keep.Select(i => labels[i]).ToArray();
                 }
                 coh = Enumerable.Repeat(1f, keep.Length).ToArray();
@@ -165,7 +206,7 @@ public sealed class CadTrainer : IDisposable
             case TrainingMode.Weighted:
             {
                 double mean = coh.Average();
-                if (mean <= 0) return (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), null, 0);
+                if (mean <= 0) return none;
                 weights = tensor(coh.Select(c => (float)(c / mean)).ToArray(), device: Device);
                 Array.Fill(coh, 1f);
                 break;
@@ -174,12 +215,36 @@ public sealed class CadTrainer : IDisposable
                 Array.Fill(coh, 1f);
                 break;
         }
-        // Every mode but CAD learns classic classifier-free guidance: the null label for a share of pairs
-        // (CAD needs no dropout: c = 0 is its unconditional branch).
+        // Every mode but CAD learns classic classifier-free guidance: the null label (a text model: the empty
+        // caption) for a share of pairs. CAD needs no dropout: c = 0 is its unconditional branch.
         if (Spec.Mode.UsesClassicGuidance())
+        {
+            var dropped = new bool[labels.Length];
             for (int i = 0; i < labels.Length; i++)
-                if (hostRandom.NextDouble() < Spec.CfgDropout) labels[i] = Model.NullClass;
-        return (images, tensor(labels, device: Device), tensor(coh, device: Device), weights, labels.Length);
+                dropped[i] = hostRandom.NextDouble() < Spec.CfgDropout;
+            if (Spec.IsText) (tokens, tokenMask) = DropCaptions(tokens!, tokenMask!, dropped);
+            else
+                for (int i = 0; i < labels.Length; i++)
+                    if (dropped[i]) labels[i] = Model.NullClass;
+        }
+        return (images, tensor(labels, device: Device), tensor(coh, device: Device), weights, labels.Length, tokens, tokenMask);
+    }
+
+    /// <summary>The dropped rows' captions become the empty caption (padded like the rest).</summary>
+    private (Tensor Tokens, Tensor Mask) DropCaptions(Tensor tokens, Tensor mask, bool[] dropped)
+    {
+        if (!dropped.Any(d => d)) return (tokens, mask);
+        var empty = textNull!;
+        long length = tokens.shape[1];
+        if (empty.Tokens > length)
+        {
+            tokens = nn.functional.pad(tokens, [0, 0, 0, empty.Tokens - length]);
+            mask = nn.functional.pad(mask.to(ScalarType.Int8), [0, empty.Tokens - length]).to(ScalarType.Bool);
+            length = empty.Tokens;
+        }
+        var (nullStates, nullMask) = TokenStates.Pad([empty], Device, (int)length);
+        var drop = tensor(dropped, device: Device);
+        return (where(drop.reshape(-1, 1, 1), nullStates, tokens), where(drop.reshape(-1, 1), nullMask, mask));
     }
 
     private void UpdateEma()
@@ -210,7 +275,7 @@ public sealed class CadTrainer : IDisposable
             opt = ms.ToArray();
         }
         return new CadSnapshot(Spec, version, Steps, SamplesSeen, SkippedSteps,
-            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), CadSnapshot.ModuleBytes(Ema), raw, opt);
+            DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), CadSnapshot.ModuleBytes(Ema), raw, opt, TextEncoder, CoherenceBins);
     }
 
     public void Dispose()

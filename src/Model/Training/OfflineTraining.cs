@@ -21,7 +21,7 @@ public static class OfflineTraining
             var indices = sampler.Next();
             var batch = pairs.Batch(indices, trainer.Device);
             StepResult result;
-            using (batch.Images) result = trainer.Step(batch);
+            using (batch) result = trainer.Step(batch);
             images += indices.Length;
             done++;
             if (double.IsFinite(result.Loss))

@@ -4,8 +4,21 @@ using static TorchSharp.torch;
 namespace CadStream.Model.Training;
 
 /// <summary>
-/// Images with the (possibly noisy) labels and coherence a trainer sees. Pixels are 8-bit,
-/// row-major, channel-first per image; they become [-1, 1] floats only per batch.
+/// The token states of a pair set's captions, by pair index, as the frozen text encoder gave them (encoded
+/// ahead: a text encoder is as costly per caption as a training step). Plain arrays, safe on any thread.
+/// </summary>
+public interface ICaptionStates
+{
+    /// <summary>Width of a token state.</summary>
+    int Width { get; }
+    /// <summary>The captions of these pairs padded to the longest: states [B, Length, Width] (zeros at padding), mask [B, Length].</summary>
+    (float[] States, bool[] Mask, int Length) Gather(ReadOnlySpan<int> indices);
+}
+
+/// <summary>
+/// Images with the (possibly noisy) labels and coherence a trainer sees, and for text models their
+/// captions' token states (<see cref="Captions"/>). Pixels are 8-bit, row-major, channel-first per image;
+/// they become [-1, 1] floats only per batch.
 /// </summary>
 public sealed class PairSet
 {
@@ -17,6 +30,8 @@ public sealed class PairSet
     public int[] Labels { get; }
     public float[] Coherence { get; }
     public int ImageBytes => Channels * Height * Width;
+    /// <summary>The captions' token states, pair by pair (text models); null for class models.</summary>
+    public ICaptionStates? Captions { get; init; }
 
     public PairSet(byte[] pixels, int count, int channels, int height, int width, int[] labels, float[] coherence)
     {
@@ -39,7 +54,10 @@ public sealed class PairSet
         var labels = new long[indices.Length];
         var coh = new float[indices.Length];
         for (int i = 0; i < indices.Length; i++) { labels[i] = Labels[indices[i]]; coh[i] = Coherence[indices[i]]; }
-        return new TrainBatch(Images(indices, device), labels, coh);
+        if (Captions is null) return new TrainBatch(Images(indices, device), labels, coh);
+        var (states, mask, length) = Captions.Gather(indices);
+        return new TrainBatch(Images(indices, device), labels, coh,
+            tensor(states, [indices.Length, length, Captions.Width]).to(device), tensor(mask, [indices.Length, length]).to(device));
     }
 }
 

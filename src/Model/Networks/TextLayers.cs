@@ -1,0 +1,164 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace CadStream.Model.Networks;
+
+/// <summary>Multi-head attention arithmetic shared by the text layers: (B, L, C) in, heads split and merged here.</summary>
+internal static class Attention
+{
+    /// <param name="keyMask">(B, Lk) true at keys that take part; null: all do.</param>
+    public static Tensor Heads(Tensor q, Tensor k, Tensor v, Tensor? keyMask, int heads)
+    {
+        long b = q.shape[0], lq = q.shape[1], c = q.shape[2], lk = k.shape[1];
+        var qh = q.reshape(b, lq, heads, c / heads).transpose(1, 2);
+        var kh = k.reshape(b, lk, heads, c / heads).transpose(1, 2);
+        var vh = v.reshape(b, lk, heads, c / heads).transpose(1, 2);
+        var mask = keyMask?.reshape(b, 1, 1, lk);
+        var a = nn.functional.scaled_dot_product_attention(qh, kh, vh, mask);
+        return a.transpose(1, 2).reshape(b, lq, c);
+    }
+}
+
+/// <summary>
+/// Pre-norm transformer block over a token sequence with padding: self-attention, then a GELU MLP (4x),
+/// each added to the residual path through a learned per-channel scale that starts at 0.1 (the reference
+/// code's layer scale), so the caption's tokens start close to their projections.
+/// </summary>
+public sealed class TransformerBlock : nn.Module<Tensor, Tensor, Tensor>
+{
+    private readonly LayerNorm norm1, norm2;
+    private readonly Linear qkv, proj, fc1, fc2;
+    private readonly Parameter scale1, scale2;
+    private readonly int heads;
+
+    public TransformerBlock(int width, int heads) : base(nameof(TransformerBlock))
+    {
+        if (width % heads != 0) throw new ArgumentException($"{width} channels do not split into {heads} heads");
+        this.heads = heads;
+        norm1 = Layers.LayerNorm(width);
+        qkv = nn.Linear(width, 3 * width);
+        proj = nn.Linear(width, width);
+        norm2 = Layers.LayerNorm(width);
+        fc1 = nn.Linear(width, 4 * width);
+        fc2 = nn.Linear(4 * width, width);
+        scale1 = new Parameter(full(width, 0.1f));
+        scale2 = new Parameter(full(width, 0.1f));
+        RegisterComponents();
+    }
+
+    /// <param name="x">(B, L, C) tokens.</param>
+    /// <param name="mask">(B, L) true at real tokens; padding is never attended to.</param>
+    public override Tensor forward(Tensor x, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        var parts = qkv.call(norm1.call(x)).chunk(3, 2);
+        x = x + proj.call(Attention.Heads(parts[0], parts[1], parts[2], mask, heads)) * scale1;
+        x = x + fc2.call(nn.functional.gelu(fc1.call(norm2.call(x)))) * scale2;
+        return x.MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// The U-Net's pixels attend to the text context: queries from the (normalised) feature map, keys and
+/// values from the context sequence, padding masked. The output projection starts at zero, so a new
+/// layer leaves the block it follows unchanged.
+/// </summary>
+public sealed class CrossAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    private readonly GroupNorm norm;
+    private readonly Linear query, key, value, proj;
+    private readonly int heads;
+
+    public CrossAttention(int channels, int contextDim, int heads, int groups) : base(nameof(CrossAttention))
+    {
+        if (channels % heads != 0) throw new ArgumentException($"{channels} channels do not split into {heads} heads");
+        this.heads = heads;
+        norm = Layers.Norm(groups, channels);
+        query = nn.Linear(channels, channels);
+        key = nn.Linear(contextDim, channels);
+        value = nn.Linear(contextDim, channels);
+        proj = Layers.ZeroInit(nn.Linear(channels, channels));
+        RegisterComponents();
+    }
+
+    /// <param name="x">(B, C, H, W) features.</param>
+    /// <param name="context">(B, L, D) context tokens.</param>
+    /// <param name="mask">(B, L) true at tokens that take part.</param>
+    public override Tensor forward(Tensor x, Tensor context, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3];
+        var pixels = norm.call(x).flatten(2).transpose(1, 2);                       // B, HW, C
+        var a = Attention.Heads(query.call(pixels), key.call(context), value.call(context), mask, heads);
+        var y = proj.call(a).transpose(1, 2).reshape(b, c, h, w);
+        return (x + y).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>
+/// Caption and coherence for a text model, as the reference code's text models do it: the coherence gets
+/// its own token (sinusoidal features of c * 1000, standardised, then an MLP, plus a learned position),
+/// followed by learned register tokens and the caption's token states projected to the context width;
+/// self-attention blocks run over that sequence (padding masked) and give the context the U-Net
+/// cross-attends to. The coherence token's output, normalised and projected, is also the vector added
+/// to the noise-level embedding (what the class path's FiLM vector is), so c and the caption reach every
+/// residual block as well as the attention layers. The token states come from a frozen encoder outside
+/// this project, as tensors.
+/// </summary>
+public sealed class TextCoherenceEncoder : ConditionEncoder
+{
+    private readonly Sequential coherenceMlp;
+    private readonly Parameter coherencePosition, registers;
+    private readonly Linear textProjection;
+    private readonly ModuleList<TransformerBlock> blocks;
+    private readonly LayerNorm contextNorm;
+    private readonly Linear pooled;
+    private readonly int sinusoidDim, textWidth, maxTokens, registerCount;
+
+    public int ContextDim { get; }
+
+    public TextCoherenceEncoder(ModelSpec spec) : base(nameof(TextCoherenceEncoder))
+    {
+        int d = spec.ContextDim;
+        ContextDim = d;
+        textWidth = spec.TextWidth;
+        maxTokens = spec.TextTokens;
+        registerCount = spec.TextRegisters;
+        sinusoidDim = d / 4;
+        coherenceMlp = nn.Sequential(nn.Linear(sinusoidDim, d), nn.SiLU(), nn.Linear(d, d));
+        coherencePosition = Layers.Token(d);
+        registers = Layers.Token(registerCount, d);
+        textProjection = nn.Linear(textWidth, d);
+        blocks = nn.ModuleList(Enumerable.Range(0, spec.TextLayers).Select(_ => new TransformerBlock(d, spec.AttentionHeads)).ToArray());
+        contextNorm = Layers.LayerNorm(d);
+        pooled = nn.Linear(d, spec.EmbeddingDim);
+        RegisterComponents();
+    }
+
+    public override ConditionOutput forward(Conditioning cond)
+    {
+        if (cond.Tokens is null || cond.TokenMask is null) throw new ArgumentException("a text model needs token states and their mask");
+        var tokens = cond.Tokens;
+        if (tokens.dim() != 3 || tokens.shape[2] != textWidth)
+            throw new ArgumentException($"token states must be [batch, tokens, {textWidth}], got [{string.Join(", ", tokens.shape)}]");
+        if (tokens.shape[1] > maxTokens) throw new ArgumentException($"{tokens.shape[1]} tokens per caption; this model takes at most {maxTokens}");
+        if (!cond.TokenMask.shape.SequenceEqual(tokens.shape[..2]))
+            throw new ArgumentException($"the token mask is [{string.Join(", ", cond.TokenMask.shape)}], the states [{string.Join(", ", tokens.shape)}]");
+        using var scope = NewDisposeScope();
+        long b = tokens.shape[0];
+        var s = SinusoidalEmbedding.Embed(cond.Coherence * SinusoidalEmbedding.InputScale, sinusoidDim);
+        s = (s - s.mean([1], keepdim: true)) / s.std(1, keepdim: true);
+        var coherence = (coherenceMlp.call(s) + coherencePosition).unsqueeze(1);           // B, 1, D
+        var text = textProjection.call(tokens.to(ScalarType.Float32));                      // B, T, D
+        var parts = new List<Tensor> { coherence };
+        if (registerCount > 0) parts.Add(registers.unsqueeze(0).expand(b, -1, -1));
+        parts.Add(text);
+        var x = cat(parts, 1);
+        var mask = cat([ones(b, 1 + registerCount, dtype: ScalarType.Bool, device: tokens.device), cond.TokenMask.to(ScalarType.Bool)], 1);
+        foreach (var block in blocks) x = block.call(x, mask);
+        x = contextNorm.call(x);
+        var vector = pooled.call(x.select(1, 0));
+        return new ConditionOutput(vector.MoveToOuterDisposeScope(), x.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
+    }
+}
