@@ -47,10 +47,12 @@ public sealed class NoSnapshotException(string message) : Exception(message);
 /// </summary>
 public sealed class ModelHost : IAsyncDisposable
 {
-    private sealed class LoadedModel(SnapshotInfo info, CadDenoiser denoiser, CadPipeline pipeline)
+    private sealed class LoadedModel(SnapshotInfo info, CadDenoiser denoiser, CadPipeline pipeline, string? coherenceBins = null, string? textEncoder = null)
     {
         private int refs = 1;  // the host's own reference, dropped when swapped out
         public SnapshotInfo Info { get; } = info;
+        public string? CoherenceBins { get; } = coherenceBins;
+        public string? TextEncoder { get; } = textEncoder;
         public CadDenoiser Denoiser { get; } = denoiser;
         public CadPipeline Pipeline { get; } = pipeline;
         public void AddRef() => Interlocked.Increment(ref refs);
@@ -100,13 +102,16 @@ public sealed class ModelHost : IAsyncDisposable
     private long queuedCost;
     private int running;
     private volatile bool stopping;
+    private readonly Func<string?>? encoderIdentity;
     private long batchesRun, networkPasses, imagesSampled, modelsDisposed, requestsDropped;
 
     /// <param name="fetch">Fetches a kept version's record and bytes from the store (checked), for requests that name a version.</param>
+    /// <param name="encoderIdentity">A text model's: the identity of the node's text encoder, which a snapshot must have learned from.</param>
     public ModelHost(ModelSpec spec, ServingOptions options, Device device,
-        Func<long, CancellationToken, Task<(SnapshotInfo Info, byte[] Bytes)>>? fetch = null)
+        Func<long, CancellationToken, Task<(SnapshotInfo Info, byte[] Bytes)>>? fetch = null, Func<string?>? encoderIdentity = null)
     {
         this.fetch = fetch;
+        this.encoderIdentity = encoderIdentity;
         Spec = spec ?? throw new ArgumentNullException(nameof(spec));
         this.options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
@@ -120,6 +125,12 @@ public sealed class ModelHost : IAsyncDisposable
 
     /// <summary>The snapshot now served, or null before the first one is installed.</summary>
     public SnapshotInfo? Current => Volatile.Read(ref current)?.Info;
+
+    /// <summary>The served snapshot's coherence bin table (JSON; what a score-derived c meant when it learned), or null.</summary>
+    public string? CurrentCoherenceBins => Volatile.Read(ref current)?.CoherenceBins;
+
+    /// <summary>The text encoder the served snapshot learned from, or null (class models).</summary>
+    public string? CurrentTextEncoder => Volatile.Read(ref current)?.TextEncoder;
 
     /// <summary>The served snapshot's spec (class names, default guidance), or null.</summary>
     public ModelSpec? CurrentSpec => Volatile.Read(ref current)?.Pipeline.Spec;
@@ -196,8 +207,8 @@ public sealed class ModelHost : IAsyncDisposable
             throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
         var snapshot = CadSnapshot.FromBytes(snapshotBytes);
         CheckCompatible(snapshot.Spec);
-        var denoiser = snapshot.CreateDenoiser(device);
-        return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device));
+        var denoiser = Spec.IsText ? snapshot.CreateDenoiser(device, encoderIdentity?.Invoke()) : snapshot.CreateDenoiser(device);
+        return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device), snapshot.CoherenceBins, snapshot.TextEncoder);
     }
 
     /// <summary>

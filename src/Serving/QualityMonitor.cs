@@ -59,7 +59,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             while (true)
             {
-                foreach (var host in hosts.Values)
+                // Text models are judged offline (cadstream eval: prompt accuracy on held-out prompts), not here yet.
+                foreach (var host in hosts.Values.Where(h => !h.Spec.IsText))
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;

@@ -17,13 +17,18 @@ public enum SampleFormat { Png, Json }
 /// <c>format</c> (png | json, default png), <c>snapshotVersion</c> (optional: a kept older version). Unknown fields are ignored.
 /// </summary>
 /// <param name="SnapshotVersion">A kept snapshot version the request names, or null for the one served now.</param>
-public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, SampleFormat Format, bool SeedGiven, long? SnapshotVersion = null)
+/// <param name="Prompt">A text model's prompt (its request's label is then -1); null for class models.</param>
+/// <param name="NegativePrompt">A text model's negative prompt, or null for the model's default (gibberish for CAD, the empty caption otherwise).</param>
+public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, SampleFormat Format, bool SeedGiven, long? SnapshotVersion = null,
+    string? Prompt = null, string? NegativePrompt = null)
 {
     public const int MaxCount = SampleRequest.MaxCount;
+    /// <summary>Longest prompt or negative prompt, in characters (Unicode code points).</summary>
+    public const int MaxPromptLength = 1000;
 
     /// <summary>Parses a body; on bad input returns null and a message saying what is wrong.</summary>
     public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
-        int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim)
+        int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim, string? textModel = null)
     {
         error = null;
         JsonDocument doc;
@@ -35,7 +40,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         }
         using (doc)
         {
-            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler); }
+            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
             catch (BadInputException e)
             {
                 error = e.Message;
@@ -46,22 +51,25 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
 
     sealed class BadInputException(string message) : Exception(message);
 
-    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler)
+    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler,
+        string? textModel)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
 
-        int label;
-        if (!root.TryGetProperty("label", out var labelElement) || labelElement.ValueKind == JsonValueKind.Null)
-            throw new BadInputException($"label is required: a class index 0..{classNames.Count - 1} or a name ({string.Join(", ", classNames)})");
-        string labelText = labelElement.ValueKind switch
+        bool hasLabel = root.TryGetProperty("label", out var labelElement) && labelElement.ValueKind != JsonValueKind.Null;
+        bool hasPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
+        bool hasNegative = root.TryGetProperty("negativePrompt", out var negativeElement) && negativeElement.ValueKind != JsonValueKind.Null;
+        string? prompt = null, negative = null;
+        int label = -1;
+        if (textModel is not null)
         {
-            JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            JsonValueKind.String => labelElement.GetString()!,
-            _ => throw new BadInputException("label must be an integer class index or a class name"),
-        };
-        try { label = ClassNames.Parse(labelText, classNames); }
-        catch (ArgumentException e) { throw new BadInputException(e.Message); }
-
+            if (hasLabel) throw new BadInputException($"model {textModel} is conditioned on text: send a prompt, not a label");
+            if (!hasPrompt) throw new BadInputException($"prompt is required: text of 1 to {MaxPromptLength} characters");
+            prompt = PromptText(promptElement, "prompt", allowEmpty: false);
+            if (hasNegative) negative = PromptText(negativeElement, "negativePrompt", allowEmpty: true);
+        }
+        else if (hasPrompt || hasNegative) throw new BadInputException("this model is conditioned on classes: send a label, not a prompt");
+        else label = ClassLabel(root, labelElement, hasLabel, classNames);
         double coherence = Number(root, "coherence", 1.0);
         if (!(coherence >= 0 && coherence <= 1)) throw new BadInputException($"coherence must be in [0, 1] (got {coherence})");
         double guidance = Number(root, "guidance", defaultGuidance);
@@ -96,7 +104,34 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
             version = Integer(root, "snapshotVersion", 0);
             if (version < 1) throw new BadInputException($"snapshotVersion must be >= 1 (got {version})");
         }
-        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven, version);
+        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven, version,
+            prompt, negative);
+    }
+
+    static int ClassLabel(JsonElement root, JsonElement labelElement, bool hasLabel, IReadOnlyList<string> classNames)
+    {
+        if (!hasLabel)
+            throw new BadInputException($"label is required: a class index 0..{classNames.Count - 1} or a name ({string.Join(", ", classNames)})");
+        string labelText = labelElement.ValueKind switch
+        {
+            JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            JsonValueKind.String => labelElement.GetString()!,
+            _ => throw new BadInputException("label must be an integer class index or a class name"),
+        };
+        try { return ClassNames.Parse(labelText, classNames); }
+        catch (ArgumentException e) { throw new BadInputException(e.Message); }
+    }
+
+    static string PromptText(JsonElement e, string name, bool allowEmpty)
+    {
+        if (e.ValueKind != JsonValueKind.String) throw new BadInputException($"{name} must be a string");
+        string text;
+        try { text = e.GetString()!; }
+        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text (a lone surrogate escape?)"); }
+        int length = text.EnumerateRunes().Count();
+        if (!allowEmpty && text.Trim().Length == 0) throw new BadInputException($"{name} is empty: text of 1 to {MaxPromptLength} characters");
+        if (length > MaxPromptLength) throw new BadInputException($"{name} of {length} characters exceeds {MaxPromptLength}");
+        return text;
     }
 
     static double Number(JsonElement root, string name, double fallback)

@@ -62,7 +62,7 @@ public static class ServingApp
     {
         services.TryAddSingleton(sp => new NodeHealth(new RestartPolicy(), sp.GetService<ILogger<NodeHealth>>()));
         services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>(),
-            sp.GetService<ISampleJudge>()));
+            sp.GetService<ISampleJudge>(), sp.GetService<CadStream.Text.ITextEncoder>()));
         services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
         if (nodeStatus is not null) services.AddSingleton(nodeStatus);
         else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());
@@ -120,6 +120,9 @@ public static class ServingApp
             keptVersions = kept,
             pinnedVersion = h.PinnedVersion,
             sampleAccuracy = quality?.Accuracy,
+            // What c meant when the served snapshot learned (score-derived coherences), and a text model's encoder.
+            coherenceBins = h.CurrentCoherenceBins is { } bins ? JsonDocument.Parse(bins).RootElement.Clone() : (JsonElement?)null,
+            textEncoder = h.CurrentTextEncoder,
         };
     }
 
@@ -285,8 +288,15 @@ public static class ServingApp
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
         var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem,
-            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler));
+            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler), host.Spec.IsText ? id : null);
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
+        if (host.Spec.IsText)
+        {
+            if (runtime.TextEncoder is null)
+                return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} reads text, and this node has no text encoder"), 503);
+            // Encoding is the request's own work (thread pool), not the sampling thread's; repeats come from the cache.
+            parsed = parsed with { Request = PromptRequests.Encode(runtime.TextEncoder, parsed, host.Spec) };
+        }
 
         SampleOutput output;
         try { output = await host.SampleAsync(parsed.Request, parsed.Sampler, parsed.SnapshotVersion, context.RequestAborted); }

@@ -1,3 +1,4 @@
+using CadStream.Text;
 using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Snapshots;
@@ -21,16 +22,18 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     private int disposed;
 
     public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, NodeHealth health, Device? device = null,
-        ILoggerFactory? loggers = null, ISampleJudge? judge = null)
+        ILoggerFactory? loggers = null, ISampleJudge? judge = null, ITextEncoder? textEncoder = null)
     {
+        TextEncoder = textEncoder;
         Options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
         Store = store ?? throw new ArgumentNullException(nameof(store));
         Catalog = catalog ?? throw new ArgumentNullException(nameof(catalog));
         Health = health ?? throw new ArgumentNullException(nameof(health));
         var dev = device ?? TorchRuntime.Device;
-        hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev, (v, cancel) => Follower!.FetchVersionAsync(m.Id, v, cancel)),
-            StringComparer.Ordinal);
+        hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev, (v, cancel) => Follower!.FetchVersionAsync(m.Id, v, cancel),
+            // A text snapshot loads only under the encoder it learned from (asked when its first snapshot loads).
+            m.IsText ? () => textEncoder?.Identity : null), StringComparer.Ordinal);
         foreach (var (id, version) in options.Pins)
         {
             if (!hosts.TryGetValue(id, out var pinned)) throw new ArgumentException($"Serving:Pins names model '{id}', which is not configured");
@@ -45,6 +48,8 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     }
 
     public ServingOptions Options { get; }
+    /// <summary>The node's frozen text encoder (text models' prompts), or null when the node has none.</summary>
+    public ITextEncoder? TextEncoder { get; }
     public ISnapshotStore Store { get; }
     public ModelCatalog Catalog { get; }
     public NodeHealth Health { get; }

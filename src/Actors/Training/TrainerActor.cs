@@ -12,8 +12,9 @@ namespace CadStream.Actors.Training;
 /// <summary>What a trainer entity needs from its node besides its model and the store.</summary>
 /// <param name="PairsStored">Optional: told, after each stored snapshot, the ids of the pairs trained since the previous one
 /// (a lineage trace for audits and tests; the worker keeps the ids only when this is set).</param>
+/// <param name="TextEncoder">The node's frozen text encoder (loaded on first use), for text models' captions; null: none (text models cannot train here).</param>
 public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers,
-    Action<PairsStored>? PairsStored = null);
+    Action<PairsStored>? PairsStored = null, Func<CadStream.Text.ITextEncoder>? TextEncoder = null);
 
 /// <summary>The ids of the pairs a stored snapshot of <paramref name="Model"/> newly reflects.</summary>
 public sealed record PairsStored(string Model, long Version, IReadOnlyList<string> PairIds);
@@ -34,7 +35,9 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         public static readonly Stop Instance = new();
     }
 
-    private sealed record Resumed(long Generation, long Version, byte[]? Bytes, long StoreLatest);
+    private sealed record Resumed(long Generation, long Version, byte[]? Bytes, long StoreLatest, TokenStates? TextNull = null, string? Encoder = null);
+    private sealed record Encoded(long BatchId, TokenStates[] Tokens);
+    private sealed record EncodeFailed(Exception Error);
     private sealed record StartFailed(long Generation, Exception Error);
     private sealed record FromWorker(long Generation, object Message);
     private sealed record Published(long Generation, TrainerWorker.SnapshotReady Snapshot, SnapshotInfo Info, double Seconds);
@@ -49,6 +52,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private readonly string part, node;
     // Batches not yet in a stored snapshot, by id (ids grow with time): what a new worker is given again.
     private readonly SortedDictionary<long, TrainPairs> held = new();
+    // A text model's held batches whose captions are encoded (a batch is posted to the worker once encoded).
+    private readonly Dictionary<long, TokenStates[]> encoded = new();
     private TrainerWorker? worker;
     private long generation;
     private bool stopping;
@@ -87,8 +92,16 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             m.AckTo.Tell(new BatchHeld(spec.Id, m.BatchId, Self));
             if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
             held[m.BatchId] = m;
-            Post(m);
+            if (spec.IsText) Encode(m);
+            else Post(m);
         });
+        Receive<Encoded>(m =>
+        {
+            if (!held.TryGetValue(m.BatchId, out var batch)) return;  // stored or forgotten meanwhile
+            encoded[m.BatchId] = m.Tokens;
+            Post(batch);
+        });
+        Receive<EncodeFailed>(m => Restart(Unwrap(m.Error)));
         Receive<GetTrainerStatus>(_ => Sender.Tell(worker?.Status ?? new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node)));
         Receive<Stop>(_ =>
         {
@@ -124,8 +137,16 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     /// </summary>
     private async Task<Resumed> FetchLatestAsync(long gen)
     {
+        TokenStates? textNull = null;
+        string? identity = null;
+        if (spec.IsText)
+        {
+            var encoder = (services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder"))();
+            identity = encoder.Identity;
+            textNull = Tokens(encoder, [""])[0];  // the classic modes' dropped caption
+        }
         var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
-        if (latest is null) return new Resumed(gen, 0, null, 0);
+        if (latest is null) return new Resumed(gen, 0, null, 0, textNull, identity);
         var problems = new List<string>();
         var candidates = new List<long> { latest.Version };
         candidates.AddRange((await store.ListVersionsAsync(spec.Id).ConfigureAwait(false))
@@ -139,7 +160,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
                 if (problems.Count > 0)
                     logger.LogWarning("trainer {Model}: resuming from v{Version}, the newest snapshot that verifies ({Problems})",
                         spec.Id, version, string.Join("; ", problems));
-                return new Resumed(gen, version, bytes, latest.Version);
+                return new Resumed(gen, version, bytes, latest.Version, textNull, identity);
             }
             catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException or SnapshotNotFoundException)
             {
@@ -154,7 +175,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         var self = Self;
         long gen = m.Generation;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
-            message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null);
+            message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null,
+            textNull: m.TextNull, encoderIdentity: m.Encoder);
         worker.Start();
         foreach (var batch in held.Values) Post(batch);
         if (stopping) worker.RequestStop();
@@ -163,7 +185,29 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private void Post(TrainPairs batch)
     {
         if (worker is null) return;  // a new worker gets every held batch when it starts
-        if (!worker.TryPost(batch)) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
+        bool posted;
+        if (spec.IsText)
+        {
+            if (!encoded.TryGetValue(batch.BatchId, out var tokens)) return;  // posted when its encoding arrives
+            posted = worker.TryPost(new TrainerWorker.TextPairs(batch, tokens));
+        }
+        else posted = worker.TryPost(batch);
+        if (!posted) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
+    }
+
+    /// <summary>Encodes a text batch's captions off the actor and the training thread (the encoder caches repeats).</summary>
+    private void Encode(TrainPairs batch)
+    {
+        var encoder = services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder");
+        var captions = batch.Pairs.Select(p => p.Caption ?? "").ToArray();
+        Task.Run(() => new Encoded(batch.BatchId, Tokens(encoder(), captions)))
+            .PipeTo(Self, failure: e => new EncodeFailed(e));
+    }
+
+    static TokenStates[] Tokens(CadStream.Text.ITextEncoder encoder, IReadOnlyList<string> captions)
+    {
+        var e = encoder.Encode(captions);
+        return Enumerable.Range(0, captions.Count).Select(i => { var row = e.Row(i); return new TokenStates(row.States, row.Tokens); }).ToArray();
     }
 
     private void OnWorker(object message)
@@ -199,7 +243,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         foreach (var group in ready.BatchIds.Where(held.ContainsKey).GroupBy(id => held[id].AckTo))
         {
             var ids = group.ToArray();
-            foreach (var id in ids) held.Remove(id);
+            foreach (var id in ids) { held.Remove(id); encoded.Remove(id); }
             group.Key.Tell(new BatchesDurable(spec.Id, ids, ready.Version));
         }
         worker?.TryPost(new TrainerWorker.PublishOutcome(ready.Version, Stored: true));
@@ -240,6 +284,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         foreach (var group in held.Values.GroupBy(b => b.AckTo))
             group.Key.Tell(new BatchesLost(spec.Id, group.Select(b => b.BatchId).ToArray()));
         held.Clear();
+        encoded.Clear();
         base.PreRestart(reason, message);
     }
 

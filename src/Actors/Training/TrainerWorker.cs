@@ -35,12 +35,17 @@ public sealed class TrainerWorker : IDisposable
     /// </summary>
     public sealed record PublishOutcome(long Version, bool Stored, long StoreLatest = 0);
 
-    private sealed record Item(ScoredPair Pair, long BatchId);
+    /// <summary>A text model's batch with each pair's caption already encoded (off the training thread).</summary>
+    public sealed record TextPairs(TrainPairs Pairs, TokenStates[] Tokens);
+
+    private sealed record Item(ScoredPair Pair, long BatchId, TokenStates? Tokens);
 
     private readonly ModelSpec spec;
     private readonly byte[]? resumeBytes;
     private readonly long resumeVersion, storeLatest;
     private readonly bool tracePairs;
+    private readonly TokenStates? textNull;
+    private readonly string? encoderIdentity;
     private readonly Device device;
     private readonly Action<object> tellOwner;
     private readonly ILogger logger;
@@ -51,8 +56,11 @@ public sealed class TrainerWorker : IDisposable
     /// <param name="tellOwner">Where <see cref="SnapshotReady"/>, <see cref="Stopped"/> and <see cref="Failed"/> go (called on the worker's thread).</param>
     /// <param name="storeLatest">The store's latest version when it is above <paramref name="resumeVersion"/> (a latest that did not verify): snapshots are numbered above it.</param>
     public TrainerWorker(ModelSpec spec, byte[]? resumeBytes, long resumeVersion, Device device, int threads, string node,
-        Action<object> tellOwner, ILogger logger, long storeLatest = 0, bool tracePairs = false)
+        Action<object> tellOwner, ILogger logger, long storeLatest = 0, bool tracePairs = false,
+        TokenStates? textNull = null, string? encoderIdentity = null)
     {
+        this.textNull = textNull;
+        this.encoderIdentity = encoderIdentity;
         this.tracePairs = tracePairs;
         this.storeLatest = Math.Max(storeLatest, resumeVersion);
         this.spec = spec;
@@ -72,6 +80,7 @@ public sealed class TrainerWorker : IDisposable
     public void Start() => worker.Start(Run, e => tellOwner(new Failed(e)));
 
     public bool TryPost(TrainPairs pairs) => worker.TryPost(pairs);
+    public bool TryPost(TextPairs pairs) => worker.TryPost(pairs);
     public bool TryPost(PublishOutcome outcome) => worker.TryPost(outcome);
 
     /// <summary>Asks the worker to store what it trained since the last snapshot (a final <see cref="SnapshotReady"/>) and end.</summary>
@@ -81,9 +90,16 @@ public sealed class TrainerWorker : IDisposable
 
     private void Run(TorchWorker<object>.Inbox inbox)
     {
-        using var trainer = resumeBytes is null
-            ? new CadTrainer(spec, device)
-            : CadTrainer.FromSnapshot(CadSnapshot.FromBytes(resumeBytes), device, spec);
+        CadTrainer trainer;
+        if (resumeBytes is null) trainer = new CadTrainer(spec, device, textNull) { TextEncoder = spec.IsText ? encoderIdentity : null };
+        else
+        {
+            var snapshot = CadSnapshot.FromBytes(resumeBytes);
+            // A text model learned its conditioning from one encoder's token states; another encoder's mean nothing to it.
+            if (spec.IsText) snapshot.RequireEncoder(encoderIdentity);
+            trainer = CadTrainer.FromSnapshot(snapshot, device, spec, textNull);
+        }
+        using var owned = trainer;
         if (resumeBytes is null)
             logger.LogInformation("trainer {Model}: new model, {Parameters:F2}M parameters", spec.Id, trainer.Model.ParameterCount() / 1e6);
         else
@@ -152,13 +168,10 @@ public sealed class TrainerWorker : IDisposable
                 switch (message)
                 {
                     case TrainPairs incoming:
-                        remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
-                        foreach (var p in incoming.Pairs)
-                        {
-                            buffer.Add(new Item(p, incoming.BatchId));
-                            recent.Add(p.Coherence);
-                        }
-                        if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
+                        Add(incoming, null);
+                        break;
+                    case TextPairs text:
+                        Add(text.Pairs, text.Tokens);
                         break;
                     case PublishOutcome outcome when inFlight is not null && outcome.Version == inFlight.Version:
                         lastTried = Math.Max(lastTried, Math.Max(inFlight.Version, outcome.StoreLatest));
@@ -179,6 +192,21 @@ public sealed class TrainerWorker : IDisposable
                         Publish();
                         break;
                 }
+        }
+
+        private void Add(TrainPairs incoming, TokenStates[]? tokens)
+        {
+            if (spec.IsText && tokens is null) throw new InvalidOperationException($"trainer {spec.Id}: a text batch arrived without its captions' token states");
+            remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
+            for (int i = 0; i < incoming.Pairs.Count; i++)
+            {
+                var p = incoming.Pairs[i];
+                buffer.Add(new Item(p, incoming.BatchId, tokens?[i]));
+                recent.Add(p.Coherence);
+            }
+            if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
+            // The table that gave score-derived coherences their meaning goes into every snapshot once frozen.
+            if (incoming.Bins is { Version: >= 1 } bins) trainer.CoherenceBins = bins.ToJson();
         }
 
         private void Offer(bool final)
@@ -207,11 +235,19 @@ public sealed class TrainerWorker : IDisposable
             int size = spec.ImageBytes;
             var pixels = new byte[items.Count * size];
             for (int i = 0; i < items.Count; i++) Buffer.BlockCopy(items[i].Pair.Pixels, 0, pixels, i * size, size);
-            var batch = new TrainBatch(ImageTensors.FromBytes(pixels, items.Count, spec.Channels, spec.ImageSize, spec.ImageSize, owner.device),
-                items.Select(x => (long)x.Pair.Label).ToArray(), items.Select(x => x.Pair.Coherence).ToArray());
+            var images = ImageTensors.FromBytes(pixels, items.Count, spec.Channels, spec.ImageSize, spec.ImageSize, owner.device);
+            var labels = items.Select(x => (long)(x.Pair.Label ?? 0)).ToArray();  // a text model reads its captions instead
+            var coherence = items.Select(x => x.Pair.Coherence).ToArray();
+            TrainBatch batch;
+            if (spec.IsText)
+            {
+                var (tokens, mask) = TokenStates.Pad(items.Select(x => x.Tokens!).ToList(), owner.device);
+                batch = new TrainBatch(images, labels, coherence, tokens, mask);
+            }
+            else batch = new TrainBatch(images, labels, coherence);
             long skippedBefore = trainer.SkippedSteps;
             StepResult result;
-            using (batch.Images) result = trainer.Step(batch);
+            using (batch) result = trainer.Step(batch);
             TrainerMetrics.StepSeconds.WithLabels(spec.Id).Observe(clock.Elapsed.TotalSeconds);
             if (result.Applied) TrainerMetrics.Steps.WithLabels(spec.Id).Inc();
             if (trainer.SkippedSteps > skippedBefore)

@@ -14,6 +14,7 @@ using CadStream.Runtime;
 using CadStream.Serving;
 using CadStream.Snapshots;
 using CadStream.Snapshots.Redis;
+using CadStream.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -39,6 +40,8 @@ public sealed class CadStreamNode : IAsyncDisposable
     private readonly IngressBridge bridge;
     private readonly ILoggerFactory loggers;
     private readonly TextAgreementModels textAgreement;
+    /// <summary>The node's one text encoder (MiniLM with a caption cache), loaded on first use by scorers, trainers or serving.</summary>
+    public LazyTextEncoder TextEncoder { get; }
     private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int failed, disposed;
 
@@ -58,8 +61,10 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
 
-    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, TextAgreementModels textAgreement, ILoggerProvider? logs, Action<PairsStored>? pairsStored)
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, LazyTextEncoder textEncoder, TextAgreementModels textAgreement,
+        ILoggerProvider? logs, Action<PairsStored>? pairsStored)
     {
+        TextEncoder = textEncoder;
         this.textAgreement = textAgreement;
         Settings = settings;
         Store = store;
@@ -88,8 +93,9 @@ public sealed class CadStreamNode : IAsyncDisposable
         if (textAgreement.NotScoredBecause is { } why)
             loggers.CreateLogger<CadStreamNode>().LogWarning("text pairs without coherence or score get c = 1: {Why}", why);
         builder.Services.AddSingleton(CoherenceTables);
+        builder.Services.AddSingleton<ITextEncoder>(textEncoder);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored),
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored, () => textEncoder),
             CoherenceTables, textAgreement.Factory);
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
@@ -133,15 +139,16 @@ public sealed class CadStreamNode : IAsyncDisposable
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         CadStreamNode node;
         TextAgreementModels? textAgreement = null;
+        var textEncoder = new LazyTextEncoder();
         try
         {
-            // The text encoder, when this node scores captions: loaded once, before the scorers start.
-            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"));
-            node = new CadStreamNode(settings, store, textAgreement, logs, pairsStored);
+            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"), textEncoder);
+            node = new CadStreamNode(settings, store, textEncoder, textAgreement, logs, pairsStored);
         }
         catch
         {
             textAgreement?.Dispose();
+            textEncoder.Dispose();
             await store.DisposeAsync();
             throw;
         }
@@ -207,6 +214,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             await app.DisposeAsync();
             await Store.DisposeAsync();
             textAgreement.Dispose();
+            TextEncoder.Dispose();
             loggers.Dispose();
             exit.TrySetResult(Volatile.Read(ref failed));
         }

@@ -9,31 +9,30 @@ namespace CadStream.Host.Scoring;
 /// <summary>
 /// Makes the scorers' models of image-caption agreement as <c>Scoring:TextAgreement</c> says, and owns
 /// what they share: the node's one text encoder (with its caption cache) and the encoded class
-/// descriptions. Nothing is loaded unless the node scores for text models.
+/// descriptions. The node's text encoder is shared, and loaded only when a caption is first scored.
 /// </summary>
 public sealed class TextAgreementModels : IDisposable
 {
-    private readonly MiniLmTextEncoder? encoder;
 
     /// <summary>Each scorer's model (null: text pairs without coherence or score get c = 1).</summary>
     public Func<ITextAgreementModel?> Factory { get; }
     /// <summary>Why text pairs without coherence or score get c = 1 on this node, for a log line; null when they are scored.</summary>
     public string? NotScoredBecause { get; }
 
-    private TextAgreementModels(Func<ITextAgreementModel?> factory, MiniLmTextEncoder? encoder, string? notScoredBecause)
+    private TextAgreementModels(Func<ITextAgreementModel?> factory, string? notScoredBecause)
     {
         Factory = factory;
-        this.encoder = encoder;
         NotScoredBecause = notScoredBecause;
     }
 
     /// <summary>
     /// Checks the setting (a user's image-text model, an ONNX CLIP say, is refused: not supported yet) and,
     /// when this node scores for text models with the built-in agreement and a classifier is configured,
-    /// loads the text encoder once.
+    /// uses the node's shared text encoder.
     /// </summary>
     /// <exception cref="InvalidDataException">A path to an image-text model, or an unknown value (<see cref="ScoringOptions.TextAgreementProblem"/>).</exception>
-    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores)
+    /// <param name="encoder">The node's shared text encoder (loaded on first use).</param>
+    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores, ITextEncoder encoder)
     {
         if (scoring.TextAgreementProblem() is { } problem) throw new InvalidDataException(problem);
         if ((scoring.TextAgreement ?? "").Trim().Equals(ScoringOptions.NoTextAgreement, StringComparison.OrdinalIgnoreCase))
@@ -43,20 +42,11 @@ public sealed class TextAgreementModels : IDisposable
             return None("the built-in agreement needs the clean-label classifier (Scoring:Classifier)");
         if (!File.Exists(path)) throw new FileNotFoundException($"Scoring:Classifier names '{path}', which does not exist (make one with cadstream train-classifier)", path);
 
-        var encoder = new MiniLmTextEncoder();
-        try
-        {
-            var agreement = new CaptionAgreement(new CachedTextEncoder(encoder), ClassDescriptions.FashionMnist);
-            return new TextAgreementModels(() => new ClassifierTextAgreement(FashionClassifier.Load(path), agreement), encoder, null);
-        }
-        catch
-        {
-            encoder.Dispose();
-            throw;
-        }
+        var agreement = new CaptionAgreement(encoder, ClassDescriptions.FashionMnist);
+        return new TextAgreementModels(() => new ClassifierTextAgreement(FashionClassifier.Load(path), agreement), null);
     }
 
-    static TextAgreementModels None(string? because) => new(() => null, null, because);
+    static TextAgreementModels None(string? because) => new(() => null, because);
 
-    public void Dispose() => encoder?.Dispose();
+    public void Dispose() { }
 }

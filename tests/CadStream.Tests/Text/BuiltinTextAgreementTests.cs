@@ -154,20 +154,20 @@ public sealed class TextAgreementSettingTests
         Assert.Contains("'/models/clip-vit-b32.onnx'", e.Message);
         Assert.Contains("not supported yet", e.Message);
         Assert.Contains("\"builtin\"", e.Message);
-        var atStart = Assert.Throws<InvalidDataException>(() => TextAgreementModels.Create(options, CaptionTestKit.Mixed, scores: true));
+        var atStart = Assert.Throws<InvalidDataException>(() => TextAgreementModels.Create(options, CaptionTestKit.Mixed, scores: true, new CadStream.Text.LazyTextEncoder()));
         Assert.Equal(e.Message, atStart.Message);
     }
 
     [Fact]
     public void Without_a_classifier_or_a_text_model_nothing_is_loaded_and_the_reason_is_given()
     {
-        using var noClassifier = TextAgreementModels.Create(new ScoringOptions(), CaptionTestKit.Mixed, scores: true);
+        using var noClassifier = TextAgreementModels.Create(new ScoringOptions(), CaptionTestKit.Mixed, scores: true, new CadStream.Text.LazyTextEncoder());
         Assert.Null(noClassifier.Factory());
         Assert.Contains("Scoring:Classifier", noClassifier.NotScoredBecause);
-        using var noText = TextAgreementModels.Create(new ScoringOptions(), CadStream.Tests.Ingress.IngressTestKit.Catalog, scores: true);
+        using var noText = TextAgreementModels.Create(new ScoringOptions(), CadStream.Tests.Ingress.IngressTestKit.Catalog, scores: true, new CadStream.Text.LazyTextEncoder());
         Assert.Null(noText.Factory());
         Assert.Null(noText.NotScoredBecause);
-        using var none = TextAgreementModels.Create(new ScoringOptions { TextAgreement = "none" }, CaptionTestKit.Mixed, scores: true);
+        using var none = TextAgreementModels.Create(new ScoringOptions { TextAgreement = "none" }, CaptionTestKit.Mixed, scores: true, new CadStream.Text.LazyTextEncoder());
         Assert.Null(none.Factory());
         Assert.Contains("none", none.NotScoredBecause);
         Assert.Throws<ArgumentException>(new ScoringOptions { ScoreBinSamples = 0 }.Validate);
