@@ -132,6 +132,9 @@ public static class CadStreamCluster
             # their limits (Ingress:MaxCaptionLength up to 4000 characters of up to 4 UTF-8 bytes) is ~0.9 MiB.
             akka.remote.dot-netty.tcp.maximum-frame-size = 1048576b
             akka.coordinated-shutdown.exit-clr = off
+            # The host owns SIGTERM and Ctrl+C: it stops the consumer, trainers and serving in order and then
+            # the actor system. Akka's own hook would end the system under a node still running.
+            akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
             akka.loglevel = WARNING
             """, HoconAddMode.Prepend);
         // A trainer stores a final snapshot when it stops (hand-off or shutdown): give it time. Only on

@@ -110,6 +110,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             // The clean-label classifier, when configured, also judges the live samples.
             if (settings.Scoring.Classifier is { } judgeFile && File.Exists(judgeFile))
                 builder.Services.AddSingleton<ISampleJudge>(new ClassifierSampleJudge(FashionClassifier.Load(judgeFile)));
+            builder.Services.AddSingleton<IQualityPrompts>(new HeldOutQualityPrompts());
             builder.Services.AddCadStreamServing(settings.Serving, store, Catalog, status);
         }
         app = builder.Build();
