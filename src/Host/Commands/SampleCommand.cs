@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using CadStream.Host.Cli;
+using CadStream.Host.Text;
 using CadStream.Imaging;
 using CadStream.Model;
+using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Runtime;
+using CadStream.Text;
 using static TorchSharp.torch;
 
 namespace CadStream.Host.Commands;
@@ -13,12 +16,14 @@ namespace CadStream.Host.Commands;
 public sealed class SampleCommand : ICommand
 {
     public string Name => "sample";
-    public string Summary => "Sample images of one class from a snapshot file with coherence-aware guidance; writes a PNG grid.";
+    public string Summary => "Sample images of one class (or one prompt, for a text model) from a snapshot file with coherence-aware guidance; writes a PNG grid.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("snapshot", "snapshot file (cadstream train --out)", ValueName: "FILE"),
         new("label", "class index or name (e.g. Sneaker); 'all' samples every class, one row each", "all", ValueName: "CLASS"),
+        new("prompt", "what to draw (text models; e.g. \"a pair of ankle boots\")", ValueName: "TEXT"),
+        new("negative-prompt", "the guidance's second branch for a text model (default: random gibberish for cad, the empty caption otherwise)", ValueName: "TEXT"),
         new("coherence", "coherence in [0, 1] to condition on", "1", ValueName: "C"),
         new("guidance", "guidance rate w >= 0 (default: the snapshot's)", ValueName: "W"),
         new("steps", "denoising steps (1..1000)", "50", ValueName: "N"),
@@ -44,30 +49,54 @@ public sealed class SampleCommand : ICommand
         CadSnapshot snapshot;
         try { snapshot = CadSnapshot.Load(path); }
         catch (SnapshotFormatException e) { throw new UsageException($"'{path}': {e.Message}"); }
-        var names = snapshot.Spec.Classes;
-        var labelArg = a.RequireString("label");
-        int[] labels;
-        if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
-        else
-        {
-            try { labels = [Model.ClassNames.Parse(labelArg, names)]; }
-            catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
-        }
-        double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : snapshot.Spec.DefaultGuidance;
+        var spec = snapshot.Spec;
+        string? prompt = a.String("prompt"), negativePrompt = a.String("negative-prompt");
+        if (!spec.IsText && (prompt is not null || negativePrompt is not null))
+            throw new UsageException($"{spec.Id} is a class model: name a class with --label, not --prompt");
+        if (spec.IsText && a.Has("label"))
+            throw new UsageException($"{spec.Id} is a text model: say what to draw with --prompt, not --label");
+        if (spec.IsText && string.IsNullOrWhiteSpace(prompt))
+            throw new UsageException($"{spec.Id} is a text model: --prompt TEXT is required (e.g. --prompt \"a pair of ankle boots\")");
+        double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : spec.DefaultGuidance;
 
         var device = TorchRuntime.Initialize();
-        using var model = snapshot.CreateDenoiser(device);
+        SampleRequest[] jobs;
+        string what;
+        CadDenoiser model;
+        if (spec.IsText)
+        {
+            using var encoder = new LazyTextEncoder();
+            try { model = snapshot.CreateDenoiser(device, encoder.Identity); }
+            catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
+            var negative = PromptEncoding.NegativeFor(spec, negativePrompt, seed);
+            jobs = [SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, prompt!), PromptEncoding.Encode(encoder, negative), count, coherence, guidance, seed)];
+            what = $"\"{prompt}\" (negative \"{negative}\")";
+        }
+        else
+        {
+            var names = spec.Classes;
+            var labelArg = a.RequireString("label");
+            int[] labels;
+            if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
+            else
+            {
+                try { labels = [Model.ClassNames.Parse(labelArg, names)]; }
+                catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
+            }
+            model = snapshot.CreateDenoiser(device);
+            jobs = labels.Select(l => new SampleRequest(l, count, coherence, guidance, seed)).ToArray();
+            what = string.Join(", ", labels.Select(l => names[l]));
+        }
+        using var _ = model;
         var pipeline = new CadPipeline(model, device);
-        var jobs = labels.Select(l => new SampleRequest(l, count, coherence, guidance, seed)).ToArray();
         var line = new ProgressLine();
         var clock = Stopwatch.StartNew();
         var images = pipeline.Sample(jobs, new SamplerSettings(steps, sampler, eta), (s, n) => line.Update($"step {s}/{n}"));
-        line.Finish($"sampled {count * labels.Length} images in {clock.Elapsed.TotalSeconds:F1} s");
+        line.Finish($"sampled {count * jobs.Length} images in {clock.Elapsed.TotalSeconds:F1} s");
         using var all = cat(images, 0);
         foreach (var t in images) t.Dispose();
-        var spec = snapshot.Spec;
         File.WriteAllBytes(outPath, ImageGrid.EncodePng(ImageTensors.ToBytes(all), (int)all.shape[0], spec.Channels, spec.ImageSize, spec.ImageSize, columns: count, scale: 2));
-        Console.Error.WriteLine($"wrote {outPath}: {string.Join(", ", labels.Select(l => names[l]))} at coherence {coherence}, guidance {guidance}, {steps} {sampler.ToString().ToLowerInvariant()} steps, seed {seed} (snapshot step {snapshot.Steps})");
+        Console.Error.WriteLine($"wrote {outPath}: {what} at coherence {coherence}, guidance {guidance}, {steps} {sampler.ToString().ToLowerInvariant()} steps, seed {seed} (snapshot step {snapshot.Steps})");
         return 0;
     }
 }

@@ -1,10 +1,13 @@
 using System.Diagnostics;
 using CadStream.Data;
+using CadStream.Data.Captions;
 using CadStream.Host.Cli;
 using CadStream.Host.Configuration;
+using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
+using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 
@@ -12,12 +15,14 @@ namespace CadStream.Host.Commands;
 public sealed class TrainCommand : ICommand
 {
     public string Name => "train";
-    public string Summary => "Train a CAD model offline on Fashion-MNIST with synthetic label noise (no Kafka) and write a snapshot file.";
+    public string Summary => "Train a CAD model offline on Fashion-MNIST with synthetic label noise (no Kafka) and write a snapshot file; --condition text trains on generated captions.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
         new("id", "model id stored in the snapshot", "model", ValueName: "ID"),
         new("mode", "cad | baseline | filtered | weighted | cfg", "cad", ValueName: "MODE"),
+        new("condition", "label (class labels) | text (a generated caption per image naming its noisy label, read through MiniLM)", "label", ValueName: "KIND"),
+        new("text-cache", "folder for the captions' token states (--condition text; encoded once per caption set)", "data/text-cache", ValueName: "DIR"),
         new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
         new("classifier", "classifier file for --noise temperature (cadstream train-classifier)", ValueName: "FILE"),
@@ -51,9 +56,12 @@ public sealed class TrainCommand : ICommand
         var schedule = a.RequireString("schedule");
         try { Model.Scheduling.NoiseSchedule.Parse(schedule); } catch (ArgumentException e) { throw new UsageException($"--schedule: {e.Message}"); }
         int seed = a.Int("seed");
+        var condition = a.RequireString("condition").ToLowerInvariant();
+        if (condition is not ("label" or "text")) throw new UsageException($"--condition must be label or text (got '{condition}')");
         var spec = CadStreamSettings.Complete(new ModelSpec
         {
             Id = a.RequireString("id"),
+            Kind = condition == "text" ? "text" : "class",
             Dataset = FashionMnist.DatasetName,
             Mode = mode,
             Width = width,
@@ -79,10 +87,22 @@ public sealed class TrainCommand : ICommand
 
         var device = TorchRuntime.Initialize();
         var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
+        using var encoder = condition == "text" ? new LazyTextEncoder() : null;
+        TokenStates? textNull = null;
+        if (encoder is not null)
+        {
+            pairs = CaptionedPairs.Caption(pairs, encoder, seed, a.RequireString("text-cache"), cancel);
+            textNull = PromptEncoding.Encode(encoder, "");
+        }
 
-        using var trainer = resume is not null
-            ? CadTrainer.FromSnapshot(CadSnapshot.Load(resume), device, spec)
-            : new CadTrainer(spec, device);
+        var resumed = resume is not null ? CadSnapshot.Load(resume) : null;
+        if (resumed is not null && resumed.Spec.IsText != (condition == "text"))
+            throw new UsageException($"'{resume}' holds a {resumed.Spec.Kind} model; --condition {condition} trains a {spec.Kind} one");
+        if (resumed is not null && encoder is not null)
+            try { resumed.RequireEncoder(encoder.Identity); } catch (TextEncoderMismatchException e) { throw new UsageException($"'{resume}': {e.Message}"); }
+        using var trainer = resumed is not null
+            ? CadTrainer.FromSnapshot(resumed, device, spec, textNull)
+            : new CadTrainer(spec, device, textNull) { TextEncoder = encoder?.Identity };
         if (resume is not null && trainer.Spec.Mode != mode && a.Has("mode"))
             throw new UsageException($"--mode {mode.Name()} differs from the resumed snapshot's mode {trainer.Spec.Mode.Name()}");
         Console.Error.WriteLine($"model: mode {trainer.Spec.Mode.Name()}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, {TorchRuntime.Describe()}");

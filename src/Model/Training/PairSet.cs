@@ -40,6 +40,9 @@ public sealed class PairSet
         (Pixels, Count, Channels, Height, Width, Labels, Coherence) = (pixels, count, channels, height, width, labels, coherence);
     }
 
+    /// <summary>The same pairs with captions (a text model's training set).</summary>
+    public PairSet WithCaptions(ICaptionStates captions) => new(Pixels, Count, Channels, Height, Width, Labels, Coherence) { Captions = captions };
+
     /// <summary>The images at the given indices as a (B, C, H, W) float tensor in [-1, 1].</summary>
     public Tensor Images(ReadOnlySpan<int> indices, Device? device = null)
     {
