@@ -179,7 +179,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         if (Health.Parts.Any(p => p.State == PartState.Failed)) Fail();
         System.WhenTerminated.ContinueWith(_ =>
         {
-            if (!lifetime.ApplicationStopping.IsCancellationRequested)
+            if (!lifetime.ApplicationStopping.IsCancellationRequested && Volatile.Read(ref disposed) == 0)
                 Health.FailedForGood("actor system", "it ended while the node was running (the cluster downed this node?)");
         }, TaskScheduler.Default);
         lifetime.ApplicationStopped.Register(() => exit.TrySetResult(Volatile.Read(ref failed)));
