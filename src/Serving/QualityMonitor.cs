@@ -3,6 +3,7 @@ using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
+using CadStream.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
@@ -23,6 +24,13 @@ public interface ISampleJudge
     double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels);
 }
 
+/// <summary>The prompt a text model is asked with for a class when its live quality is measured.</summary>
+public interface IQualityPrompts
+{
+    /// <summary>A prompt naming class <paramref name="label"/> of <paramref name="model"/>'s data set.</summary>
+    string For(ModelSpec model, int label);
+}
+
 /// <summary>What the monitor saw of one snapshot: its accuracy at c = 1 (and c = 0 for CAD models) and the images.</summary>
 /// <param name="GridPng">The c = 1 images: one column per class, one row per seed.</param>
 public sealed record SampleQuality(string Model, long SnapshotVersion, double? Accuracy, double? AccuracyAtZero, byte[] GridPng, long At,
@@ -34,9 +42,11 @@ public sealed record SampleQuality(string Model, long SnapshotVersion, double? A
 /// worker, never on the training path, at most every <see cref="ServingOptions.QualityEverySeconds"/> and
 /// only when the snapshot is new. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
 /// /v1/status, the history and the page, which shows the grids side by side (same seeds for every model).
+/// A text model is asked for each class with a prompt naming it (<paramref name="prompt"/>: held-out wordings
+/// for the data set), against its mode's default negative, when the node has a text encoder.
 /// </summary>
 public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts, ServingOptions options, ISampleJudge? judge,
-    ILogger<QualityMonitor>? logger = null)
+    ILogger<QualityMonitor>? logger = null, ITextEncoder? textEncoder = null, IQualityPrompts? prompt = null)
 {
     public const string Part = "sample quality";
 
@@ -59,8 +69,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             while (true)
             {
-                // Text models are judged offline (cadstream eval: prompt accuracy on held-out prompts), not here yet.
-                foreach (var host in hosts.Values.Where(h => !h.Spec.IsText))
+                foreach (var host in hosts.Values.Where(h => !h.Spec.IsText || (textEncoder is not null && prompt is not null)))
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
@@ -84,7 +93,15 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         int classes = spec.NumClasses, perClass = options.QualityPerClass;
         var sampler = new SamplerSettings(options.QualitySteps);
         // The same seed per (class, row) for every model and snapshot: the page's grids compare like with like.
-        SampleRequest Request(int label, double c, double w) => new(label, perClass, c, w, options.QualitySeed + label);
+        SampleRequest Request(int label, double c, double w)
+        {
+            long seed = options.QualitySeed + label;
+            if (!spec.IsText) return new(label, perClass, c, w, seed);
+            var negative = GibberishNegative.DefaultFor(!spec.Mode.UsesClassicGuidance(), seed);
+            var e = textEncoder!.Encode([prompt!.For(spec, label), negative]);
+            TokenStates Row(int i) { var r = e.Row(i); return new TokenStates(r.States, r.Tokens); }
+            return SampleRequest.ForPrompt(Row(0), Row(1), perClass, c, w, seed, label);
+        }
         var atOne = Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 1.0, spec.DefaultGuidance), sampler, cancel)).ToArray();
         var atZero = spec.Mode == TrainingMode.Cad
             ? Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 0.0, 0.0), sampler, cancel)).ToArray()

@@ -22,7 +22,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     private int disposed;
 
     public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, NodeHealth health, Device? device = null,
-        ILoggerFactory? loggers = null, ISampleJudge? judge = null, ITextEncoder? textEncoder = null)
+        ILoggerFactory? loggers = null, ISampleJudge? judge = null, ITextEncoder? textEncoder = null, IQualityPrompts? qualityPrompts = null)
     {
         TextEncoder = textEncoder;
         Options = options ?? throw new ArgumentNullException(nameof(options));
@@ -43,7 +43,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
             h.Completion.ContinueWith(t => health.FailedForGood($"sampling thread of {h.ModelId}", t.Exception!.GetBaseException().Message),
                 TaskContinuationOptions.OnlyOnFaulted);
         Follower = new SnapshotFollower(store, hosts.Values, options.SnapshotPollInterval, loggers?.CreateLogger<SnapshotFollower>());
-        Quality = new QualityMonitor(hosts, options, judge, loggers?.CreateLogger<QualityMonitor>());
+        Quality = new QualityMonitor(hosts, options, judge, loggers?.CreateLogger<QualityMonitor>(), textEncoder, qualityPrompts);
         StartedAt = DateTimeOffset.UtcNow;
     }
 

@@ -5,6 +5,8 @@ using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Data;
+using CadStream.Data.Captions;
+using CadStream.Model;
 using CadStream.Records;
 
 namespace CadStream.Host.Commands;
@@ -28,6 +30,7 @@ public sealed class DemoCommand : ICommand
         new("rate", "pairs per second the producer streams (default: the config's Demo:Rate)", ValueName: "R"),
         new("noise", "label noise of the stream: none | entropy | temperature", ValueName: "KIND"),
         new("snapshots", "snapshot folder when no Redis is given", ValueName: "DIR"),
+        new("text", "also train a text model beside each configured class model (fashion-cad -> caption-cad, ...) on generated captions of the same stream", IsFlag: true),
         new("config", "configuration file", "config/cadstream.json beside the executable", ValueName: "FILE"),
     ];
 
@@ -40,6 +43,8 @@ public sealed class DemoCommand : ICommand
         if (!a.Has("http")) settings = settings with { Http = settings.Http with { Url = "http://127.0.0.1:8080" } };
         settings = NodeOptions.Apply(a, settings);
         if (a.Has("snapshots")) settings = settings with { Snapshots = settings.Snapshots with { Folder = a.RequireString("snapshots") } };
+        bool text = a.Flag("text");
+        if (text) settings = settings with { Models = [.. settings.Models, .. TextCopies(settings.Models)] };
         double rate = a.Has("rate") ? a.Double("rate", 0.1, 100_000) : settings.Demo.Rate;
         var noise = a.Has("noise") ? a.RequireString("noise") : settings.Demo.Noise;
         LabelNoiseKind noiseKind;
@@ -81,8 +86,12 @@ public sealed class DemoCommand : ICommand
             {
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
                 Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
-                var stream = FashionPairStream.Create(data, noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed);
-                Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong) into {settings.Kafka.Topic}");
+                // With text models every record also carries a caption (20 % naming a wrong class, 10 % none) and no
+                // coherence: the scorers give each model kind its own (the classifier for labels, caption agreement for text).
+                var captions = text ? new CaptionGenerator(new CaptionNoise(0.2, 0.1), settings.Demo.Seed) : null;
+                var stream = FashionPairStream.Create(data, noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed, captions: captions);
+                Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong" +
+                                        (text ? "; captions: 20 % name a wrong class, 10 % none" : "") + $") into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
                 {
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
@@ -96,6 +105,14 @@ public sealed class DemoCommand : ICommand
         }
         finally { broker?.Dispose(); }
     }
+
+    /// <summary>A text model beside each class model: same size and training settings, captions instead of labels.</summary>
+    static IEnumerable<ModelSpec> TextCopies(IEnumerable<ModelSpec> models) =>
+        models.Where(m => m.Kind == "class").Select(m => m with
+        {
+            Id = m.Id.StartsWith("fashion-", StringComparison.Ordinal) ? "caption-" + m.Id["fashion-".Length..] : m.Id + "-text",
+            Kind = "text",
+        });
 
     /// <summary>The live console line: ingest rate, per-model steps/s, loss and snapshot version, lag.</summary>
     sealed class DemoView

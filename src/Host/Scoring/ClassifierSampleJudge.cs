@@ -30,3 +30,15 @@ public sealed class ClassifierSampleJudge(FashionClassifier classifier) : ISampl
 
     public void Dispose() => classifier.Dispose();
 }
+
+/// <summary>
+/// Text models of Fashion-MNIST are asked for each class with its first held-out prompt (a wording no
+/// generated training caption uses), so their live accuracy is a prompt accuracy; other data sets with
+/// their class name.
+/// </summary>
+public sealed class HeldOutQualityPrompts : IQualityPrompts
+{
+    public string For(ModelSpec model, int label) => model.Classes.SequenceEqual(FashionMnist.ClassNames)
+        ? CadStream.Data.Captions.CaptionGenerator.HeldOutPrompts(label)[0]
+        : $"a photo of a {model.Classes[label].ToLowerInvariant()}";
+}
