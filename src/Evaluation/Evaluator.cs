@@ -46,10 +46,15 @@ public sealed class Evaluator
     /// n images at one coherence and guidance. Seeds depend only on (seed, class, chunk), so the
     /// same seed gives the same starting noise for every coherence or guidance value.
     /// </summary>
+    /// <param name="request">
+    /// Makes the request for (class, count, seed, chunk); default: the class label. A text model's evaluation
+    /// asks with a prompt naming the class (labelled with it, so accuracy reads the same).
+    /// </param>
     public static GeneratedSet Generate(CadPipeline pipeline, int n, double coherence, double guidance, SamplerSettings settings,
-        long seed, int batch = 200, Action<int>? imagesDone = null)
+        long seed, int batch = 200, Action<int>? imagesDone = null, Func<int, int, long, int, SampleRequest>? request = null, int? classCount = null)
     {
-        int classes = pipeline.Spec.NumClasses;
+        int classes = classCount ?? pipeline.Spec.NumClasses;
+        request ??= (c, take, s, _) => new SampleRequest(c, take, coherence, guidance, s);
         var perClass = new int[classes];
         for (int i = 0; i < n; i++) perClass[i % classes]++;
         var chunks = new List<Tensor>();
@@ -64,7 +69,7 @@ public sealed class Evaluator
                 int take = Math.Min(perChunk, perClass[c]);
                 if (take == 0) continue;
                 perClass[c] -= take;
-                jobs.Add(new SampleRequest(c, take, coherence, guidance, Seed(seed, c, chunk)));
+                jobs.Add(request(c, take, Seed(seed, c, chunk), chunk));
             }
             var images = pipeline.Sample(jobs, settings);
             for (int j = 0; j < jobs.Count; j++)

@@ -7,11 +7,13 @@ using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
 using CadStream.Host.Cli;
 using CadStream.Host.Configuration;
+using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Runtime;
+using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 
@@ -30,6 +32,8 @@ public sealed class ExperimentCommand : ICommand
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
+        new("condition", "label (class models) | text (text models on generated captions naming the noisy labels; prompt accuracy on held-out prompts)", "label", ValueName: "KIND"),
+        new("text-cache", "folder for the captions' token states (--condition text)", "data/text-cache", ValueName: "DIR"),
         new("models", "comma list of clean, baseline, filtered, weighted, cad", "clean,baseline,filtered,weighted,cad", ValueName: "LIST"),
         new("steps", "training steps per model", "1500", ValueName: "N"),
         new("batch", "batch size", "64", ValueName: "B"),
@@ -65,8 +69,11 @@ public sealed class ExperimentCommand : ICommand
         if (noise is not ("entropy" or "temperature")) throw new UsageException($"--noise must be entropy or temperature (got '{noise}')");
         int seed = a.Int("seed");
         var outDir = a.RequireString("out");
+        var condition = a.RequireString("condition").ToLowerInvariant();
+        if (condition is not ("label" or "text")) throw new UsageException($"--condition must be label or text (got '{condition}')");
+        bool text = condition == "text";
         var evalSettings = new EvalSettings { N = a.Int("n", 10, 1_000_000), SweepN = a.Int("sweep-n", 10, 1_000_000), Steps = a.Int("eval-steps", 1, 1000), Seed = seed };
-        Directory.CreateDirectory(outDir);
+        Directory.CreateDirectory(Path.Combine(outDir, "models"));
         var total = Stopwatch.StartNew();
 
         var device = TorchRuntime.Initialize();
@@ -75,6 +82,10 @@ public sealed class ExperimentCommand : ICommand
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), evalSettings.N);
         double beta = a.Double("beta", 1e-6, 1e6);
         var clean = TrainCommand.LoadPairs("none", seed, null, null, 0.5);
+        using var encoder = text ? new LazyTextEncoder(cacheCapacity: 8192) : null;
+        var textNull = encoder is null ? null : PromptEncoding.Encode(encoder, "");
+        // Text models read each pair's generated caption (naming its noisy label, so a wrong label is a wrong caption).
+        PairSet Condition(PairSet pairs, int s) => encoder is null ? pairs : CaptionedPairs.Caption(pairs, encoder, s, a.RequireString("text-cache"), cancel);
 
         var runs = models.Select(m => (Name: m, Seed: seed)).Concat(models.Where(twice.Contains).Select(m => (Name: m, Seed: seed + 1))).ToList();
         var rows = new List<Row>();
@@ -89,25 +100,55 @@ public sealed class ExperimentCommand : ICommand
             var noisy = TrainCommand.LoadPairs(noise, runSeed, null, noise == "temperature" ? classifierPath : null, beta);
             if (runSeed == seed) wrong = noisy.Labels.Zip(clean.Labels).Count(p => p.First != p.Second) / (double)noisy.Count;
             var mode = name == "clean" ? TrainingMode.Cfg : TrainingModes.Parse(name);
-            var config = CadStreamSettings.Complete(new ModelSpec
-            {
-                Id = name, Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = runSeed,
-            });
-            var clock = Stopwatch.StartNew();
-            Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
-            using var trainer = new CadTrainer(config, device);
-            var line = new ProgressLine();
-            var final = OfflineTraining.Run(trainer, name == "clean" ? TrainCommand.LoadPairs("none", runSeed, null, null, 0.5) : noisy, steps, batch, runSeed,
-                p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
-            line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
-            if (cancel.IsCancellationRequested) throw new OperationCanceledException();
-            double trainSeconds = clock.Elapsed.TotalSeconds;
             var snapshotPath = Path.Combine(outDir, "models", tag + ".cadsnap");
-            var snapshot = trainer.ToSnapshot(1, includeTrainingState: false);
-            snapshot.Save(snapshotPath);
+            // A run of hours is resumable: a model whose snapshot and record match these settings is not
+            // trained again, and one already evaluated on this grid keeps its rows.
+            var key = new RunKey(condition, mode.Name(), steps, batch, width, lr, noise, beta, runSeed, grid, evalSettings.N, evalSettings.Steps);
+            var recordPath = Path.Combine(outDir, "models", tag + ".json");
+            var record = RunRecord.Read(recordPath, key);
+            if (record?.Rows is { Count: > 0 } kept && File.Exists(snapshotPath))
+            {
+                Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] trained and evaluated before with these settings ({recordPath}): kept");
+                rows.AddRange(kept);
+                trained.Add(new Trained(name, runSeed, record.TrainSeconds));
+                continue;
+            }
+            CadSnapshot snapshot;
+            double trainSeconds;
+            double finalLoss;
+            bool reused = record is not null && File.Exists(snapshotPath);
+            if (reused)
+            {
+                Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] trained before with these settings ({snapshotPath}, {record!.TrainSeconds:F0} s): evaluating it");
+                snapshot = CadSnapshot.Load(snapshotPath);
+                trainSeconds = record.TrainSeconds;
+                finalLoss = record.FinalLoss;
+            }
+            else
+            {
+                var config = CadStreamSettings.Complete(new ModelSpec
+                {
+                    Id = name, Kind = text ? "text" : "class", Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = runSeed,
+                });
+                var clock = Stopwatch.StartNew();
+                Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
+                using var trainer = new CadTrainer(config, device, textNull) { TextEncoder = encoder?.Identity };
+                var line = new ProgressLine();
+                var trainingPairs = Condition(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, null, null, 0.5) : noisy, runSeed);
+                var final = OfflineTraining.Run(trainer, trainingPairs, steps, batch, runSeed,
+                    p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
+                line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
+                if (cancel.IsCancellationRequested) throw new OperationCanceledException();
+                trainSeconds = clock.Elapsed.TotalSeconds;
+                finalLoss = final.SmoothedLoss;
+                snapshot = trainer.ToSnapshot(1, includeTrainingState: false);
+                snapshot.Save(snapshotPath);
+                new RunRecord(key, trainSeconds, finalLoss, null).Write(recordPath);
+            }
 
             // The CAD model's own report (coherence and guidance sweeps, grids) for the first seed.
-            if (name == "cad" && runSeed == seed)
+            // (Class models only: the sweeps ask by label.)
+            if (name == "cad" && runSeed == seed && !text)
             {
                 var reportLine = new ProgressLine();
                 new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, text => reportLine.Update($"[{tag}] {text}"))
@@ -115,21 +156,24 @@ public sealed class ExperimentCommand : ICommand
                 reportLine.Finish($"[{tag}] report written");
             }
             // Every model on the same guidance grid, same seeds of the starting noise.
-            using var model = snapshot.CreateDenoiser(device);
+            using var model = encoder is null ? snapshot.CreateDenoiser(device) : snapshot.CreateDenoiser(device, encoder.Identity);
             var pipeline = new CadPipeline(model, device);
             var gridLine = new ProgressLine();
+            var modelRows = new List<Row>();
             foreach (var w in grid)
             {
                 using var set = Evaluator.Generate(pipeline, evalSettings.N, 1.0, w, new SamplerSettings(evalSettings.Steps), evalSettings.Seed, evalSettings.Batch,
-                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"));
+                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"), encoder is null ? null : HeldOutPromptRequests(encoder, snapshot.Spec, w));
                 var m = evaluator.Score(set, 1.0, w);
-                rows.Add(new Row(name, mode.Name(), w, m.Fid, m.Accuracy, runSeed, m.Precision, m.Recall, m.Density, m.Coverage, trainSeconds, final.SmoothedLoss));
+                modelRows.Add(new Row(name, mode.Name(), w, m.Fid, m.Accuracy, runSeed, m.Precision, m.Recall, m.Density, m.Coverage, trainSeconds, finalLoss));
             }
-            gridLine.Finish($"[{tag}] " + string.Join("; ", rows.Where(r => r.Name == name && r.Seed == runSeed).Select(r => $"w={r.Guidance}: FID {r.Fid:F2}, accuracy {r.Accuracy:F3}")));
+            rows.AddRange(modelRows);
+            new RunRecord(key, trainSeconds, finalLoss, modelRows).Write(recordPath);
+            gridLine.Finish($"[{tag}] " + string.Join("; ", modelRows.Select(r => $"w={r.Guidance}: FID {r.Fid:F2}, accuracy {r.Accuracy:F3}")));
             trained.Add(new Trained(name, runSeed, trainSeconds));
         }
 
-        var summary = new RunSummary(models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
+        var summary = new RunSummary(condition, models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
             evalSettings, EvaluationRun.FeaturesNote, EvaluationRun.Machine(), total.Elapsed.TotalSeconds, rows);
         File.WriteAllText(Path.Combine(outDir, "comparison.json"), JsonSerializer.Serialize(summary, EvaluationRun.Json));
         Plots.ModeComparison(rows.Where(r => r.Seed == seed).Select(r => ($"{r.Name} (w={r.Guidance})",
@@ -140,6 +184,19 @@ public sealed class ExperimentCommand : ICommand
         return 0;
     }
 
+    /// <summary>
+    /// A text model's evaluation requests: class k is asked for with one of its held-out prompts (wordings no
+    /// training caption used, in turn per chunk) at c = 1, against the mode's default negative; labelled k so
+    /// the classifier's agreement is the prompt accuracy.
+    /// </summary>
+    static Func<int, int, long, int, SampleRequest> HeldOutPromptRequests(ITextEncoder encoder, ModelSpec spec, double guidance) => (k, take, s, chunk) =>
+    {
+        var prompts = Data.Captions.CaptionGenerator.HeldOutPrompts(k);
+        var prompt = prompts[chunk % prompts.Count];
+        var negative = PromptEncoding.NegativeFor(spec, null, s);
+        return SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, prompt), PromptEncoding.Encode(encoder, negative), take, 1.0, guidance, s, label: k);
+    };
+
     static string[] List(string value, string option)
     {
         var list = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -149,13 +206,39 @@ public sealed class ExperimentCommand : ICommand
     }
 
     sealed record Trained(string Name, int Seed, double Seconds);
+
+    /// <summary>What makes two runs of one model the same run.</summary>
+    sealed record RunKey(string? Condition, string Mode, long Steps, int Batch, int Width, double LearningRate, string Noise, double Beta, int Seed,
+        double[] Grid, int EvalN, int EvalSteps)
+    {
+        public bool Matches(RunKey o) => (Condition ?? "label") == (o.Condition ?? "label") && Mode == o.Mode && Steps == o.Steps && Batch == o.Batch && Width == o.Width && LearningRate == o.LearningRate
+            && Noise == o.Noise && Beta == o.Beta && Seed == o.Seed;
+        public bool SameEvaluation(RunKey o) => Grid.SequenceEqual(o.Grid) && EvalN == o.EvalN && EvalSteps == o.EvalSteps;
+    }
+
+    /// <summary>A model's training record next to its snapshot; its rows once evaluated.</summary>
+    sealed record RunRecord(RunKey Key, double TrainSeconds, double FinalLoss, List<Row>? Rows)
+    {
+        /// <summary>The record when it was made with the same training settings; its rows only when also evaluated the same way.</summary>
+        public static RunRecord? Read(string path, RunKey key)
+        {
+            if (!File.Exists(path)) return null;
+            RunRecord? r;
+            try { r = JsonSerializer.Deserialize<RunRecord>(File.ReadAllText(path)); }
+            catch (JsonException) { return null; }
+            if (r is null || !r.Key.Matches(key)) return null;
+            return r.Key.SameEvaluation(key) ? r : r with { Rows = null };
+        }
+
+        public void Write(string path) => File.WriteAllText(path, JsonSerializer.Serialize(this, new JsonSerializerOptions { WriteIndented = true }));
+    }
 }
 
 /// <summary>One evaluated point of the comparison: a model (name, mode, seed) at one guidance rate.</summary>
 public sealed record Row(string Name, string Mode, double Guidance, double Fid, double Accuracy, int Seed,
     double Precision, double Recall, double Density, double Coverage, double TrainSeconds, double FinalLoss);
 
-public sealed record RunSummary(string[] Models, string[] SecondSeed, double[] GuidanceGrid, long Steps, int Batch, int Width, double LearningRate,
+public sealed record RunSummary(string Condition, string[] Models, string[] SecondSeed, double[] GuidanceGrid, long Steps, int Batch, int Width, double LearningRate,
     string Noise, int Seed, int TrainImages, double WrongLabelFraction, EvalSettings Eval, string Features, string Machine, double Seconds, List<Row> Rows);
 
 /// <summary>The comparison's README: matched guidance, best FID, margins, the whole grid.</summary>
@@ -172,7 +255,9 @@ public static class ComparisonReport
     {
         var b = new StringBuilder();
         var summaries = Summaries(s.Rows).ToList();
-        b.AppendLine("# CAD against baseline, filtered, weighted and clean on noisy Fashion-MNIST");
+        bool text = s.Condition == "text";
+        b.AppendLine(text ? "# Text models: CAD against baseline, filtered, weighted and clean on captioned noisy Fashion-MNIST"
+                          : "# CAD against baseline, filtered, weighted and clean on noisy Fashion-MNIST");
         b.AppendLine();
         b.AppendLine($"Same budget for every model: U-Net width {s.Width}, {s.Steps} steps of batch {s.Batch}, AdamW lr {s.LearningRate}, seed {s.Seed}" +
                      (s.SecondSeed.Length > 0 ? $" (and {s.Seed + 1} for {string.Join(", ", s.SecondSeed)})" : "") + ". " +
@@ -181,6 +266,11 @@ public static class ComparisonReport
                      "with it; cad trains without dropout and is sampled with coherence-aware guidance (the c = 0 branch). Every model is evaluated on the same " +
                      $"grid w = {string.Join(", ", s.GuidanceGrid)}.");
         b.AppendLine($"Evaluation: {s.Eval.N} generated images per point (class-balanced) against {s.Eval.N} real test images, DDIM {s.Eval.Steps} steps; features: {s.Features}.");
+        if (text)
+            b.AppendLine("Text: each training image's caption is generated for its noisy label (a wrong label is a wrong caption) and read through the frozen MiniLM; " +
+                         "classic modes drop the caption to the empty one for 10 % of pairs. Each class is asked for with its held-out prompts (wordings no training " +
+                         "caption used) against the mode's default negative (gibberish for cad, the empty caption otherwise); accuracy is the prompt accuracy, " +
+                         "the clean classifier's agreement with the class the prompt names.");
         b.AppendLine($"Machine: {s.Machine}. Wall time of the whole run: {s.Seconds / 60:F1} min.");
         b.AppendLine();
         b.AppendLine("## At matched guidance (w = 1) and at each model's best FID");
