@@ -2,13 +2,19 @@ using System.Diagnostics;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
+using CadStream.Host.Configuration;
+using CadStream.Host.Text;
+using CadStream.Model;
+using CadStream.Model.Training;
+using CadStream.Runtime;
 using CadStream.Text;
 
 /// <summary>
 /// Captions/s through the frozen MiniLM encoder (token states and pooled vectors) in batches, next to
 /// the package's own pooled-only encoder on the same captions in the same run (the anchor), plus the
 /// encoder's load time and the rate of cache hits. Captions come from the caption generator over
-/// Fashion-MNIST test images, so their lengths are the stream's.
+/// Fashion-MNIST test images, so their lengths are the stream's. Last, what one text trainer consumes: a
+/// text CAD model of the demo's size trained on those captions' token states, pairs/s, next to captions/s.
 /// </summary>
 sealed class TextBench : ICommand
 {
@@ -21,6 +27,9 @@ sealed class TextBench : ICommand
         new("threads", "ONNX Runtime threads per call (0 = one per core)", "0", ValueName: "N"),
         new("max-tokens", "most tokens per caption", "128", ValueName: "N"),
         new("spin", "let ONNX Runtime's threads spin while waiting", IsFlag: true),
+        new("train-steps", "steps of the text trainer whose consumption is measured (0 = skip)", "30", ValueName: "N"),
+        new("train-width", "that trainer's U-Net width", "32", ValueName: "C"),
+        new("train-batch", "that trainer's batch", "64", ValueName: "B"),
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
@@ -59,6 +68,22 @@ sealed class TextBench : ICommand
         Rate(captions, batch, c => cached.Encode(c), cancel); // fills the cache
         double hits = Rate(captions, batch, c => cached.Encode(c), cancel);
         Console.WriteLine($"cached_hit_captions_per_second {hits:F0}");
+
+        int steps = a.Int("train-steps", 0);
+        if (steps == 0) return 0;
+        int width = a.Int("train-width", 8, 1024), trainBatch = a.Int("train-batch", 1, 4096);
+        var device = TorchRuntime.Initialize();
+        int n = Math.Min(count, data.Count);
+        var pairs = new PairSet(data.Pixels[..(n * FashionMnist.ImageBytes)], n, 1, FashionMnist.Side, FashionMnist.Side, data.Labels[..n].Select(l => (int)l).ToArray(),
+            Enumerable.Repeat(1f, n).ToArray()).WithCaptions(new TokenBankCaptions(TokenBank.Build(encoder, captions[..n])));
+        var spec = CadStreamSettings.Complete(new ModelSpec { Id = "bench-text", Kind = "text", Dataset = FashionMnist.DatasetName, Width = width, Batch = trainBatch });
+        using var trainer = new CadTrainer(spec, device, PromptEncoding.Encode(encoder, "")) { TextEncoder = encoder.Identity };
+        OfflineTraining.Run(trainer, pairs, 3, trainBatch, seed: 0); // warm-up
+        var trainClock = Stopwatch.StartNew();
+        OfflineTraining.Run(trainer, pairs, steps, trainBatch, seed: 1, cancel: cancel);
+        double consumed = steps * trainBatch / trainClock.Elapsed.TotalSeconds;
+        Console.WriteLine($"text_trainer_pairs_per_second {consumed:F0}  # width {width}, batch {trainBatch}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, one trainer alone");
+        Console.WriteLine($"captions_over_trainer_consumption {ours / consumed:F2}");
         return 0;
     }
 
