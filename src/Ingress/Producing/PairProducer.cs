@@ -14,7 +14,7 @@ public sealed class PairProducer : IDisposable
     private readonly IProducer<string?, byte[]> producer;
     private long sent, delivered, failed;
     private volatile string? lastError;
-    private volatile string? lastClientError;
+    private volatile string? lastClientError, lastAuthError;
 
     public string Topic { get; }
     public PairFormat Format { get; }
@@ -32,7 +32,14 @@ public sealed class PairProducer : IDisposable
             producer = new ProducerBuilder<string?, byte[]>(ConfigFor(bootstrapServers, deliveryTimeout, extraConfig))
                 .SetLogHandler((_, _) => { })
                 // Kept for CheckReachable: "SASL authentication error: ..." says more than a time-out.
-                .SetErrorHandler((_, e) => lastClientError = e.Reason)
+                // A refused login says more than the "brokers are down" lines that follow it: it is kept.
+                .SetErrorHandler((_, e) =>
+                {
+                    bool auth = e.Code is ErrorCode.Local_Authentication or ErrorCode.SaslAuthenticationFailed
+                                || e.Reason.Contains("SASL", StringComparison.Ordinal) || e.Reason.Contains("SSL", StringComparison.Ordinal);
+                    if (auth || lastAuthError is null) lastClientError = e.Reason;
+                    if (auth) lastAuthError = e.Reason;
+                })
                 .Build();
         }
         catch (Exception e) when (e is KafkaException or ArgumentException)

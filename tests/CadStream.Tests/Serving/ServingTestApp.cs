@@ -34,6 +34,7 @@ public sealed class ServingTestApp : IAsyncDisposable
     public static ServingOptions FastOptions => new()
     {
         DefaultSteps = 4,
+        DefaultSampler = "ddim",
         SnapshotPollInterval = TimeSpan.FromMilliseconds(500),
     };
 
