@@ -76,6 +76,8 @@ public static class IdxReader
 public sealed class FashionMnist
 {
     public const int NumClasses = 10;
+    /// <summary>Images in the training split.</summary>
+    public const int TrainCount = 60000;
     public const int Side = 28;
     public const int ImageBytes = Side * Side;
     /// <summary>The name a model's configuration uses for this data set.</summary>

@@ -45,16 +45,19 @@ public sealed class ExperimentCommand : ICommand
         new("second-seed", "models also trained and evaluated with seed + 1 (comma list; empty: none)", "cad,baseline", ValueName: "LIST"),
         new("guidance", "the guidance grid every model is evaluated on (must hold 1)", "0,1,2,3", ValueName: "LIST"),
         new("classifier", "clean-label classifier (default: OUT/classifier.bin, trained when missing)", ValueName: "FILE"),
+        new("limit", "train on the first N training images only (0 = all 60000)", "0", ValueName: "N"),
         new("n", "generated and real images per grid point", "1000", ValueName: "N"),
         new("sweep-n", "images per sweep point (the first cad model only)", "500", ValueName: "N"),
         new("eval-steps", "DDIM steps when sampling", "25", ValueName: "N"),
         new("out", "results folder", "docs/results/cpu", ValueName: "DIR"),
+        new("report-only", "write README.md and comparison.png again from OUT/comparison.json, training and evaluating nothing", IsFlag: true),
     ];
 
     static readonly string[] Known = ["clean", "baseline", "filtered", "weighted", "cad"];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
     {
+        if (a.Flag("report-only")) return WriteReport(a.RequireString("out"));
         var models = List(a.RequireString("models"), "--models");
         var twice = List(a.RequireString("second-seed"), "--second-seed");
         var grid = a.RequireString("guidance").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -81,7 +84,9 @@ public sealed class ExperimentCommand : ICommand
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), classifierPath);
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), evalSettings.N);
         double beta = a.Double("beta", 1e-6, 1e6);
-        var clean = TrainCommand.LoadPairs("none", seed, null, null, 0.5);
+        int limitArg = a.Int("limit", 0);
+        int? limit = limitArg > 0 ? limitArg : null;
+        var clean = TrainCommand.LoadPairs("none", seed, limit, null, 0.5);
         using var encoder = text ? new LazyTextEncoder(cacheCapacity: 8192) : null;
         var textNull = encoder is null ? null : PromptEncoding.Encode(encoder, "");
         // Text models read each pair's generated caption (naming its noisy label, so a wrong label is a wrong caption).
@@ -97,13 +102,13 @@ public sealed class ExperimentCommand : ICommand
             done++;
             string tag = runSeed == seed ? name : $"{name}-seed{runSeed}";
             // The label noise follows the seed too: a second seed is a second draw of everything.
-            var noisy = TrainCommand.LoadPairs(noise, runSeed, null, noise == "temperature" ? classifierPath : null, beta);
+            var noisy = TrainCommand.LoadPairs(noise, runSeed, limit, noise == "temperature" ? classifierPath : null, beta);
             if (runSeed == seed) wrong = noisy.Labels.Zip(clean.Labels).Count(p => p.First != p.Second) / (double)noisy.Count;
             var mode = name == "clean" ? TrainingMode.Cfg : TrainingModes.Parse(name);
             var snapshotPath = Path.Combine(outDir, "models", tag + ".cadsnap");
             // A run of hours is resumable: a model whose snapshot and record match these settings is not
             // trained again, and one already evaluated on this grid keeps its rows.
-            var key = new RunKey(condition, mode.Name(), steps, batch, width, lr, noise, beta, runSeed, grid, evalSettings.N, evalSettings.Steps);
+            var key = new RunKey(condition, limitArg, mode.Name(), steps, batch, width, lr, noise, beta, runSeed, grid, evalSettings.N, evalSettings.Steps);
             var recordPath = Path.Combine(outDir, "models", tag + ".json");
             var record = RunRecord.Read(recordPath, key);
             if (record?.Rows is { Count: > 0 } kept && File.Exists(snapshotPath))
@@ -134,7 +139,7 @@ public sealed class ExperimentCommand : ICommand
                 Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
                 using var trainer = new CadTrainer(config, device, textNull) { TextEncoder = encoder?.Identity };
                 var line = new ProgressLine();
-                var trainingPairs = Condition(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, null, null, 0.5) : noisy, runSeed);
+                var trainingPairs = Condition(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, limit, null, 0.5) : noisy, runSeed);
                 var final = OfflineTraining.Run(trainer, trainingPairs, steps, batch, runSeed,
                     p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
                 line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
@@ -176,12 +181,31 @@ public sealed class ExperimentCommand : ICommand
         var summary = new RunSummary(condition, models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
             evalSettings, EvaluationRun.FeaturesNote, EvaluationRun.Machine(), total.Elapsed.TotalSeconds, rows);
         File.WriteAllText(Path.Combine(outDir, "comparison.json"), JsonSerializer.Serialize(summary, EvaluationRun.Json));
+        WriteFigures(summary, outDir);
+        Console.Error.WriteLine($"wrote {Path.Combine(outDir, "README.md")} in {total.Elapsed.TotalMinutes:F1} min");
+        return 0;
+    }
+
+    static int WriteReport(string outDir)
+    {
+        var path = Path.Combine(outDir, "comparison.json");
+        if (!File.Exists(path)) throw new UsageException($"--report-only: '{path}' does not exist (run the experiment first)");
+        var summary = JsonSerializer.Deserialize<RunSummary>(File.ReadAllText(path), EvaluationRun.Json)
+                      ?? throw new UsageException($"--report-only: '{path}' holds no comparison");
+        WriteFigures(summary, outDir);
+        Console.Error.WriteLine($"wrote {Path.Combine(outDir, "README.md")} from {path}");
+        return 0;
+    }
+
+    static void WriteFigures(RunSummary summary, string outDir)
+    {
+        var rows = summary.Rows;
+        var evalSettings = summary.Eval;
+        int seed = summary.Seed;
         Plots.ModeComparison(rows.Where(r => r.Seed == seed).Select(r => ($"{r.Name} (w={r.Guidance})",
             new QualityMetrics(evalSettings.N, 1.0, r.Guidance, r.Fid, r.Precision, r.Recall, r.Density, r.Coverage, r.Accuracy, []))).ToList(),
             Path.Combine(outDir, "comparison.png"));
-        File.WriteAllText(Path.Combine(outDir, "README.md"), ComparisonReport.Markdown(summary, a.RequireString("out")));
-        Console.Error.WriteLine($"wrote {Path.Combine(outDir, "README.md")} in {total.Elapsed.TotalMinutes:F1} min");
-        return 0;
+        File.WriteAllText(Path.Combine(outDir, "README.md"), ComparisonReport.Markdown(summary, outDir));
     }
 
     /// <summary>
@@ -208,10 +232,10 @@ public sealed class ExperimentCommand : ICommand
     sealed record Trained(string Name, int Seed, double Seconds);
 
     /// <summary>What makes two runs of one model the same run.</summary>
-    sealed record RunKey(string? Condition, string Mode, long Steps, int Batch, int Width, double LearningRate, string Noise, double Beta, int Seed,
+    sealed record RunKey(string? Condition, int Limit, string Mode, long Steps, int Batch, int Width, double LearningRate, string Noise, double Beta, int Seed,
         double[] Grid, int EvalN, int EvalSteps)
     {
-        public bool Matches(RunKey o) => (Condition ?? "label") == (o.Condition ?? "label") && Mode == o.Mode && Steps == o.Steps && Batch == o.Batch && Width == o.Width && LearningRate == o.LearningRate
+        public bool Matches(RunKey o) => (Condition ?? "label") == (o.Condition ?? "label") && Limit == o.Limit && Mode == o.Mode && Steps == o.Steps && Batch == o.Batch && Width == o.Width && LearningRate == o.LearningRate
             && Noise == o.Noise && Beta == o.Beta && Seed == o.Seed;
         public bool SameEvaluation(RunKey o) => Grid.SequenceEqual(o.Grid) && EvalN == o.EvalN && EvalSteps == o.EvalSteps;
     }
@@ -256,13 +280,15 @@ public static class ComparisonReport
         var b = new StringBuilder();
         var summaries = Summaries(s.Rows).ToList();
         bool text = s.Condition == "text";
-        b.AppendLine(text ? "# Text models: CAD against baseline, filtered, weighted and clean on captioned noisy Fashion-MNIST"
-                          : "# CAD against baseline, filtered, weighted and clean on noisy Fashion-MNIST");
+        var others = s.Models.Where(m => m != "cad").ToList();
+        string against = others.Count <= 1 ? string.Join("", others) : string.Join(", ", others.Take(others.Count - 1)) + " and " + others[^1];
+        b.AppendLine($"# {(text ? "Text models: " : "")}CAD against {against} on {(text ? "captioned " : "")}noisy Fashion-MNIST");
         b.AppendLine();
         b.AppendLine($"Same budget for every model: U-Net width {s.Width}, {s.Steps} steps of batch {s.Batch}, AdamW lr {s.LearningRate}, seed {s.Seed}" +
                      (s.SecondSeed.Length > 0 ? $" (and {s.Seed + 1} for {string.Join(", ", s.SecondSeed)})" : "") + ". " +
-                     $"Label noise: {s.Noise} protocol on the {s.TrainImages} training images, {s.WrongLabelFraction:P1} of labels wrong; `clean` trains on the true labels (the upper anchor).");
-        b.AppendLine("Guidance: baseline, filtered, weighted and clean train with classic classifier-free guidance (the null label for 10 % of pairs) and are sampled " +
+                     $"Label noise: {s.Noise} protocol on the {s.TrainImages} training images, {s.WrongLabelFraction:P1} of labels wrong" +
+                     (s.Models.Contains("clean") ? "; `clean` trains on the true labels (the upper anchor)." : "."));
+        b.AppendLine($"Guidance: the models other than cad train with classic classifier-free guidance ({(text ? "the empty caption" : "the null label")} for 10 % of pairs) and are sampled " +
                      "with it; cad trains without dropout and is sampled with coherence-aware guidance (the c = 0 branch). Every model is evaluated on the same " +
                      $"grid w = {string.Join(", ", s.GuidanceGrid)}.");
         b.AppendLine($"Evaluation: {s.Eval.N} generated images per point (class-balanced) against {s.Eval.N} real test images, DDIM {s.Eval.Steps} steps; features: {s.Features}.");
@@ -307,15 +333,16 @@ public static class ComparisonReport
         b.AppendLine();
         b.AppendLine("![accuracy against FID](comparison.png)");
         b.AppendLine();
-        if (s.Models.Contains("cad"))
-            b.AppendLine("CAD's own report (per-class accuracy, coherence and guidance sweeps, grids): [cad](cad/report.md). `comparison.json` holds every row " +
-                         "(`name`, `mode`, `guidance`, `fid`, `accuracy`, `seed`, and the other metrics).");
+        if (s.Models.Contains("cad") && !text)
+            b.AppendLine("CAD's own report (per-class accuracy, coherence and guidance sweeps, grids): [cad](cad/report.md).");
+        b.AppendLine("`comparison.json` holds every row (`name`, `mode`, `guidance`, `fid`, `accuracy`, `seed`, and the other metrics).");
         b.AppendLine();
         b.AppendLine("Reproduce with:");
         b.AppendLine();
         b.AppendLine("```sh");
         b.AppendLine("dotnet build src/Host -c Release");
-        b.AppendLine($"dotnet src/Host/bin/Release/net10.0/cadstream.dll experiment --models {string.Join(',', s.Models)} --second-seed {string.Join(',', s.SecondSeed)} " +
+        b.AppendLine($"dotnet src/Host/bin/Release/net10.0/cadstream.dll experiment {(text ? "--condition text " : "")}" +
+                     $"{(s.TrainImages < FashionMnist.TrainCount ? $"--limit {s.TrainImages} " : "")}--models {string.Join(',', s.Models)} --second-seed \"{string.Join(',', s.SecondSeed)}\" " +
                      $"--guidance {string.Join(',', s.GuidanceGrid.Select(g => g.ToString(CultureInfo.InvariantCulture)))} --steps {s.Steps} --batch {s.Batch} --width {s.Width} " +
                      $"--lr {s.LearningRate.ToString(CultureInfo.InvariantCulture)} --noise {s.Noise} --seed {s.Seed} --n {s.Eval.N} --sweep-n {s.Eval.SweepN} --eval-steps {s.Eval.Steps} --out {outDir}");
         b.AppendLine("```");
