@@ -152,11 +152,11 @@ public sealed class ExperimentCommand : ICommand
             }
 
             // The CAD model's own report (coherence and guidance sweeps, grids) for the first seed.
-            // (Class models only: the sweeps ask by label.)
-            if (name == "cad" && runSeed == seed && !text)
+            var prompts = encoder is null ? null : PromptEncoding.HeldOutRequests(encoder, snapshot.Spec);
+            if (name == "cad" && runSeed == seed)
             {
                 var reportLine = new ProgressLine();
-                new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, text => reportLine.Update($"[{tag}] {text}"))
+                new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, line => reportLine.Update($"[{tag}] {line}"), prompts, encoder?.Identity)
                     .Run(snapshotPath, snapshot, Path.Combine(outDir, name), $"{name}: mode {mode.Name()} on noisy Fashion-MNIST");
                 reportLine.Finish($"[{tag}] report written");
             }
@@ -168,7 +168,7 @@ public sealed class ExperimentCommand : ICommand
             foreach (var w in grid)
             {
                 using var set = Evaluator.Generate(pipeline, evalSettings.N, 1.0, w, new SamplerSettings(evalSettings.Steps), evalSettings.Seed, evalSettings.Batch,
-                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"), encoder is null ? null : HeldOutPromptRequests(encoder, snapshot.Spec, w));
+                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"), encoder is null ? null : (k, take, s, chunk) => prompts!(k, take, 1.0, w, s, chunk));
                 var m = evaluator.Score(set, 1.0, w);
                 modelRows.Add(new Row(name, mode.Name(), w, m.Fid, m.Accuracy, runSeed, m.Precision, m.Recall, m.Density, m.Coverage, trainSeconds, finalLoss));
             }
@@ -207,19 +207,6 @@ public sealed class ExperimentCommand : ICommand
             Path.Combine(outDir, "comparison.png"));
         File.WriteAllText(Path.Combine(outDir, "README.md"), ComparisonReport.Markdown(summary, outDir));
     }
-
-    /// <summary>
-    /// A text model's evaluation requests: class k is asked for with one of its held-out prompts (wordings no
-    /// training caption used, in turn per chunk) at c = 1, against the mode's default negative; labelled k so
-    /// the classifier's agreement is the prompt accuracy.
-    /// </summary>
-    static Func<int, int, long, int, SampleRequest> HeldOutPromptRequests(ITextEncoder encoder, ModelSpec spec, double guidance) => (k, take, s, chunk) =>
-    {
-        var prompts = Data.Captions.CaptionGenerator.HeldOutPrompts(k);
-        var prompt = prompts[chunk % prompts.Count];
-        var negative = PromptEncoding.NegativeFor(spec, null, s);
-        return SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, prompt), PromptEncoding.Encode(encoder, negative), take, 1.0, guidance, s, label: k);
-    };
 
     static string[] List(string value, string option)
     {
@@ -333,7 +320,7 @@ public static class ComparisonReport
         b.AppendLine();
         b.AppendLine("![accuracy against FID](comparison.png)");
         b.AppendLine();
-        if (s.Models.Contains("cad") && !text)
+        if (s.Models.Contains("cad"))
             b.AppendLine("CAD's own report (per-class accuracy, coherence and guidance sweeps, grids): [cad](cad/report.md).");
         b.AppendLine("`comparison.json` holds every row (`name`, `mode`, `guidance`, `fid`, `accuracy`, `seed`, and the other metrics).");
         b.AppendLine();

@@ -1,4 +1,5 @@
 using CadStream.Model;
+using CadStream.Model.Sampling;
 using CadStream.Text;
 
 namespace CadStream.Host.Text;
@@ -25,4 +26,17 @@ public static class PromptEncoding
     /// </summary>
     public static string NegativeFor(ModelSpec spec, string? negativePrompt, long seed) =>
         negativePrompt ?? GibberishNegative.DefaultFor(!spec.Mode.UsesClassicGuidance(), seed);
+
+    /// <summary>
+    /// A text model's evaluation requests: class k is asked for with one of its held-out prompts (wordings no
+    /// training caption uses, in turn per chunk), against the mode's default negative, and labelled k so the
+    /// classifier's agreement is the prompt accuracy.
+    /// </summary>
+    public static Func<int, int, double, double, long, int, SampleRequest> HeldOutRequests(ITextEncoder encoder, ModelSpec spec) =>
+        (k, take, c, w, seed, chunk) =>
+        {
+            var prompts = Data.Captions.CaptionGenerator.HeldOutPrompts(k);
+            var prompt = prompts[chunk % prompts.Count];
+            return SampleRequest.ForPrompt(Encode(encoder, prompt), Encode(encoder, NegativeFor(spec, null, seed)), take, c, w, seed, label: k);
+        };
 }

@@ -5,8 +5,8 @@ namespace CadStream.Tests.Host;
 
 /// <summary>
 /// Text models from the command line: `train --condition text` writes a text snapshot that names its
-/// encoder; `sample --prompt` draws from it, the same seed giving the same images; the condition flags
-/// of the other kind are usage errors.
+/// encoder; `sample --prompt` draws from it, the same seed giving the same images; `eval` measures it with
+/// held-out prompts; the condition flags of the other kind are usage errors.
 /// </summary>
 public class TextCliTests : IDisposable
 {
@@ -48,6 +48,15 @@ public class TextCliTests : IDisposable
             Assert.Equal(56 + 2 * 2, bitmap.Height);
         }
         Assert.Equal(first, Sample("a pair of trousers", "b.png"));
+
+        // eval asks a text model for each class with held-out prompts, with the sweeps.
+        var report = Path.Combine(folder, "report");
+        var eval = CliRunner.Run(["eval", "--snapshot", snapshot, "--classifier", CadStream.Tests.Model.TestClassifier.File, "--n", "20", "--sweep-n", "10",
+            "--steps", "2", "--out", report]);
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        var markdown = File.ReadAllText(Path.Combine(report, "report.md"));
+        Assert.Contains("Coherence sweep", markdown);
+        Assert.True(File.Exists(Path.Combine(report, "grid_coherence.png")));
     }
 
     [Fact]
