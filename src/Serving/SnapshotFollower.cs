@@ -23,6 +23,7 @@ public sealed class SnapshotFollower
     private readonly ConcurrentDictionary<string, SemaphoreSlim> gates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (long Version, string Sha256)> failed = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> lastErrors = new(StringComparer.Ordinal);
+    private long checks;
 
     public SnapshotFollower(ISnapshotStore store, IEnumerable<ModelHost> hosts, TimeSpan pollInterval, ILogger? logger = null)
     {
@@ -36,6 +37,9 @@ public sealed class SnapshotFollower
 
     /// <summary>Raised after a model switched to a new snapshot.</summary>
     public event Action<string, SnapshotInfo>? Loaded;
+
+    /// <summary>Checks of the store done (by notice or poll, any model, whatever they found): how a caller knows the follower had its chance.</summary>
+    public long Checks => Interlocked.Read(ref checks);
 
     /// <summary>The last load failure per model (cleared by a successful load).</summary>
     public IReadOnlyDictionary<string, string> LastErrors => lastErrors;
@@ -116,7 +120,11 @@ public sealed class SnapshotFollower
             // Store unreachable, version pruned between read and fetch, out of memory...: try again at the next poll.
             return Fail(modelId, e);
         }
-        finally { gate.Release(); }
+        finally
+        {
+            gate.Release();
+            Interlocked.Increment(ref checks);
+        }
     }
 
     /// <summary>The record of a kept version; <see cref="SnapshotNotFoundException"/> when the store does not keep it.</summary>

@@ -60,7 +60,7 @@ public sealed class PairConsumer : IDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Thread? thread;
-    private long accepted, rejected, deadLettered;
+    private long accepted, rejected, deadLettered, polls, commitChecks;
     private volatile bool isPaused;
     private volatile int inFlight;
     private volatile TopicPartition[] assignment = [];
@@ -163,6 +163,13 @@ public sealed class PairConsumer : IDisposable
     public IReadOnlyDictionary<TopicPartition, long> Lag => new Dictionary<TopicPartition, long>(lag);
     /// <summary>Per partition: the last offset this consumer committed (the next one to read).</summary>
     public IReadOnlyDictionary<TopicPartition, long> CommittedOffsets => new Dictionary<TopicPartition, long>(committed);
+    /// <summary>
+    /// Polls made (each also applied durable marks and offered waiting pairs). Lets a caller wait until the
+    /// consumer has had its chance to act, rather than for a fixed time, before checking that it did not.
+    /// </summary>
+    public long Polls => Interlocked.Read(ref polls);
+    /// <summary>Times the consumer looked for commits due (every <see cref="PairConsumerOptions.CommitInterval"/>), whether or not one was.</summary>
+    public long CommitChecks => Interlocked.Read(ref commitChecks);
     /// <summary>Ends when the consumer stops; faulted if it failed (a fatal Kafka error or a sink exception).</summary>
     public Task Completion => completion.Task;
 
@@ -224,6 +231,7 @@ public sealed class PairConsumer : IDisposable
                 CommitDue(force: false);
                 UpdateLag();
                 ConsumeResult<byte[]?, byte[]?>? record;
+                Interlocked.Increment(ref polls);
                 try
                 {
                     record = consumer.Consume(TimeSpan.FromMilliseconds(isPaused ? 50 : 100));
@@ -399,6 +407,7 @@ public sealed class PairConsumer : IDisposable
         nextCommit = now + (long)(options.CommitInterval.TotalSeconds * Stopwatch.Frequency);
         var due = ledger.CommitsDue();
         if (due.Count > 0) Commit(consumer, due);
+        Interlocked.Increment(ref commitChecks);
     }
 
     void Commit(IConsumer<byte[]?, byte[]?> c, IReadOnlyList<TopicPartitionOffset> due)

@@ -68,7 +68,10 @@ public sealed class FailoverTests(ITestOutputHelper output)
             survivor = await StartNodeAsync(Settings(["trainer"], [model], redis: redis.Endpoint, seeds: [AddressOf(front)]), log, "survivor");
             await WaitUntilAsync(() => UpMembers(front) == 3, TimeSpan.FromSeconds(30), () => "the second trainer to join");
             string survivorAddress = AddressOf(survivor);
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            // The victim goes on storing snapshots with the second trainer up: the model (one shard) stayed put.
+            long joinedAt = Latest(history)!.Value.Version;
+            await WaitUntilAsync(() => Latest(history)?.Version >= joinedAt + 2, TimeSpan.FromSeconds(60),
+                () => $"two more snapshots after the second trainer joined (from v{joinedAt}; latest {Latest(history)})");
             Assert.Equal(victimAddress, await TrainingNodeAsync(http));
 
             var before = Latest(history)!.Value;
@@ -98,7 +101,9 @@ public sealed class FailoverTests(ITestOutputHelper output)
 
             // Some more load on the survivor, then every produced pair must end up committed: reflected in
             // a stored snapshot, including those the victim trained but never stored.
-            await Task.Delay(TimeSpan.FromSeconds(4));
+            long acceptedAfter = front.Consumer!.Accepted;
+            await WaitUntilAsync(() => front.Consumer!.Accepted >= acceptedAfter + 30 && Latest(history)?.Version > after.Version + 1,
+                TimeSpan.FromSeconds(60), () => $"30 more pairs and two more snapshots on the survivor (have {front.Consumer!.Accepted - acceptedAfter}, latest {Latest(history)})");
             stopProducing.Cancel();
             long produced = await producing;
             log.Write($"produced {produced} pairs");
@@ -111,8 +116,10 @@ public sealed class FailoverTests(ITestOutputHelper output)
             // back through the ingest node's redelivery, not through Kafka: the consumer never re-read anything.
             Assert.True(log.Count(Resent) > resendsBefore, "the ingest node re-sent nothing after the kill");
 
-            // Counters never went back, across both trainers.
-            await Task.Delay(500);
+            // Counters never went back, across both trainers (the watcher has caught up with the store's latest).
+            long storedLatest = (long)await db.HashGetAsync($"cad:model:{ModelId}:latest", "version");
+            await WaitUntilAsync(() => Latest(history)?.Version == storedLatest, TimeSpan.FromSeconds(10),
+                () => $"the watcher to see v{storedLatest} (latest {Latest(history)})");
             var seen = history.ToArray();
             for (int i = 1; i < seen.Length; i++)
             {

@@ -189,7 +189,10 @@ public sealed class NodeLossTests(ITestOutputHelper output)
             // The seed's consumer takes both partitions.
             await WaitUntilAsync(() => seed.Consumer?.Assignment.Count == 2, TimeSpan.FromSeconds(60),
                 () => "the seed's consumer to take over the second partition");
-            await Task.Delay(TimeSpan.FromSeconds(3));
+            // More load after the take-over: the seed reads 40 more pairs before the producer stops.
+            long acceptedAtTakeOver = seed.Consumer!.Accepted;
+            await WaitUntilAsync(() => seed.Consumer!.Accepted >= acceptedAtTakeOver + 40, TimeSpan.FromSeconds(60),
+                () => $"40 more pairs through the seed (have {seed.Consumer!.Accepted - acceptedAtTakeOver})");
             stop.Cancel();
             long produced = await producing;
             await WaitForAllCommittedAsync(kafka, seed.Consumer!, TimeSpan.FromSeconds(120));

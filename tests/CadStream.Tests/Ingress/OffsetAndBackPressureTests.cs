@@ -14,6 +14,13 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     static readonly TopicPartition P0 = new(IngressTopics.Pairs, new Partition(0));
 
+    /// <summary>Waits until the consumer's counter has moved on by <paramref name="more"/>: it had that many chances to act.</summary>
+    static Task HadChances(PairConsumer consumer, Func<PairConsumer, long> counter, long more)
+    {
+        long from = counter(consumer);
+        return WaitUntil(() => counter(consumer) >= from + more, Patience, () => $"{more} more rounds of the consumer (have {counter(consumer) - from})");
+    }
+
     [Fact]
     public async Task Offsets_are_committed_only_when_durable_and_a_restart_redelivers_the_rest()
     {
@@ -27,8 +34,9 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
         try
         {
             await WaitUntil(() => first.Count == 9 && consumer.DeadLettered == 1, Patience, () => $"9 pairs, 1 dead letter (have {first.Count}, {consumer.DeadLettered})");
-            // Handed to the sink, dead letter acknowledged, but nothing durable: nothing committed.
-            await Task.Delay(500);
+            // Handed to the sink, dead letter acknowledged, but nothing durable: nothing committed, though the
+            // consumer has looked for commits due twice since.
+            await HadChances(consumer, c => c.CommitChecks, 2);
             Assert.Equal(Offset.Unset.Value, CommittedOffset(kafka, P0));
             Assert.Equal(10, consumer.InFlight);
 
@@ -71,7 +79,11 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
             foreach (var id in ids) Send(producer, id, GoodJson(id, label: ids.IndexOf(id) % 10));
 
         await WaitUntil(() => consumer.IsPaused && sink.Refusals > 0, Patience, () => $"a paused consumer (paused {consumer.IsPaused}, refusals {sink.Refusals})");
-        await Task.Delay(7000); // longer than max.poll.interval.ms
+        // Paused for longer than max.poll.interval.ms (the property under test is about that time), polling all along.
+        var pausedFor = System.Diagnostics.Stopwatch.StartNew();
+        long pollsAtPause = consumer.Polls;
+        await WaitUntil(() => pausedFor.Elapsed > TimeSpan.FromMilliseconds(6000 + 1000) && consumer.Polls > pollsAtPause + 50, Patience,
+            () => $"7 s paused with polls going on (have {pausedFor.Elapsed.TotalSeconds:F1} s, {consumer.Polls - pollsAtPause} polls)");
         Assert.Equal(0, sink.Count);
         Assert.True(consumer.IsPaused);
         Assert.Equal(0, revocations);
@@ -80,7 +92,9 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
 
         sink.Refuse = false;
         await WaitUntil(() => sink.Count >= 40, Patience, () => $"40 pairs (have {sink.Count})");
-        await Task.Delay(500);
+        // Read to the end of every partition, and polled on: a duplicate would have arrived by now.
+        await WaitUntil(() => consumer.Lag.Count == 4 && consumer.Lag.Values.All(l => l == 0), Patience, () => $"no lag (have {string.Join(", ", consumer.Lag.Values)})");
+        await HadChances(consumer, c => c.Polls, 10);
         Assert.Equal(40, sink.Count); // no duplicates
         Assert.Equal(ids.Order(), sink.Pairs.Select(p => p.Id).Order());
         Assert.Equal(40, sink.Pairs.Select(p => (p.Position.Partition, p.Position.Offset)).Distinct().Count());
@@ -98,7 +112,7 @@ public sealed class OffsetAndBackPressureTests(ITestOutputHelper output)
             for (int i = 0; i < 12; i++) Send(producer, "k", GoodJson($"m-{i}"));
 
         await WaitUntil(() => sink.Count == 5 && consumer.IsPaused, Patience, () => $"5 pairs and a pause (have {sink.Count}, paused {consumer.IsPaused})");
-        await Task.Delay(1000);
+        await HadChances(consumer, c => c.Polls, 10);
         Assert.Equal(5, sink.Count);
 
         consumer.MarkDurableUpTo(new Dictionary<TopicPartition, long> { [P0] = 4 });

@@ -107,7 +107,7 @@ public sealed class ModelHostTests : IAsyncLifetime
     public async Task A_swap_lets_the_running_batch_finish_on_its_weights_then_frees_them()
     {
         var running = host.SampleAsync(new SampleJob(1, Steps: 300, Seed: 1));
-        await Task.Delay(100);
+        while (host.QueueLength > 0) await Task.Delay(5);  // the sampling thread has taken it, on v1
         Assert.True(host.Install(Info(TinySnapshots.V2, 2), TinySnapshots.V2));
         Assert.Equal(2, host.Current?.Version);
         if (!running.IsCompleted) Assert.Equal(0, host.ModelsDisposed);  // still in use by the running batch

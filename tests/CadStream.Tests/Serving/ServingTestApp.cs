@@ -67,6 +67,19 @@ public sealed class ServingTestApp : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits until the snapshot follower has checked the store <paramref name="times"/> more times: what was published before has been seen.</summary>
+    public async Task FollowerCheckedAsync(int times = 2, double seconds = 20)
+    {
+        long from = Runtime.Follower.Checks;
+        var clock = Stopwatch.StartNew();
+        while (Runtime.Follower.Checks < from + times)
+        {
+            if (clock.Elapsed.TotalSeconds > seconds)
+                throw new TimeoutException($"the snapshot follower checked the store {Runtime.Follower.Checks - from} times in {seconds} s, not {times}");
+            await Task.Delay(20);
+        }
+    }
+
     public Task<HttpResponseMessage> PostSamplesAsync(string json, string model = TinySnapshots.ModelId) =>
         Http.PostAsync($"/v1/models/{model}/samples", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
 

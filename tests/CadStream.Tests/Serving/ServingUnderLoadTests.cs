@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using CadStream.Serving;
@@ -55,7 +56,7 @@ public sealed class ServingUnderLoadTests
         await using var app = await ServingTestApp.StartAsync();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(40));
         var seenV2 = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        int afterV2 = 0;
+        int afterV2 = 0, onV1 = 0;
         var failures = new List<string>();
 
         async Task<List<long>> Client(int seed)
@@ -73,13 +74,20 @@ public sealed class ServingUnderLoadTests
                 using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
                 var v = doc.RootElement.GetProperty("snapshotVersion").GetInt64();
                 versions.Add(v);
+                if (v == 1) Interlocked.Increment(ref onV1);
                 if (v == 2) { seenV2.TrySetResult(); Interlocked.Increment(ref afterV2); }
             }
             return versions;
         }
 
         var clients = Enumerable.Range(0, 3).Select(Client).ToArray();
-        await Task.Delay(300);  // requests are flowing on v1
+        // Requests are flowing on v1 (three answered) before v2 is published.
+        var flowing = Stopwatch.StartNew();
+        while (Volatile.Read(ref onV1) < 3)
+        {
+            Assert.True(flowing.Elapsed < TimeSpan.FromSeconds(30), $"{onV1} answers on v1 in 30 s; failures: {string.Join("; ", failures)}");
+            await Task.Delay(10);
+        }
         await app.Store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V2, 2, 2, 16);
         await seenV2.Task.WaitAsync(TimeSpan.FromSeconds(20));
         var perClient = await Task.WhenAll(clients);

@@ -75,7 +75,7 @@ public sealed class VersionPinningTests
 
         // A new snapshot arrives (the follower hears of it): the pin holds.
         await app.Store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V3, 3, 3, 24);
-        await Task.Delay(TimeSpan.FromSeconds(2));  // several poll intervals (0.5 s) and the store's notice
+        await app.FollowerCheckedAsync();  // the store's notice or a poll after it: the follower knows of v3
         Assert.Equal(1, app.Host.Current?.Version);
         Assert.Equal(1, await SampledVersionAsync(app));
         Assert.Equal(3, await SampledVersionAsync(app, """, "snapshotVersion": 3"""));  // still reachable by name
@@ -104,7 +104,7 @@ public sealed class VersionPinningTests
         await app.Store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V1, 1, 1, 8);
         await app.Store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V2, 2, 2, 16);
         await app.WaitForVersionAsync(1);
-        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        await app.FollowerCheckedAsync();  // v2 was in the store all along: checked again, it is not taken
         Assert.Equal(1, app.Host.Current?.Version);
         Assert.Equal(1, app.Host.PinnedVersion);
     }

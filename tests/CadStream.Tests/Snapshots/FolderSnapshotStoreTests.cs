@@ -52,11 +52,24 @@ public sealed class FolderSnapshotStoreTests : SnapshotStoreContract
         var servingSide = await StoreAsync();
         var id = NewModelId();
         await trainerSide.PublishAsync(id, Blob(500, 1), 1, 1, 1);
+        var marker = NewModelId();
         var heard = Channel.CreateUnbounded<SnapshotNotice>();
-        await using var sub = servingSide.Subscribe(n => { if (n.ModelId == id) heard.Writer.TryWrite(n); return Task.CompletedTask; });
+        var markers = Channel.CreateUnbounded<SnapshotNotice>();
+        await using var sub = servingSide.Subscribe(n =>
+        {
+            if (n.ModelId == id) heard.Writer.TryWrite(n);
+            if (n.ModelId == marker) markers.Writer.TryWrite(n);
+            return Task.CompletedTask;
+        });
         await trainerSide.PublishAsync(id, Blob(500, 2), 2, 2, 2);
         Assert.Equal(new SnapshotNotice(id, 2), await ReadAsync(heard.Reader, 5));
-        await Task.Delay(500);
+        // Two more snapshots of another model, each heard by a later poll: the second poll began after the first
+        // had scanned every model, so a second announcement of version 2 would have come by now.
+        for (int v = 1; v <= 2; v++)
+        {
+            await trainerSide.PublishAsync(marker, Blob(500, 10 + v), v, v, v);
+            Assert.Equal(new SnapshotNotice(marker, v), await ReadAsync(markers.Reader, 5));
+        }
         Assert.False(heard.Reader.TryRead(out var extra), $"announced twice: {extra}");
     }
 }

@@ -124,9 +124,10 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
         await using var other = await RedisSnapshotStore.ConnectAsync(redis.Endpoint, new RedisSnapshotStoreOptions { KeyPrefix = "elsewhere:" });
         await using var plain = await RedisSnapshotStore.ConnectAsync(redis.Endpoint);
         var id = NewModelId();
+        var marker = NewModelId();
         var heardOnDefault = Channel.CreateUnbounded<SnapshotNotice>();
         var heardOnOther = Channel.CreateUnbounded<SnapshotNotice>();
-        await using var s1 = plain.Subscribe(n => { if (n.ModelId == id) heardOnDefault.Writer.TryWrite(n); return Task.CompletedTask; });
+        await using var s1 = plain.Subscribe(n => { if (n.ModelId == id || n.ModelId == marker) heardOnDefault.Writer.TryWrite(n); return Task.CompletedTask; });
         await using var s2 = other.Subscribe(n => { if (n.ModelId == id) heardOnOther.Writer.TryWrite(n); return Task.CompletedTask; });
         await SubscribersAsync("cad:snapshots", 1);
         await SubscribersAsync("elsewhere:snapshots", 1);
@@ -137,8 +138,11 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
         Assert.True(await Db.KeyExistsAsync($"elsewhere:model:{id}:snapshot:1"));
         Assert.False(await Db.KeyExistsAsync($"cad:model:{id}:latest"));
         Assert.Null(await plain.GetLatestAsync(id));
-        await Task.Delay(300);
-        Assert.False(heardOnDefault.Reader.TryRead(out _));
+        // A notice on the default prefix, published after: a subscriber hears its channel in publish order, so the
+        // first thing the default side hears is this one, never the other prefix's.
+        await plain.PublishAsync(marker, Blob(100, 16), 1, 1, 1);
+        Assert.Equal(new SnapshotNotice(marker, 1), await ReadAsync(heardOnDefault.Reader));
+        Assert.False(heardOnDefault.Reader.TryRead(out var extra), $"heard {extra}");
     }
 
     [Fact]
@@ -171,10 +175,19 @@ public sealed class RedisSnapshotStoreTests(RedisServer redis) : SnapshotStoreCo
         var id = NewModelId();
         // Published before the listener subscribed: it stands for a notice sent while the listener was cut off.
         await publisher.PublishAsync(id, Blob(3000, 15), 4, 1, 1);
+        var marker = NewModelId();
         var heard = Channel.CreateUnbounded<SnapshotNotice>();
-        await using var sub = listener.Subscribe(n => { if (n.ModelId == id) heard.Writer.TryWrite(n); return Task.CompletedTask; });
+        var markers = Channel.CreateUnbounded<SnapshotNotice>();
+        await using var sub = listener.Subscribe(n =>
+        {
+            if (n.ModelId == id) heard.Writer.TryWrite(n);
+            if (n.ModelId == marker) markers.Writer.TryWrite(n);
+            return Task.CompletedTask;
+        });
         await ListeningAsync(1);
-        await Task.Delay(200);
+        // A notice published now is heard, in order: the listener is live and has not made up the one it missed.
+        await publisher.PublishAsync(marker, Blob(100, 17), 1, 1, 1);
+        Assert.Equal(new SnapshotNotice(marker, 1), await ReadAsync(markers.Reader, 15));
         Assert.False(heard.Reader.TryRead(out _));
 
         var restored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
