@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using CadStream.Model;
 using CadStream.Model.Sampling;
@@ -31,6 +33,13 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim, string? textModel = null)
     {
         error = null;
+        // JSON text is UTF-8 (RFC 8259): bytes that are not are refused here, wherever they stand, rather than
+        // failing later when a field happens to be read as text.
+        if (InvalidUtf8At(utf8Json) is int at and >= 0)
+        {
+            error = $"body is not valid UTF-8: byte {at} (0x{utf8Json[at]:X2}) does not start or continue a UTF-8 character";
+            return null;
+        }
         JsonDocument doc;
         try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 }); }
         catch (JsonException e)
@@ -51,10 +60,28 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
 
     sealed class BadInputException(string message) : Exception(message);
 
+    /// <summary>The offset of the first byte that is not part of a well-formed UTF-8 character, or -1 when all are.</summary>
+    public static int InvalidUtf8At(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return -1;
+        for (int i = 0; i < bytes.Length;)
+        {
+            if (Rune.DecodeFromUtf8(bytes[i..], out _, out int used) != OperationStatus.Done) return i;
+            i += used;
+        }
+        return -1;
+    }
+
     static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler,
         string? textModel)
     {
         if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
+        // Looking a field up compares every name; one escaping half a surrogate pair would throw there.
+        foreach (var member in root.EnumerateObject())
+        {
+            try { _ = member.Name; }
+            catch (InvalidOperationException) { throw new BadInputException("a field name is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
+        }
 
         bool hasLabel = root.TryGetProperty("label", out var labelElement) && labelElement.ValueKind != JsonValueKind.Null;
         bool hasPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
@@ -115,7 +142,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         string labelText = labelElement.ValueKind switch
         {
             JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            JsonValueKind.String => labelElement.GetString()!,
+            JsonValueKind.String => StringOf(labelElement, "label"),
             _ => throw new BadInputException("label must be an integer class index or a class name"),
         };
         try { return ClassNames.Parse(labelText, classNames); }
@@ -125,9 +152,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     static string PromptText(JsonElement e, string name, bool allowEmpty)
     {
         if (e.ValueKind != JsonValueKind.String) throw new BadInputException($"{name} must be a string");
-        string text;
-        try { text = e.GetString()!; }
-        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text (a lone surrogate escape?)"); }
+        string text = StringOf(e, name);
         int length = text.EnumerateRunes().Count();
         if (!allowEmpty && text.Trim().Length == 0) throw new BadInputException($"{name} is empty: text of 1 to {MaxPromptLength} characters");
         if (length > MaxPromptLength) throw new BadInputException($"{name} of {length} characters exceeds {MaxPromptLength}");
@@ -156,6 +181,16 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     static string Text(JsonElement root, string name, string fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
-        return e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new BadInputException($"{name} must be a string");
+        return e.ValueKind == JsonValueKind.String ? StringOf(e, name) : throw new BadInputException($"{name} must be a string");
+    }
+
+    /// <summary>
+    /// A JSON string's text. The body is UTF-8 by then, but an escape of half a surrogate pair (<c>"\ud800"</c>)
+    /// is still no text, and reading it would throw.
+    /// </summary>
+    static string StringOf(JsonElement e, string name)
+    {
+        try { return e.GetString()!; }
+        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
     }
 }
