@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using CadStream.Model;
 using CadStream.Model.Sampling;
@@ -32,57 +30,21 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
         int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim, string? textModel = null)
     {
-        error = null;
-        // JSON text is UTF-8 (RFC 8259): bytes that are not are refused here, wherever they stand, rather than
-        // failing later when a field happens to be read as text.
-        if (InvalidUtf8At(utf8Json) is int at and >= 0)
+        using var doc = JsonBody.ParseObject(utf8Json, "{\"label\": 3}", out error);
+        if (doc is null) return null;
+        try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
+        catch (BadInputException e)
         {
-            error = $"body is not valid UTF-8: byte {at} (0x{utf8Json[at]:X2}) does not start or continue a UTF-8 character";
+            error = e.Message;
             return null;
-        }
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 }); }
-        catch (JsonException e)
-        {
-            error = $"body is not JSON: {e.Message}";
-            return null;
-        }
-        using (doc)
-        {
-            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
-            catch (BadInputException e)
-            {
-                error = e.Message;
-                return null;
-            }
         }
     }
 
     sealed class BadInputException(string message) : Exception(message);
 
-    /// <summary>The offset of the first byte that is not part of a well-formed UTF-8 character, or -1 when all are.</summary>
-    public static int InvalidUtf8At(ReadOnlySpan<byte> bytes)
-    {
-        if (System.Text.Unicode.Utf8.IsValid(bytes)) return -1;
-        for (int i = 0; i < bytes.Length;)
-        {
-            if (Rune.DecodeFromUtf8(bytes[i..], out _, out int used) != OperationStatus.Done) return i;
-            i += used;
-        }
-        return -1;
-    }
-
     static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler,
         string? textModel)
     {
-        if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
-        // Looking a field up compares every name; one escaping half a surrogate pair would throw there.
-        foreach (var member in root.EnumerateObject())
-        {
-            try { _ = member.Name; }
-            catch (InvalidOperationException) { throw new BadInputException("a field name is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
-        }
-
         bool hasLabel = root.TryGetProperty("label", out var labelElement) && labelElement.ValueKind != JsonValueKind.Null;
         bool hasPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
         bool hasNegative = root.TryGetProperty("negativePrompt", out var negativeElement) && negativeElement.ValueKind != JsonValueKind.Null;

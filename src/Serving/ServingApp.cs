@@ -169,14 +169,12 @@ public static class ServingApp
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         if (body is null) return Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes");
         long version;
-        try
+        using (var doc = JsonBody.ParseObject(body, "{\"version\": 3}", out var problem))
         {
-            using var doc = JsonDocument.Parse(body);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("version", out var v)
-                || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version) || version < 1)
+            if (doc is null) return Error(StatusCodes.Status400BadRequest, problem!);
+            if (!doc.RootElement.TryGetProperty("version", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version) || version < 1)
                 return Error(StatusCodes.Status400BadRequest, "body must be {\"version\": n} with a kept snapshot version n >= 1");
         }
-        catch (JsonException e) { return Error(StatusCodes.Status400BadRequest, $"body is not JSON: {e.Message}"); }
         try { await runtime.Follower.KeptAsync(id, version, context.RequestAborted); }
         catch (SnapshotNotFoundException e) { return Error(StatusCodes.Status404NotFound, e.Message); }
         host.Pin(version);

@@ -18,7 +18,7 @@ namespace CadStream.Tests.Serving;
 /// <summary>
 /// No request body, however malformed, makes the serving app fail: 10,000 generated bodies (JSON of any shape,
 /// wrong types in every field, odd numbers, bytes that are not UTF-8, raw bytes, deep nesting, bodies past the
-/// size limit) posted to a running app each get 200 or a 4xx/503 with a JSON reason, never a 500. A failure
+/// size limit) posted to a running app (and a few as pins) each get 200 or a 4xx/503 with a JSON reason, never a 500. A failure
 /// prints CsCheck's seed; <c>CsCheck_Seed=...</c> replays that case.
 /// </summary>
 public sealed class HostileBodyTests(ITestOutputHelper output)
@@ -85,11 +85,18 @@ public sealed class HostileBodyTests(ITestOutputHelper output)
         (1, Gen.OneOf<string?>("application/json; charset=utf-8", "application/json; charset=\"UTF-8\"", "application/json; charset=latin1",
             "text/plain", null, "application/x-www-form-urlencoded")));
 
-    static string Describe((string Model, string? ContentType, byte[] Body) c)
+    /// <summary>Mostly samples; at times a pin (PUT /v1/models/{id}/pin), whose body is read the same way. Pinning v1, the only version, changes nothing.</summary>
+    static readonly Gen<(bool Pin, byte[] Body)> Request = Gen.Frequency<(bool, byte[])>(
+        (25, Body.Select(b => (false, b))),
+        (1, Body.Select(b => (true, b))),
+        (1, Gen.OneOf("1", "2", "0", "-1", "1.0", "1e308", "\"1\"", "null").Select(v => (true, U($"{{\"version\": {v}}}")))));
+
+    static string Describe((string Model, string? ContentType, (bool Pin, byte[] Body) Request) c)
     {
-        var text = Encoding.UTF8.GetString(c.Body.AsSpan(0, Math.Min(c.Body.Length, 400)));
-        return $"POST /v1/models/{(c.Model.Length > 60 ? c.Model[..60] + "..." : c.Model)}/samples, Content-Type {c.ContentType ?? "none"}, " +
-               $"{c.Body.Length} bytes{(SampleBody.InvalidUtf8At(c.Body) is >= 0 and var at ? $" (not UTF-8 at byte {at})" : "")}: {text}";
+        var (pin, body) = c.Request;
+        var text = Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 400)));
+        return $"{(pin ? "PUT" : "POST")} /v1/models/{(c.Model.Length > 60 ? c.Model[..60] + "..." : c.Model)}/{(pin ? "pin" : "samples")}, Content-Type {c.ContentType ?? "none"}, " +
+               $"{body.Length} bytes{(JsonBody.InvalidUtf8At(body) is >= 0 and var at ? $" (not UTF-8 at byte {at})" : "")}: {text}";
     }
 
     [Fact]
@@ -100,15 +107,24 @@ public sealed class HostileBodyTests(ITestOutputHelper output)
         int notUtf8 = 0;
         var clock = Stopwatch.StartNew();
 
-        await Gen.Select(Model, ContentType, Body).SampleAsync(async (model, contentType, body) =>
+        await Gen.Select(Model, ContentType, Request).SampleAsync(async (model, contentType, call) =>
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/models/{model}/samples") { Content = new ByteArrayContent(body) };
+            var (pin, body) = call;
+            using var request = new HttpRequestMessage(pin ? HttpMethod.Put : HttpMethod.Post, $"/v1/models/{model}/{(pin ? "pin" : "samples")}")
+            {
+                Content = new ByteArrayContent(body),
+            };
             if (contentType is not null) request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
             using var response = await app.Http.SendAsync(request);
             int code = (int)response.StatusCode;
             var answer = await response.Content.ReadAsByteArrayAsync();
             codes.AddOrUpdate(code, 1, (_, n) => n + 1);
             var media = response.Content.Headers.ContentType?.MediaType;
+            if (code == 200 && pin)
+            {
+                Assert.Equal(1, JsonDocument.Parse(answer).RootElement.GetProperty("pinnedVersion").GetInt64());
+                return;
+            }
             if (code == 200)
             {
                 Assert.True(media is "image/png" or "application/json", $"200 with content type {media}");
@@ -124,7 +140,7 @@ public sealed class HostileBodyTests(ITestOutputHelper output)
             Assert.False(string.IsNullOrWhiteSpace(doc.RootElement.GetProperty("error").GetString()), $"{code} without a reason");
             // Bytes that are not UTF-8 anywhere in a JSON body sent to the model: 400, whatever else the body says.
             if (model == TinySnapshots.ModelId && contentType is not null && contentType.StartsWith("application/json", StringComparison.Ordinal)
-                && !contentType.Contains("latin1", StringComparison.Ordinal) && SampleBody.InvalidUtf8At(body) >= 0)
+                && !contentType.Contains("latin1", StringComparison.Ordinal) && JsonBody.InvalidUtf8At(body) >= 0)
             {
                 Interlocked.Increment(ref notUtf8);
                 Assert.True(code == 400, $"a body that is not UTF-8 answered {code}: {Encoding.UTF8.GetString(answer)}");
