@@ -339,7 +339,7 @@ public static class PairRecords
     }
 
     /// <summary>The offset of the first byte that is not part of a well-formed UTF-8 character, or -1 when all are.</summary>
-    public static int InvalidUtf8At(ReadOnlySpan<byte> bytes)
+    static int InvalidUtf8At(ReadOnlySpan<byte> bytes)
     {
         if (System.Text.Unicode.Utf8.IsValid(bytes)) return -1;
         for (int i = 0; i < bytes.Length;)
