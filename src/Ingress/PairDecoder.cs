@@ -81,11 +81,10 @@ public sealed class PairDecoder
         if (value is null || value.Length == 0) return PairDecodeResult.Reject("empty value");
         if (value.Length > Options.MaxValueBytes)
             return PairDecodeResult.Reject($"value of {value.Length} bytes exceeds the {Options.MaxValueBytes}-byte limit");
-        var record = PairRecords.Decode(value, contentType, out var reason);
-        if (record is null) return PairDecodeResult.Reject(reason!);
         try
         {
-            return Validate(record, position);
+            var record = PairRecords.Decode(value, contentType, out var reason);
+            return record is null ? PairDecodeResult.Reject(reason!) : Validate(record, position);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

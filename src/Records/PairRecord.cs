@@ -156,23 +156,31 @@ public static class PairRecords
             {
                 var v = p.Value;
                 if (v.ValueKind == JsonValueKind.Null) continue;
-                reason = p.Name switch
+                // Matched by bytes: reading a name as text throws when it is not UTF-8, and unknown names are never read.
+                var field = KnownField(p);
+                reason = field switch
                 {
-                    "id" => Text(v, p.Name, out r.Id),
-                    "model" => Text(v, p.Name, out r.Model),
-                    "image_png" => Base64(v, p.Name, out r.ImagePng),
-                    "image_u8" => Base64(v, p.Name, out r.ImageU8),
-                    "segmap_png" => Base64(v, p.Name, out r.SegmapPng),
-                    "width" => Int(v, p.Name, out r.Width),
-                    "height" => Int(v, p.Name, out r.Height),
-                    "channels" => Int(v, p.Name, out r.Channels),
+                    "id" => Text(v, field, out r.Id),
+                    "model" => Text(v, field, out r.Model),
+                    "image_png" => Base64(v, field, out r.ImagePng),
+                    "image_u8" => Base64(v, field, out r.ImageU8),
+                    "segmap_png" => Base64(v, field, out r.SegmapPng),
+                    "width" => Int(v, field, out r.Width),
+                    "height" => Int(v, field, out r.Height),
+                    "channels" => Int(v, field, out r.Channels),
                     "label" => Label(v, r),
-                    "coherence" => Number(v, p.Name, out r.Coherence),
-                    "score" => Number(v, p.Name, out r.Score),
-                    "caption" => Text(v, p.Name, out r.Caption),
+                    "coherence" => Number(v, field, out r.Coherence),
+                    "score" => Number(v, field, out r.Score),
+                    "caption" => Text(v, field, out r.Caption),
                     _ => null,
                 };
                 if (reason is not null) return null;
+            }
+            // The fields read are text; bytes elsewhere (an unknown field, a name) that are not UTF-8 still make it no JSON (RFC 8259).
+            if (InvalidUtf8At(value) is int at and >= 0)
+            {
+                reason = $"malformed JSON: byte {at} (0x{value[at]:X2}) is not UTF-8";
+                return null;
             }
             reason = null;
             return new PairRecord
@@ -181,6 +189,18 @@ public static class PairRecords
                 Channels = r.Channels, Label = r.Label, LabelName = r.LabelName, Coherence = r.Coherence, Score = r.Score,
                 Caption = r.Caption, SegmapPng = r.SegmapPng,
             };
+        }
+
+        static string? KnownField(JsonProperty p)
+        {
+            try
+            {
+                foreach (var name in JsonFields.Names)
+                    if (p.NameEquals(name)) return name;
+            }
+            // A name escaping half a surrogate pair ("\ud800") cannot even be compared; no field is named so.
+            catch (InvalidOperationException) { }
+            return null;
         }
 
         static string? Text(JsonElement v, string name, out string? s)
@@ -197,7 +217,9 @@ public static class PairRecords
         {
             bytes = null;
             if (v.ValueKind != JsonValueKind.String) return $"field '{name}' must be a base64 string";
-            return v.TryGetBytesFromBase64(out bytes) ? null : $"bad base64 in {name}";
+            // An escape of half a surrogate pair ("\ud800") makes the decoder throw rather than answer false.
+            try { return v.TryGetBytesFromBase64(out bytes) ? null : $"bad base64 in {name}"; }
+            catch (InvalidOperationException) { return $"bad base64 in {name}"; }
         }
 
         static string? Int(JsonElement v, string name, out int x)
@@ -234,6 +256,9 @@ public static class PairRecords
     /// <summary>The fields while a JSON object is read (out arguments need fields, not init properties).</summary>
     sealed class JsonFields
     {
+        public static readonly string[] Names =
+            ["id", "model", "image_png", "image_u8", "segmap_png", "width", "height", "channels", "label", "coherence", "score", "caption"];
+
         public string? Id, Model, LabelName, Caption;
         public byte[]? ImagePng, ImageU8, SegmapPng;
         public int Width, Height, Channels;
@@ -311,6 +336,18 @@ public static class PairRecords
         }
         catch (InvalidProtocolBufferException) { }
         return null;
+    }
+
+    /// <summary>The offset of the first byte that is not part of a well-formed UTF-8 character, or -1 when all are.</summary>
+    static int InvalidUtf8At(ReadOnlySpan<byte> bytes)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return -1;
+        for (int i = 0; i < bytes.Length;)
+        {
+            if (Rune.DecodeFromUtf8(bytes[i..], out _, out int used) != System.Buffers.OperationStatus.Done) return i;
+            i += used;
+        }
+        return -1;
     }
 
     /// <summary>An exception message short enough for a header: first line, first sentence when long, at most 160 characters.</summary>

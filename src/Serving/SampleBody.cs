@@ -30,22 +30,13 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
         int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim, string? textModel = null)
     {
-        error = null;
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(utf8Json.ToArray(), new JsonDocumentOptions { MaxDepth = 16 }); }
-        catch (JsonException e)
+        using var doc = JsonBody.ParseObject(utf8Json, "{\"label\": 3}", out error);
+        if (doc is null) return null;
+        try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
+        catch (BadInputException e)
         {
-            error = $"body is not JSON: {e.Message}";
+            error = e.Message;
             return null;
-        }
-        using (doc)
-        {
-            try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
-            catch (BadInputException e)
-            {
-                error = e.Message;
-                return null;
-            }
         }
     }
 
@@ -54,8 +45,6 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler,
         string? textModel)
     {
-        if (root.ValueKind != JsonValueKind.Object) throw new BadInputException("body must be a JSON object, e.g. {\"label\": 3}");
-
         bool hasLabel = root.TryGetProperty("label", out var labelElement) && labelElement.ValueKind != JsonValueKind.Null;
         bool hasPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
         bool hasNegative = root.TryGetProperty("negativePrompt", out var negativeElement) && negativeElement.ValueKind != JsonValueKind.Null;
@@ -115,7 +104,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
         string labelText = labelElement.ValueKind switch
         {
             JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            JsonValueKind.String => labelElement.GetString()!,
+            JsonValueKind.String => StringOf(labelElement, "label"),
             _ => throw new BadInputException("label must be an integer class index or a class name"),
         };
         try { return ClassNames.Parse(labelText, classNames); }
@@ -125,9 +114,7 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     static string PromptText(JsonElement e, string name, bool allowEmpty)
     {
         if (e.ValueKind != JsonValueKind.String) throw new BadInputException($"{name} must be a string");
-        string text;
-        try { text = e.GetString()!; }
-        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text (a lone surrogate escape?)"); }
+        string text = StringOf(e, name);
         int length = text.EnumerateRunes().Count();
         if (!allowEmpty && text.Trim().Length == 0) throw new BadInputException($"{name} is empty: text of 1 to {MaxPromptLength} characters");
         if (length > MaxPromptLength) throw new BadInputException($"{name} of {length} characters exceeds {MaxPromptLength}");
@@ -156,6 +143,16 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     static string Text(JsonElement root, string name, string fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
-        return e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new BadInputException($"{name} must be a string");
+        return e.ValueKind == JsonValueKind.String ? StringOf(e, name) : throw new BadInputException($"{name} must be a string");
+    }
+
+    /// <summary>
+    /// A JSON string's text. The body is UTF-8 by then, but an escape of half a surrogate pair (<c>"\ud800"</c>)
+    /// is still no text, and reading it would throw.
+    /// </summary>
+    static string StringOf(JsonElement e, string name)
+    {
+        try { return e.GetString()!; }
+        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
     }
 }

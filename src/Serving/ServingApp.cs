@@ -41,6 +41,7 @@ public static class ServingApp
         builder.Services.AddCadStreamServing(options, store, catalog, nodeStatus);
         if (access is not null) builder.Services.AddSingleton(access);
         var app = builder.Build();
+        app.UseJsonErrors();
         if (access is not null) app.UseApiKeys(access);
         app.MapCadStream();
         return app;
@@ -166,15 +167,14 @@ public static class ServingApp
         if (!runtime.Hosts.TryGetValue(id, out var host)) return UnknownModel(runtime, id);
         if (NotJson(context.Request) is { } notJson) return notJson;
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
+        if (body is null) return Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes");
         long version;
-        try
+        using (var doc = JsonBody.ParseObject(body, "{\"version\": 3}", out var problem))
         {
-            using var doc = JsonDocument.Parse(body ?? []);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("version", out var v)
-                || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version) || version < 1)
+            if (doc is null) return Error(StatusCodes.Status400BadRequest, problem!);
+            if (!doc.RootElement.TryGetProperty("version", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out version) || version < 1)
                 return Error(StatusCodes.Status400BadRequest, "body must be {\"version\": n} with a kept snapshot version n >= 1");
         }
-        catch (JsonException e) { return Error(StatusCodes.Status400BadRequest, $"body is not JSON: {e.Message}"); }
         try { await runtime.Follower.KeptAsync(id, version, context.RequestAborted); }
         catch (SnapshotNotFoundException e) { return Error(StatusCodes.Status404NotFound, e.Message); }
         host.Pin(version);
@@ -263,7 +263,8 @@ public static class ServingApp
             || !media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase))
             return Error(StatusCodes.Status415UnsupportedMediaType,
                 $"the body must be JSON with the header 'Content-Type: application/json' (got {(string.IsNullOrWhiteSpace(type) ? "none" : $"'{type}'")})");
-        var charset = media.Charset;
+        // A parameter's value may be quoted (charset="UTF-8", RFC 9110); the quotes are not part of the name.
+        var charset = Microsoft.Net.Http.Headers.HeaderUtilities.RemoveQuotes(media.Charset);
         if (charset.HasValue && !charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase) && !charset.Equals("utf8", StringComparison.OrdinalIgnoreCase))
             return Error(StatusCodes.Status415UnsupportedMediaType, $"the body must be UTF-8 JSON (got charset '{charset}')");
         return null;

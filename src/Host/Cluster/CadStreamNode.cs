@@ -115,6 +115,8 @@ public sealed class CadStreamNode : IAsyncDisposable
         }
         app = builder.Build();
         status.Attach(app.Services);
+        // An unforeseen failure answers a JSON error like every other, never an empty 500.
+        app.UseJsonErrors();
         // Every node's HTTP goes through the API keys, serving or not (/v1/status is on every node).
         app.UseApiKeys(gate);
 

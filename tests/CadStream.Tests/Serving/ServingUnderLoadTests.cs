@@ -1,12 +1,14 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using CadStream.Serving;
+using Xunit.Abstractions;
 
 namespace CadStream.Tests.Serving;
 
-/// <summary>Concurrency through HTTP: batching, the queue limit, and a snapshot swap under load.</summary>
-public sealed class ServingUnderLoadTests
+/// <summary>Concurrency through HTTP: batching, the queue limit, and snapshot swaps under load.</summary>
+public sealed class ServingUnderLoadTests(ITestOutputHelper output)
 {
     static async Task<(HttpStatusCode Code, JsonElement Json)> PostJson(ServingTestApp app, string body)
     {
@@ -101,5 +103,78 @@ public sealed class ServingUnderLoadTests
         Assert.Equal(1, app.Host.ModelsDisposed);  // v1's network was freed once its last batch ended
         var models = await app.Http.GetStringAsync("/v1/models");
         Assert.Contains("\"snapshotVersion\":2", models);
+    }
+
+    [Fact]
+    public async Task Twenty_swaps_under_four_sampling_clients_answer_every_request_with_200()
+    {
+        await using var app = await ServingTestApp.StartAsync(options: ServingTestApp.FastOptions with { QualityEverySeconds = 0 });
+        const int swaps = 20, clients = 4;
+        var failures = new ConcurrentQueue<string>();
+        // Completed by the first answer made by each version: proof that the version served requests, under load.
+        var answeredBy = new ConcurrentDictionary<long, TaskCompletionSource>();
+        TaskCompletionSource Seen(long version) => answeredBy.GetOrAdd(version, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        using var stop = new CancellationTokenSource();
+        long requests = 0;
+
+        async Task<List<long>> Client(int seed)
+        {
+            var versions = new List<long>();
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    // Not cancelled by the stop: a request under way finishes and is checked.
+                    using var r = await app.PostSamplesAsync($$"""{"label": {{seed % 10}}, "steps": 2, "seed": {{seed}}, "format": "json"}""");
+                    var text = await r.Content.ReadAsStringAsync();
+                    Interlocked.Increment(ref requests);
+                    if (r.StatusCode != HttpStatusCode.OK)
+                    {
+                        failures.Enqueue($"{(int)r.StatusCode}: {text}");
+                        continue;
+                    }
+                    using var doc = JsonDocument.Parse(text);
+                    long v = doc.RootElement.GetProperty("snapshotVersion").GetInt64();
+                    Assert.Equal(v.ToString(), r.Headers.GetValues("X-Snapshot-Version").Single());
+                    versions.Add(v);
+                    Seen(v).TrySetResult();
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+                {
+                    failures.Enqueue($"transport: {e.GetType().Name}: {e.Message}");
+                }
+            }
+            return versions;
+        }
+
+        var clock = Stopwatch.StartNew();
+        var running = Enumerable.Range(0, clients).Select(i => Task.Run(() => Client(i))).ToArray();
+        var patience = TimeSpan.FromSeconds(30);
+        try
+        {
+            await Seen(1).Task.WaitAsync(patience);
+            for (long v = 2; v <= swaps + 1 && failures.IsEmpty; v++)
+            {
+                byte[][] weights = [TinySnapshots.V1, TinySnapshots.V2, TinySnapshots.V3];
+                await app.Store.PublishAsync(TinySnapshots.ModelId, weights[(v - 1) % 3], v, v, 8 * v);
+                // The next swap waits until a client was answered by this version: each swap happens while requests flow.
+                await Seen(v).Task.WaitAsync(patience);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+        }
+        var perClient = await Task.WhenAll(running);
+        output.WriteLine($"{swaps} swaps, {requests} requests from {clients} clients in {clock.Elapsed.TotalSeconds:F1} s; " +
+                         $"answers per version: {string.Join(" ", perClient.SelectMany(v => v).GroupBy(v => v).OrderBy(g => g.Key).Select(g => $"v{g.Key}:{g.Count()}"))}");
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} failed requests, first: {failures.FirstOrDefault()}");
+        Assert.Equal(Enumerable.Range(1, swaps + 1).Select(v => (long)v), perClient.SelectMany(v => v).Distinct().Order());
+        // Each client sees versions only rise.
+        foreach (var versions in perClient) Assert.Equal(versions.Order(), versions);
+        Assert.Equal(swaps + 1, app.Host.Current?.Version);
+        // Every swapped-out network was freed once its last batch ended; none is leaked.
+        Assert.Equal(swaps, app.Host.ModelsDisposed);
     }
 }

@@ -8,6 +8,7 @@ using CadStream.Snapshots;
 using CadStream.Tests.Model;
 using CadStream.Tests.Text;
 using CadStream.Text;
+using CsCheck;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -20,7 +21,7 @@ namespace CadStream.Tests.Serving;
 /// is not served.
 /// </summary>
 [Collection(MiniLmFixture.Name)]
-public sealed class TextServingTests(MiniLmFixture minilm) : IAsyncLifetime
+public sealed class TextServingTests(MiniLmFixture minilm, Xunit.Abstractions.ITestOutputHelper output) : IAsyncLifetime
 {
     const string TextId = "text-cad", ClassId = "class-cad";
     readonly string root = Path.Combine(Path.GetTempPath(), "cadstream-tests", "text-serving-" + Guid.NewGuid().ToString("N"));
@@ -110,6 +111,34 @@ public sealed class TextServingTests(MiniLmFixture minilm) : IAsyncLifetime
         Assert.Equal("text", models[TextId].GetProperty("kind").GetString());
         Assert.Equal(minilm.Encoder.Identity, models[TextId].GetProperty("textEncoder").GetString());
         Assert.Equal("class", models[ClassId].GetProperty("kind").GetString());
+    }
+
+    /// <summary>Text a tokenizer may trip on: controls, NUL, joiners, combining marks, scripts, emoji, up to the length limit in 4-byte characters.</summary>
+    static readonly Gen<string> HostileText = Gen.Frequency<string>(
+        (3, Gen.String),
+        (2, Gen.OneOf("\u0000", "\u0000\u0000 boots", "\t\r\n", "\u200d\u200d", "\u202eboots", "e\u0301\u0301\u0301", "\ufeff", "\uffff", "[CLS] [SEP] [PAD]",
+            "[UNK]", "##", "ﷺ", "𝔟𝔬𝔬𝔱𝔰", "靴", "ブーツ", "ботинки", "\ud83d\ude00", "https://x.y/?a=1&b=<script>", "a", "")),
+        (1, Gen.Select(Gen.OneOf("😀", "e\u0301", "x", "靴 ", "\u0000"), Gen.Int[100, 1000], (unit, n) => string.Concat(Enumerable.Repeat(unit, n)))
+            .Select(t => string.Concat(t.EnumerateRunes().Take(1000).Select(r => r.ToString())))));
+
+    [Fact]
+    public async Task Generated_prompts_get_images_or_a_400_with_a_reason()
+    {
+        int ok = 0, refused = 0;
+        await Gen.Select(HostileText, HostileText.Null(0.5)).SampleAsync(async (prompt, negative) =>
+        {
+            var r = await Post(TextId, JsonSerializer.Serialize(new { prompt, negativePrompt = negative, steps = 1, seed = 1 }));
+            if (r.StatusCode == HttpStatusCode.OK)
+            {
+                Interlocked.Increment(ref ok);
+                Assert.Equal("image/png", r.Content.Headers.ContentType?.MediaType);
+                return;
+            }
+            Interlocked.Increment(ref refused);
+            Assert.False(string.IsNullOrWhiteSpace(await ErrorOf(r)));
+        }, iter: 60, writeLine: output.WriteLine);  // each long prompt costs the encoder tens of ms
+        output.WriteLine($"{ok} prompts sampled, {refused} refused");
+        Assert.True(ok >= 25, $"only {ok} prompts sampled");
     }
 
     [Fact]
