@@ -1,6 +1,8 @@
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
+using CadStream.Host.Scoring;
+using CadStream.Evaluation;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
@@ -53,11 +55,14 @@ public sealed class DemoCommand : ICommand
             throw new UsageException("--noise temperature needs Scoring:Classifier in the configuration (a file from cadstream train-classifier)");
 
         // The clean-label classifier judges the live samples on the page (and scores pairs that come without coherence).
-        // Trained once, on clean labels, before the stream starts; later runs load it.
+        // Trained once, on clean labels, and saved for later runs; in a fresh folder it trains in the background while
+        // the node already runs: the page answers at once and says how far the classifier is.
+        ClassifierSource? classifier = null;
         if (settings.Scoring.Classifier is null)
         {
             var classifierPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.Snapshots.Folder)) ?? ".", "classifier.bin");
-            ClassifierFile.LoadOrTrain(null, classifierPath).Dispose();
+            classifier = File.Exists(classifierPath) ? ClassifierSource.Existing(classifierPath) : TrainClassifier(classifierPath);
+            if (classifier.IsReady) Console.Error.WriteLine($"classifier: using {classifierPath}");
             settings = settings with { Scoring = settings.Scoring with { Classifier = classifierPath } };
         }
 
@@ -81,7 +86,7 @@ public sealed class DemoCommand : ICommand
         try
         {
             Task? producing = null;
-            var view = new DemoView();
+            var view = new DemoView(classifier);
             return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
             {
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
@@ -94,6 +99,14 @@ public sealed class DemoCommand : ICommand
                                         (text ? "; captions: 20 % name a wrong class, 10 % none" : "") + $") into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
                 {
+                    // Text records carry no coherence: the classifier scores them, so they wait for it rather than train at c = 1.
+                    if (text && classifier is { IsReady: false })
+                    {
+                        Console.Error.WriteLine("demo: the producer starts once the classifier is trained (it scores the records, which carry no coherence)");
+                        try { classifier.Ready.Wait(token); }
+                        catch (OperationCanceledException) { return; }
+                        catch (AggregateException) { /* it failed (said on the console): the scorers give c = 1 */ }
+                    }
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
                     // The embedded broker deletes old records past a few MiB per partition, read or not: the producer
                     // waits while the consumer is far behind.
@@ -101,9 +114,25 @@ public sealed class DemoCommand : ICommand
                     PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token,
                         hold: broker is null ? null : () => view.Held = (runner.Consumer?.Lag.Values.Sum() ?? 0) > maxLag);
                 }, CancellationToken.None);
-            }, runner => Console.Error.WriteLine(view.Line(runner)));
+            }, runner => Console.Error.WriteLine(view.Line(runner)), classifier);
         }
         finally { broker?.Dispose(); }
+    }
+
+    /// <summary>
+    /// Trains the clean-label classifier (2 epochs, as `cadstream train-classifier`) on a background thread with one
+    /// libtorch thread, so that the trainers keep most of the cores, and saves it for later runs.
+    /// </summary>
+    static ClassifierSource TrainClassifier(string path)
+    {
+        Console.Error.WriteLine($"classifier: none yet, training one on clean labels (2 epochs) into {path} in the background; " +
+                                "live sample accuracy starts when it is ready");
+        return ClassifierSource.TrainInBackground(path,
+            progress => ClassifierTraining.Train(FashionMnist.Load(true), FashionMnist.Load(false), 2, 128, 1e-3, 0, fraction: progress),
+            threads: 1,
+            finished: (result, error) => Console.Error.WriteLine(result is not null
+                ? $"classifier: test accuracy {result.TestAccuracy:P2}, trained in {result.TrainTime.TotalSeconds:F0} s, saved to {path}; live sample accuracy starts now"
+                : $"classifier: training failed ({error?.Message}); the demo goes on without live sample accuracy"));
     }
 
     /// <summary>A text model beside each class model: same size and training settings, captions instead of labels.</summary>
@@ -115,7 +144,7 @@ public sealed class DemoCommand : ICommand
         });
 
     /// <summary>The live console line: ingest rate, per-model steps/s, loss and snapshot version, lag.</summary>
-    sealed class DemoView
+    sealed class DemoView(ClassifierSource? classifier)
     {
         public long Produced;
         public volatile bool Held;
@@ -147,6 +176,7 @@ public sealed class DemoCommand : ICommand
                           (q?.Accuracy is double acc ? $" acc {acc:F2}" + (q.AccuracyAtZero is double z ? $"/{z:F2} at c=0" : "") : ""));
             }
             parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}{(Held ? " (producer waiting for the trainers)" : "")}");
+            if (classifier is { IsReady: false }) parts.Add($"classifier {classifier.State.Text}");
             return string.Join(" | ", parts);
         }
     }
