@@ -56,8 +56,8 @@ public sealed record SampleQuality(string Model, long SnapshotVersion, double? A
 /// <summary>
 /// Live sample quality: every model samples a small fixed set (each class, fixed seeds, at c = 1 with its
 /// default guidance, and for CAD models also at c = 0 unguided) from its newest snapshot, on the serving
-/// worker, never on the training path, at most every <see cref="ServingOptions.QualityEverySeconds"/> and
-/// only when the snapshot is new. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
+/// worker, never on the training path, only when the snapshot is new and the model's previous reading ended
+/// at least <see cref="ServingOptions.QualityEverySeconds"/> ago, and only once the judge is ready. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
 /// /v1/status, the history and the page, which shows the grids side by side (same seeds for every model).
 /// A text model is asked for each class with a prompt naming it (<paramref name="prompt"/>: held-out wordings
 /// for the data set), against its mode's default negative, when the node has a text encoder.
@@ -104,10 +104,12 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
                         continue;
                     }
                     if (lastRun.TryGetValue(host.ModelId, out var at) && DateTimeOffset.UtcNow - at < TimeSpan.FromSeconds(options.QualityEverySeconds)) continue;
-                    lastRun[host.ModelId] = DateTimeOffset.UtcNow;
                     try { await MeasureAsync(host, stop).ConfigureAwait(false); }
                     catch (QueueFullException) { /* busy serving users: measure next round */ }
                     catch (NoSnapshotException) { }
+                    // Counted from the reading's end: where a reading takes long (a busy CPU), readings back to back
+                    // would take the cores the trainers need.
+                    finally { lastRun[host.ModelId] = DateTimeOffset.UtcNow; }
                 }
                 await Task.Delay(TimeSpan.FromSeconds(2), stop).ConfigureAwait(false);
             }

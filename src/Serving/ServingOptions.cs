@@ -31,7 +31,7 @@ public sealed record ServingOptions
     public int GridColumns { get; init; } = 8;
     /// <summary>Largest request body accepted.</summary>
     public int MaxBodyBytes { get; init; } = 64 * 1024;
-    /// <summary>Live sample quality: at most this often a new snapshot samples its fixed set (0 = off).</summary>
+    /// <summary>Live sample quality: a new snapshot samples its fixed set when the model's previous reading ended this long ago (0 = off).</summary>
     public double QualityEverySeconds { get; init; } = 45;
     /// <summary>
     /// Images per class in the fixed set (each at its own fixed seed): 10 gives 100 images for ten classes, so one
