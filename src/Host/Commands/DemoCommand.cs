@@ -61,13 +61,16 @@ public sealed class DemoCommand : ICommand
         if (settings.Scoring.Classifier is null)
         {
             var classifierPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.Snapshots.Folder)) ?? ".", "classifier.bin");
-            classifier = File.Exists(classifierPath) ? ClassifierSource.Existing(classifierPath) : TrainClassifier(classifierPath);
-            if (classifier.IsReady) Console.Error.WriteLine($"classifier: using {classifierPath}");
+            classifier = File.Exists(classifierPath) ? ClassifierSource.Existing(classifierPath) : ClassifierSource.Pending(classifierPath);
+            Console.Error.WriteLine(classifier.IsReady ? $"classifier: using {classifierPath}"
+                : $"classifier: none yet, training one on clean labels (2 epochs) into {classifierPath} in the background once the node runs; " +
+                  "live sample accuracy starts when it is ready");
             settings = settings with { Scoring = settings.Scoring with { Classifier = classifierPath } };
         }
 
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
-        var data = FashionMnist.Load(train: true);
+        // Only the producer needs the images, once the node runs: they load on the other core meanwhile.
+        var loading = Task.Run(() => FashionMnist.Load(train: true));
         EmbeddedKafka? broker = null;
         string bootstrap = settings.Kafka.Bootstrap;
         if (string.IsNullOrWhiteSpace(bootstrap))
@@ -89,12 +92,14 @@ public sealed class DemoCommand : ICommand
             var view = new DemoView(classifier);
             return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
             {
+                // Started only now: loading data and training beside the node's start would only delay the page.
+                if (classifier is { IsReady: false }) TrainClassifier(classifier);
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
                 Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
                 // With text models every record also carries a caption (20 % naming a wrong class, 10 % none) and no
                 // coherence: the scorers give each model kind its own (the classifier for labels, caption agreement for text).
                 var captions = text ? new CaptionGenerator(new CaptionNoise(0.2, 0.1), settings.Demo.Seed) : null;
-                var stream = FashionPairStream.Create(data, noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed, captions: captions);
+                var stream = FashionPairStream.Create(loading.GetAwaiter().GetResult(), noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed, captions: captions);
                 Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong" +
                                         (text ? "; captions: 20 % name a wrong class, 10 % none" : "") + $") into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
@@ -116,24 +121,25 @@ public sealed class DemoCommand : ICommand
                 }, CancellationToken.None);
             }, runner => Console.Error.WriteLine(view.Line(runner)), classifier);
         }
-        finally { broker?.Dispose(); }
+        finally
+        {
+            // libtorch still running on the classifier's thread while the process ends can crash it (exit code 139).
+            if (classifier?.Stop(TimeSpan.FromSeconds(60)) == false) Console.Error.WriteLine("demo: the classifier's training did not stop within 60 s");
+            broker?.Dispose();
+        }
     }
 
     /// <summary>
     /// Trains the clean-label classifier (2 epochs, as `cadstream train-classifier`) on a background thread with one
     /// libtorch thread, so that the trainers keep most of the cores, and saves it for later runs.
     /// </summary>
-    static ClassifierSource TrainClassifier(string path)
-    {
-        Console.Error.WriteLine($"classifier: none yet, training one on clean labels (2 epochs) into {path} in the background; " +
-                                "live sample accuracy starts when it is ready");
-        return ClassifierSource.TrainInBackground(path,
+    static void TrainClassifier(ClassifierSource classifier) =>
+        classifier.TrainInBackground(
             progress => ClassifierTraining.Train(FashionMnist.Load(true), FashionMnist.Load(false), 2, 128, 1e-3, 0, fraction: progress),
             threads: 1,
             finished: (result, error) => Console.Error.WriteLine(result is not null
-                ? $"classifier: test accuracy {result.TestAccuracy:P2}, trained in {result.TrainTime.TotalSeconds:F0} s, saved to {path}; live sample accuracy starts now"
+                ? $"classifier: test accuracy {result.TestAccuracy:P2}, trained in {result.TrainTime.TotalSeconds:F0} s, saved to {classifier.Path}; live sample accuracy starts now"
                 : $"classifier: training failed ({error?.Message}); the demo goes on without live sample accuracy"));
-    }
 
     /// <summary>A text model beside each class model: same size and training settings, captions instead of labels.</summary>
     static IEnumerable<ModelSpec> TextCopies(IEnumerable<ModelSpec> models) =>

@@ -15,7 +15,9 @@ namespace CadStream.Host.Scoring;
 public sealed class ClassifierSource
 {
     private readonly TaskCompletionSource ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource stopping = new();
     private volatile JudgeState state;
+    private Thread? training;
 
     private ClassifierSource(string path, JudgeState state)
     {
@@ -42,7 +44,10 @@ public sealed class ClassifierSource
         return source;
     }
 
-    /// <summary>A classifier being made elsewhere: its maker calls <see cref="Report"/>, then <see cref="Completed"/> or <see cref="Fail"/>.</summary>
+    /// <summary>
+    /// A classifier still to be made: <see cref="TrainInBackground"/> makes it, or another maker calls <see cref="Report"/>,
+    /// then <see cref="Completed"/> or <see cref="Fail"/>.
+    /// </summary>
     public static ClassifierSource Pending(string path) => new(path, new JudgeState(JudgeReadiness.Preparing, "training 0 %", 0));
 
     /// <summary>How far the making is (0..1) and, when known, how long it has left.</summary>
@@ -69,16 +74,16 @@ public sealed class ClassifierSource
     }
 
     /// <summary>
-    /// Trains a classifier on its own thread into <paramref name="path"/> (saved there for later runs), reporting
-    /// progress with an ETA from the pace so far. <paramref name="train"/> gets a callback for its progress (0..1).
+    /// Trains the classifier on its own thread into <see cref="Path"/> (saved there for later runs), reporting progress
+    /// with an ETA from the pace so far. <paramref name="train"/> gets a callback for its progress (0..1), which throws
+    /// <see cref="OperationCanceledException"/> once <see cref="Stop"/> was called.
     /// </summary>
     /// <param name="threads">libtorch threads of the training thread (0: the process default).</param>
-    /// <param name="finished">Called once with the result (test accuracy, time), or the error, on the training thread.</param>
-    public static ClassifierSource TrainInBackground(string path, Func<Action<double>, ClassifierResult> train, int threads = 0,
-        Action<ClassifierResult?, Exception?>? finished = null)
+    /// <param name="finished">Called once with the result (test accuracy, time) or the error, on the training thread; not when stopped.</param>
+    public void TrainInBackground(Func<Action<double>, ClassifierResult> train, int threads = 0, Action<ClassifierResult?, Exception?>? finished = null)
     {
-        var source = Pending(path);
         var clock = Stopwatch.StartNew();
+        _ = TorchRuntime.Device;  // libtorch is loaded (and the device picked) before the thread uses it
         var thread = new Thread(() =>
         {
             try
@@ -87,22 +92,39 @@ public sealed class ClassifierSource
                 if (threads > 0) TorchSharp.torch.set_num_threads(threads);
                 var result = train(p =>
                 {
+                    stopping.Token.ThrowIfCancellationRequested();
                     double elapsed = clock.Elapsed.TotalSeconds;
-                    source.Report(p, p > 0.02 ? TimeSpan.FromSeconds(elapsed * (1 - p) / p) : null);
+                    Report(p, p > 0.02 ? TimeSpan.FromSeconds(elapsed * (1 - p) / p) : null);
                 });
-                using (result.Model) result.Model.Save(path);
-                source.Completed();
+                using (result.Model) result.Model.Save(Path);
+                Completed();
                 finished?.Invoke(result, null);
             }
+            catch (OperationCanceledException e) when (stopping.IsCancellationRequested) { Fail(new OperationCanceledException("stopped before it was trained", e)); }
             catch (Exception e)
             {
-                source.Fail(e);
+                Fail(e);
                 finished?.Invoke(null, e);
             }
         }) { IsBackground = true, Name = "classifier-training" };
-        _ = TorchRuntime.Device;  // libtorch is loaded (and the device picked) before the thread uses it
+        lock (stopping)
+        {
+            if (training is not null) throw new InvalidOperationException("the classifier is already being trained");
+            training = thread;
+        }
         thread.Start();
-        return source;
+    }
+
+    /// <summary>
+    /// Stops a training in the background and waits for its thread: a process that ends while libtorch runs on
+    /// another thread can crash on the way out. False when the thread did not end within <paramref name="timeout"/>.
+    /// </summary>
+    public bool Stop(TimeSpan timeout)
+    {
+        stopping.Cancel();
+        Thread? thread;
+        lock (stopping) thread = training;
+        return thread is null || thread.Join(timeout);
     }
 }
 

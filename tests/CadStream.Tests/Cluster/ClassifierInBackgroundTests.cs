@@ -3,6 +3,7 @@ using System.Text.Json;
 using CadStream.Evaluation;
 using CadStream.Host.Cluster;
 using CadStream.Host.Scoring;
+using CadStream.Serving;
 using CadStream.Snapshots;
 using CadStream.Tests.Browser;
 using CadStream.Tests.Model;
@@ -33,7 +34,8 @@ public sealed class ClassifierInBackgroundTests(ITestOutputHelper output)
         // The real background training, with a training that the test holds at 40 % (the demo's takes minutes);
         // once let go it hands over a small real classifier, which the source saves where the node expects it.
         var letGo = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var source = ClassifierSource.TrainInBackground(classifierPath, progress =>
+        var source = ClassifierSource.Pending(classifierPath);
+        source.TrainInBackground(progress =>
         {
             progress(0.4);
             letGo.Task.Wait();
@@ -94,9 +96,42 @@ public sealed class ClassifierInBackgroundTests(ITestOutputHelper output)
         finally
         {
             letGo.TrySetResult();
+            Assert.True(source.Stop(TimeSpan.FromSeconds(30)), "the training thread did not end");
             if (node is not null) await node.DisposeAsync();
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Stopping_a_training_in_the_background_ends_its_thread_and_saves_nothing()
+    {
+        var folder = TempFolder("judge-stop");
+        try
+        {
+            var path = Path.Combine(folder, "classifier.bin");
+            var source = ClassifierSource.Pending(path);
+            var running = new ManualResetEventSlim();
+            int reports = 0;
+            // A training that would never end: it reports progress until the source stops it.
+            source.TrainInBackground(progress =>
+            {
+                while (true)
+                {
+                    progress(Math.Min(0.99, ++reports / 1000.0));
+                    running.Set();
+                    Thread.Sleep(1);
+                }
+            });
+            Assert.True(running.Wait(TimeSpan.FromSeconds(30)), "the training never reported");
+            Assert.Equal(JudgeReadiness.Preparing, source.State.Readiness);
+
+            Assert.True(source.Stop(TimeSpan.FromSeconds(30)), "the training thread did not end");
+            Assert.Equal(JudgeReadiness.Failed, source.State.Readiness);
+            Assert.Contains("stopped", source.State.Text);
+            Assert.True(source.Ready.IsFaulted);
+            Assert.False(File.Exists(path));
+        }
+        finally { Directory.Delete(folder, recursive: true); }
     }
 
     static async Task<JsonElement> JudgeAsync(HttpClient http) => (await GetJsonAsync(http, "/v1/status")).GetProperty("sampleJudge");
