@@ -148,13 +148,15 @@ public sealed class ClassifierInBackgroundTests(ITestOutputHelper output)
         var (playwright, browser) = await BrowserFixture.LaunchAsync();
         try
         {
-            var page = await browser.NewPageAsync();
+            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
             page.SetDefaultTimeout(60_000);
             Assert.Equal((int)HttpStatusCode.OK, (await page.GotoAsync(url + "/"))!.Status);
             var quoted = JsonSerializer.Serialize(text);
             await page.WaitForFunctionAsync($$"""() => [...document.querySelectorAll('#status tr')].some(r => r.cells[0].textContent.trim() === 'accuracy' && r.cells[1].textContent.startsWith({{quoted}}))""");
             await page.WaitForFunctionAsync($$"""() => (document.querySelector('#chart-accuracy text.empty') || {}).textContent?.startsWith({{quoted}})""");
             await page.WaitForFunctionAsync($$"""() => document.getElementById('grids').textContent.startsWith({{quoted}})""");
+            var shot = Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, "judge-training-page.png");
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
         }
         finally
         {
