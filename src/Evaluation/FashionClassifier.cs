@@ -165,7 +165,10 @@ public sealed record ClassifierResult(FashionClassifier Model, double TestAccura
 /// <summary>Trains <see cref="FashionClassifier"/> on clean labels and runs it in batches.</summary>
 public static class ClassifierTraining
 {
-    public static ClassifierResult Train(FashionMnist train, FashionMnist test, int epochs = 2, int batch = 128, double lr = 1e-3, int seed = 0, Action<string>? progress = null)
+    /// <param name="progress">Lines for people, every 100 steps and per epoch.</param>
+    /// <param name="fraction">The share of the training steps done (0..1), every 10 steps.</param>
+    public static ClassifierResult Train(FashionMnist train, FashionMnist test, int epochs = 2, int batch = 128, double lr = 1e-3, int seed = 0,
+        Action<string>? progress = null, Action<double>? fraction = null)
     {
         if (epochs < 1) throw new ArgumentOutOfRangeException(nameof(epochs), $"epochs must be >= 1, got {epochs}");
         if (batch < 2) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be >= 2 (BatchNorm), got {batch}");
@@ -204,6 +207,7 @@ public static class ClassifierTraining
                 loss.backward();
                 optimizer.step();
                 lossSum += loss.item<float>();
+                if (fraction is not null && (step + 1) % 10 == 0) fraction((epoch * stepsPerEpoch + step + 1) / (double)(epochs * stepsPerEpoch));
                 if (progress is not null && (step + 1) % 100 == 0)
                     progress($"epoch {epoch + 1}/{epochs} step {step + 1}/{stepsPerEpoch}: loss {lossSum / (step + 1):F4} ({sw.Elapsed.TotalSeconds:F1} s)");
             }

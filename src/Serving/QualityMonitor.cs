@@ -22,6 +22,22 @@ public interface ISampleJudge
     /// or null when this judge does not know the model (another data set or shape) or is not ready yet.
     /// </summary>
     double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels);
+
+    /// <summary>Whether it can judge now; a judge that is still being made (a classifier training) says how far along it is.</summary>
+    JudgeState State => JudgeState.Available;
+}
+
+/// <summary>Where a sample judge stands.</summary>
+public enum JudgeReadiness { Ready, Preparing, Failed }
+
+/// <summary>Where a sample judge stands, for /v1/status, the page and the console.</summary>
+/// <param name="Text">For people: "ready", "training 40 %, about 01:12 left", "failed: ...".</param>
+/// <param name="Progress">0..1 while it is being prepared, when known.</param>
+public sealed record JudgeState(JudgeReadiness Readiness, string Text, double? Progress = null)
+{
+    public static readonly JudgeState Available = new(JudgeReadiness.Ready, "ready", 1);
+
+    public bool Ready => Readiness == JudgeReadiness.Ready;
 }
 
 /// <summary>The prompt a text model is asked with for a class when its live quality is measured.</summary>
@@ -32,15 +48,16 @@ public interface IQualityPrompts
 }
 
 /// <summary>What the monitor saw of one snapshot: its accuracy at c = 1 (and c = 0 for CAD models) and the images.</summary>
-/// <param name="GridPng">The c = 1 images: one column per class, one row per seed.</param>
+/// <param name="GridPng">The first c = 1 images (<see cref="QualityMonitor.GridRows"/> at most): one column per class, one row per seed.</param>
+/// <param name="Images">Images each accuracy is the share of (classes x <paramref name="PerClass"/>).</param>
 public sealed record SampleQuality(string Model, long SnapshotVersion, double? Accuracy, double? AccuracyAtZero, byte[] GridPng, long At,
-    int PerClass, int Steps);
+    int PerClass, int Steps, int Images);
 
 /// <summary>
 /// Live sample quality: every model samples a small fixed set (each class, fixed seeds, at c = 1 with its
 /// default guidance, and for CAD models also at c = 0 unguided) from its newest snapshot, on the serving
-/// worker, never on the training path, at most every <see cref="ServingOptions.QualityEverySeconds"/> and
-/// only when the snapshot is new. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
+/// worker, never on the training path, only when the snapshot is new and the model's previous reading ended
+/// at least <see cref="ServingOptions.QualityEverySeconds"/> ago, and only once the judge is ready. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
 /// /v1/status, the history and the page, which shows the grids side by side (same seeds for every model).
 /// A text model is asked for each class with a prompt naming it (<paramref name="prompt"/>: held-out wordings
 /// for the data set), against its mode's default negative, when the node has a text encoder.
@@ -49,6 +66,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
     ILogger<QualityMonitor>? logger = null, ITextEncoder? textEncoder = null, IQualityPrompts? prompt = null)
 {
     public const string Part = "sample quality";
+    /// <summary>Rows (seeds per class) of the grid the page shows.</summary>
+    public const int GridRows = 4;
 
     /// <summary>docs/interfaces.md, "Metrics".</summary>
     public static readonly Gauge Accuracy = Metrics.CreateGauge("cad_sample_accuracy",
@@ -56,9 +75,13 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
 
     private readonly ConcurrentDictionary<string, SampleQuality> latest = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastRun = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> waitingLogged = new(StringComparer.Ordinal);
     private readonly ILogger logger = logger ?? NullLogger<QualityMonitor>.Instance;
 
     public SampleQuality? Latest(string model) => latest.GetValueOrDefault(model);
+
+    /// <summary>Where the node's judge stands (readings wait while it is being prepared); null when the node has none.</summary>
+    public JudgeState? Judge => judge?.State;
 
     /// <summary>Measures each model whose snapshot is new and whose last measure is old enough, until <paramref name="stop"/>.</summary>
     public async Task RunAsync(CancellationToken stop, Action? up = null)
@@ -73,11 +96,20 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
+                    // Readings begin once the judge can judge: images nobody judges would only take the trainers' cores.
+                    if (judge?.State is { Readiness: JudgeReadiness.Preparing } state)
+                    {
+                        if (waitingLogged.TryAdd(host.ModelId, true))
+                            logger.LogInformation("model {Model}: live sample quality waits for the judge ({State})", host.ModelId, state.Text);
+                        continue;
+                    }
                     if (lastRun.TryGetValue(host.ModelId, out var at) && DateTimeOffset.UtcNow - at < TimeSpan.FromSeconds(options.QualityEverySeconds)) continue;
-                    lastRun[host.ModelId] = DateTimeOffset.UtcNow;
                     try { await MeasureAsync(host, stop).ConfigureAwait(false); }
                     catch (QueueFullException) { /* busy serving users: measure next round */ }
                     catch (NoSnapshotException) { }
+                    // Counted from the reading's end: where a reading takes long (a busy CPU), readings back to back
+                    // would take the cores the trainers need.
+                    finally { lastRun[host.ModelId] = DateTimeOffset.UtcNow; }
                 }
                 await Task.Delay(TimeSpan.FromSeconds(2), stop).ConfigureAwait(false);
             }
@@ -92,6 +124,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         if (spec is null) return null;
         int classes = spec.NumClasses, perClass = options.QualityPerClass;
         var sampler = new SamplerSettings(options.QualitySteps);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         // The same seed per (class, row) for every model and snapshot: the page's grids compare like with like.
         SampleRequest Request(int label, double c, double w)
         {
@@ -113,8 +146,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
             using var scope = NewDisposeScope();
             long version = one[0].Snapshot.Version;
             // Column-major by class: row k holds the k-th image of every class.
-            using var grid = stack(Enumerable.Range(0, perClass).SelectMany(k => one.Select(o => o.Images[k])).ToArray());
-            var pixels = ImageTensors.ToBytes(grid);
+            using var all = stack(Enumerable.Range(0, perClass).SelectMany(k => one.Select(o => o.Images[k])).ToArray());
+            var pixels = ImageTensors.ToBytes(all);
             var labels = Enumerable.Range(0, perClass).SelectMany(_ => Enumerable.Range(0, classes)).ToArray();
             double? accuracy = judge?.Accuracy(spec, pixels, labels.Length, labels);
             double? atZeroAccuracy = null;
@@ -124,13 +157,18 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
                 var zeroLabels = Enumerable.Range(0, classes).SelectMany(c => Enumerable.Repeat(c, perClass)).ToArray();
                 atZeroAccuracy = judge.Accuracy(spec, ImageTensors.ToBytes(z), zeroLabels.Length, zeroLabels);
             }
-            var png = ImageGrid.EncodePng(pixels, labels.Length, spec.Channels, spec.ImageSize, spec.ImageSize, columns: classes, scale: 2);
-            var quality = new SampleQuality(host.ModelId, version, accuracy, atZeroAccuracy, png, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), perClass, sampler.Steps);
+            // The page shows the first rows only: every class at a few seeds is what a person compares; the figure uses them all.
+            int rows = Math.Min(perClass, GridRows);
+            var png = ImageGrid.EncodePng(pixels[..(rows * classes * spec.ImageBytes)], rows * classes, spec.Channels, spec.ImageSize, spec.ImageSize,
+                columns: classes, scale: 2);
+            var quality = new SampleQuality(host.ModelId, version, accuracy, atZeroAccuracy, png, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(), perClass,
+                sampler.Steps, labels.Length);
             latest[host.ModelId] = quality;
             if (accuracy is double a) Accuracy.WithLabels(host.ModelId, "1").Set(a);
             if (atZeroAccuracy is double a0) Accuracy.WithLabels(host.ModelId, "0").Set(a0);
-            logger.LogInformation("model {Model}: snapshot v{Version} sample accuracy {Accuracy} at c = 1{AtZero}", host.ModelId, version,
-                accuracy?.ToString("F2") ?? "n/a", atZeroAccuracy is double z0 ? $", {z0:F2} at c = 0" : "");
+            logger.LogInformation("model {Model}: snapshot v{Version} sample accuracy {Accuracy} at c = 1{AtZero} ({Images} images each, {Seconds:F1} s)",
+                host.ModelId, version, accuracy?.ToString("F2") ?? "n/a", atZeroAccuracy is double z0 ? $", {z0:F2} at c = 0" : "", labels.Length,
+                clock.Elapsed.TotalSeconds);
             return quality;
         }
         finally

@@ -141,6 +141,8 @@ public static class ServingApp
         accuracyAtZero = q.AccuracyAtZero,
         at = q.At,
         perClass = q.PerClass,
+        images = q.Images,
+        gridRows = Math.Min(q.PerClass, QualityMonitor.GridRows),
         steps = q.Steps,
         grid = Convert.ToBase64String(q.GridPng),
     };
@@ -209,6 +211,10 @@ public static class ServingApp
         },
         snapshotStore = runtime.Store.Description,
         health = HealthJson(runtime.Health),
+        // The live sample accuracy's judge: readings wait while it is being made (the demo trains its classifier in the background).
+        sampleJudge = runtime.Quality.Judge is { } judge
+            ? new { state = judge.Readiness.ToString().ToLowerInvariant(), ready = judge.Ready, progress = judge.Progress, text = judge.Text }
+            : null,
         models = runtime.Hosts.Values.Select(h =>
         {
             var s = h.Current;
@@ -227,7 +233,7 @@ public static class ServingApp
                 lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
                 pinnedVersion = h.PinnedVersion,
                 sampleQuality = runtime.Quality.Latest(h.ModelId) is { } q
-                    ? new { snapshotVersion = q.SnapshotVersion, accuracy = q.Accuracy, accuracyAtZero = q.AccuracyAtZero, at = q.At }
+                    ? new { snapshotVersion = q.SnapshotVersion, accuracy = q.Accuracy, accuracyAtZero = q.AccuracyAtZero, at = q.At, images = q.Images }
                     : null,
             };
         }),

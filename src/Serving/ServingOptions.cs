@@ -31,12 +31,18 @@ public sealed record ServingOptions
     public int GridColumns { get; init; } = 8;
     /// <summary>Largest request body accepted.</summary>
     public int MaxBodyBytes { get; init; } = 64 * 1024;
-    /// <summary>Live sample quality: at most this often a new snapshot samples its fixed set (0 = off).</summary>
+    /// <summary>Live sample quality: a new snapshot samples its fixed set when the model's previous reading ended this long ago (0 = off).</summary>
     public double QualityEverySeconds { get; init; } = 45;
-    /// <summary>Images per class in the fixed set (each at its own fixed seed).</summary>
-    public int QualityPerClass { get; init; } = 2;
-    /// <summary>DDIM steps of the fixed set.</summary>
-    public int QualitySteps { get; init; } = 20;
+    /// <summary>
+    /// Images per class in the fixed set (each at its own fixed seed): 10 gives 100 images for ten classes, so one
+    /// image moves the figure by 0.01.
+    /// </summary>
+    public int QualityPerClass { get; init; } = 10;
+    /// <summary>
+    /// DDIM steps of the fixed set. 10: the judge's accuracy is flat from 5 to 50 steps (docs/results/cpu/steps-curve:
+    /// 0.868 at 10, 0.862 at 20), and a reading costs half of 20's, cores the trainers beside it need.
+    /// </summary>
+    public int QualitySteps { get; init; } = 10;
     /// <summary>Seed of class 0's images; class k uses this + k.</summary>
     public long QualitySeed { get; init; } = 1000;
     /// <summary>Pinned snapshot versions by model id (a rollback): served until unpinned (PUT/DELETE /v1/models/{id}/pin).</summary>
@@ -66,7 +72,7 @@ public sealed record ServingOptions
         if (GridColumns < 1) throw new ArgumentException("Serving:GridColumns must be >= 1");
         if (MaxBodyBytes < 1024) throw new ArgumentException("Serving:MaxBodyBytes must be >= 1024");
         if (QualityEverySeconds < 0) throw new ArgumentException("Serving:QualityEverySeconds must be >= 0");
-        if (QualityPerClass is < 1 or > 8) throw new ArgumentException("Serving:QualityPerClass must be in 1..8");
+        if (QualityPerClass is < 1 or > 64) throw new ArgumentException("Serving:QualityPerClass must be in 1..64");
         if (QualitySteps is < 1 or > 1000) throw new ArgumentException("Serving:QualitySteps must be in 1..1000");
         if (LoadedVersions < 0) throw new ArgumentException("Serving:LoadedVersions must be >= 0");
     }

@@ -62,7 +62,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     public Task<int> Exited => exit.Task;
 
     private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, LazyTextEncoder textEncoder, TextAgreementModels textAgreement,
-        ILoggerProvider? logs, Action<PairsStored>? pairsStored)
+        ILoggerProvider? logs, Action<PairsStored>? pairsStored, ClassifierSource? classifier)
     {
         TextEncoder = textEncoder;
         this.textAgreement = textAgreement;
@@ -92,9 +92,12 @@ public sealed class CadStreamNode : IAsyncDisposable
         CoherenceTables = CoherenceTables.From(settings.Scoring);
         if (textAgreement.NotScoredBecause is { } why)
             loggers.CreateLogger<CadStreamNode>().LogWarning("text pairs without coherence or score get c = 1: {Why}", why);
+        if (classifier is { IsReady: false } && node.Has("scorer"))
+            loggers.CreateLogger<CadStreamNode>().LogWarning(
+                "until the clean-label classifier is trained ({Path}), pairs without coherence or score get c = 1", classifier.Path);
         builder.Services.AddSingleton(CoherenceTables);
         builder.Services.AddSingleton<ITextEncoder>(textEncoder);
-        var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(settings.Scoring),
+        var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(classifier, settings.Scoring),
             new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored, () => textEncoder),
             CoherenceTables, textAgreement.Factory);
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
@@ -107,9 +110,8 @@ public sealed class CadStreamNode : IAsyncDisposable
         }
         if (node.Has("serving"))
         {
-            // The clean-label classifier, when configured, also judges the live samples.
-            if (settings.Scoring.Classifier is { } judgeFile && File.Exists(judgeFile))
-                builder.Services.AddSingleton<ISampleJudge>(new ClassifierSampleJudge(FashionClassifier.Load(judgeFile)));
+            // The clean-label classifier, when configured, also judges the live samples (once it is made, when it is still training).
+            if (classifier is not null) builder.Services.AddSingleton<ISampleJudge>(new ClassifierSampleJudge(classifier));
             builder.Services.AddSingleton<IQualityPrompts>(new HeldOutQualityPrompts());
             builder.Services.AddCadStreamServing(settings.Serving, store, Catalog, status);
         }
@@ -132,8 +134,12 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// <summary>Builds the node's snapshot store (Redis when configured, else a folder) and starts everything.</summary>
     /// <param name="logs">Where log lines go (the console by default).</param>
     /// <param name="pairsStored">Optional lineage trace: the pair ids each stored snapshot newly reflects (trainer nodes).</param>
+    /// <param name="classifier">
+    /// The clean-label classifier when it may still be training (the demo's, in the background); by default
+    /// <c>Scoring:Classifier</c>, which must exist. Nothing waits for it at start.
+    /// </param>
     public static async Task<CadStreamNode> StartAsync(CadStreamSettings settings, ILoggerProvider? logs = null, CancellationToken cancel = default,
-        Action<PairsStored>? pairsStored = null)
+        Action<PairsStored>? pairsStored = null, ClassifierSource? classifier = null)
     {
         using var storeLoggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
         ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
@@ -145,8 +151,9 @@ public sealed class CadStreamNode : IAsyncDisposable
         var textEncoder = new LazyTextEncoder();
         try
         {
-            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"), textEncoder);
-            node = new CadStreamNode(settings, store, textEncoder, textAgreement, logs, pairsStored);
+            classifier ??= settings.Scoring.Classifier is { } path ? ClassifierSource.Existing(path) : null;
+            textAgreement = TextAgreementModels.Create(settings.Scoring, settings.Catalog(), scores: settings.Node.Has("scorer"), textEncoder, classifier);
+            node = new CadStreamNode(settings, store, textEncoder, textAgreement, logs, pairsStored, classifier);
         }
         catch
         {
@@ -200,12 +207,11 @@ public sealed class CadStreamNode : IAsyncDisposable
 
     public NodeStatus CurrentStatus() => status.Current();
 
-    static Func<ICoherenceModel?> CoherenceModels(ScoringOptions scoring)
+    static Func<ICoherenceModel?> CoherenceModels(ClassifierSource? classifier, ScoringOptions scoring)
     {
-        if (scoring.Classifier is not { } path) return () => null;
-        if (!File.Exists(path)) throw new FileNotFoundException($"Scoring:Classifier names '{path}', which does not exist (make one with cadstream train-classifier)", path);
-        // Each scorer loads its own copy: TorchSharp modules are not shared across threads.
-        return () => new ClassifierCoherenceModel(FashionClassifier.Load(path), scoring.ClassifierCoherence);
+        if (classifier is null) return () => null;
+        // Each scorer loads its own copy (TorchSharp modules are not shared across threads), once the classifier is made.
+        return () => new ClassifierCoherenceModel(new ClassifierCopy(classifier), scoring.ClassifierCoherence);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,8 @@
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
+using CadStream.Host.Scoring;
+using CadStream.Evaluation;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
@@ -53,16 +55,22 @@ public sealed class DemoCommand : ICommand
             throw new UsageException("--noise temperature needs Scoring:Classifier in the configuration (a file from cadstream train-classifier)");
 
         // The clean-label classifier judges the live samples on the page (and scores pairs that come without coherence).
-        // Trained once, on clean labels, before the stream starts; later runs load it.
+        // Trained once, on clean labels, and saved for later runs; in a fresh folder it trains in the background while
+        // the node already runs: the page answers at once and says how far the classifier is.
+        ClassifierSource? classifier = null;
         if (settings.Scoring.Classifier is null)
         {
             var classifierPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.Snapshots.Folder)) ?? ".", "classifier.bin");
-            ClassifierFile.LoadOrTrain(null, classifierPath).Dispose();
+            classifier = File.Exists(classifierPath) ? ClassifierSource.Existing(classifierPath) : ClassifierSource.Pending(classifierPath);
+            Console.Error.WriteLine(classifier.IsReady ? $"classifier: using {classifierPath}"
+                : $"classifier: none yet, training one on clean labels (2 epochs) into {classifierPath} in the background once the node runs; " +
+                  "live sample accuracy starts when it is ready");
             settings = settings with { Scoring = settings.Scoring with { Classifier = classifierPath } };
         }
 
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
-        var data = FashionMnist.Load(train: true);
+        // Only the producer needs the images, once the node runs: they load on the other core meanwhile.
+        var loading = Task.Run(() => FashionMnist.Load(train: true));
         EmbeddedKafka? broker = null;
         string bootstrap = settings.Kafka.Bootstrap;
         if (string.IsNullOrWhiteSpace(bootstrap))
@@ -81,19 +89,29 @@ public sealed class DemoCommand : ICommand
         try
         {
             Task? producing = null;
-            var view = new DemoView();
+            var view = new DemoView(classifier);
             return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
             {
+                // Started only now: loading data and training beside the node's start would only delay the page.
+                if (classifier is { IsReady: false }) TrainClassifier(classifier);
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
                 Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
                 // With text models every record also carries a caption (20 % naming a wrong class, 10 % none) and no
                 // coherence: the scorers give each model kind its own (the classifier for labels, caption agreement for text).
                 var captions = text ? new CaptionGenerator(new CaptionNoise(0.2, 0.1), settings.Demo.Seed) : null;
-                var stream = FashionPairStream.Create(data, noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed, captions: captions);
+                var stream = FashionPairStream.Create(loading.GetAwaiter().GetResult(), noiseKind, 0.5, ClassifierFile.Logits(settings.Scoring.Classifier), settings.Demo.Seed, captions: captions);
                 Console.Error.WriteLine($"demo: producing {rate} pairs/s of {noise}-noised Fashion-MNIST ({stream.WrongFraction:P0} of labels wrong" +
                                         (text ? "; captions: 20 % name a wrong class, 10 % none" : "") + $") into {settings.Kafka.Topic}");
                 producing = Task.Run(() =>
                 {
+                    // Text records carry no coherence: the classifier scores them, so they wait for it rather than train at c = 1.
+                    if (text && classifier is { IsReady: false })
+                    {
+                        Console.Error.WriteLine("demo: the producer starts once the classifier is trained (it scores the records, which carry no coherence)");
+                        try { classifier.Ready.Wait(token); }
+                        catch (OperationCanceledException) { return; }
+                        catch (AggregateException) { /* it failed (said on the console): the scorers give c = 1 */ }
+                    }
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
                     // The embedded broker deletes old records past a few MiB per partition, read or not: the producer
                     // waits while the consumer is far behind.
@@ -101,10 +119,27 @@ public sealed class DemoCommand : ICommand
                     PairStreaming.Run(producer, stream.Pairs(0), 0, rate, p => view.Produced = p.Delivered, cancel: token,
                         hold: broker is null ? null : () => view.Held = (runner.Consumer?.Lag.Values.Sum() ?? 0) > maxLag);
                 }, CancellationToken.None);
-            }, runner => Console.Error.WriteLine(view.Line(runner)));
+            }, runner => Console.Error.WriteLine(view.Line(runner)), classifier);
         }
-        finally { broker?.Dispose(); }
+        finally
+        {
+            // libtorch still running on the classifier's thread while the process ends can crash it (exit code 139).
+            if (classifier?.Stop(TimeSpan.FromSeconds(60)) == false) Console.Error.WriteLine("demo: the classifier's training did not stop within 60 s");
+            broker?.Dispose();
+        }
     }
+
+    /// <summary>
+    /// Trains the clean-label classifier (2 epochs, as `cadstream train-classifier`) on a background thread with one
+    /// libtorch thread, so that the trainers keep most of the cores, and saves it for later runs.
+    /// </summary>
+    static void TrainClassifier(ClassifierSource classifier) =>
+        classifier.TrainInBackground(
+            progress => ClassifierTraining.Train(FashionMnist.Load(true), FashionMnist.Load(false), 2, 128, 1e-3, 0, fraction: progress),
+            threads: 1,
+            finished: (result, error) => Console.Error.WriteLine(result is not null
+                ? $"classifier: test accuracy {result.TestAccuracy:P2}, trained in {result.TrainTime.TotalSeconds:F0} s, saved to {classifier.Path}; live sample accuracy starts now"
+                : $"classifier: training failed ({error?.Message}); the demo goes on without live sample accuracy"));
 
     /// <summary>A text model beside each class model: same size and training settings, captions instead of labels.</summary>
     static IEnumerable<ModelSpec> TextCopies(IEnumerable<ModelSpec> models) =>
@@ -115,7 +150,7 @@ public sealed class DemoCommand : ICommand
         });
 
     /// <summary>The live console line: ingest rate, per-model steps/s, loss and snapshot version, lag.</summary>
-    sealed class DemoView
+    sealed class DemoView(ClassifierSource? classifier)
     {
         public long Produced;
         public volatile bool Held;
@@ -147,6 +182,7 @@ public sealed class DemoCommand : ICommand
                           (q?.Accuracy is double acc ? $" acc {acc:F2}" + (q.AccuracyAtZero is double z ? $"/{z:F2} at c=0" : "") : ""));
             }
             parts.Add($"lag {status.ConsumerLag.Sum(l => l.Lag)}{(Held ? " (producer waiting for the trainers)" : "")}");
+            if (classifier is { IsReady: false }) parts.Add($"classifier {classifier.State.Text}");
             return string.Join(" | ", parts);
         }
     }

@@ -1,6 +1,7 @@
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
+using CadStream.Host.Scoring;
 using CadStream.Actors;
 
 namespace CadStream.Host.Commands;
@@ -100,10 +101,11 @@ public static class NodeOptions
     /// Starts the node, calls onStarted, runs until the token (or until the node stops itself because a
     /// part failed for good), then stops cleanly. Returns the exit code: 0, or 1 after such a failure.
     /// </summary>
+    /// <param name="classifier">The node's classifier when it may still be training (the demo's); by default <c>Scoring:Classifier</c>.</param>
     public static int RunUntil(CadStreamSettings settings, CancellationToken token, Action<CadStreamNode> onStarted,
-        Action<CadStreamNode>? tick = null)
+        Action<CadStreamNode>? tick = null, ClassifierSource? classifier = null)
     {
-        var node = CadStreamNode.StartAsync(settings, logs: null, token).GetAwaiter().GetResult();
+        var node = CadStreamNode.StartAsync(settings, logs: null, token, classifier: classifier).GetAwaiter().GetResult();
         try
         {
             onStarted(node);

@@ -10,11 +10,13 @@ namespace CadStream.Host.Scoring;
 /// Coherence of a Fashion-MNIST pair from the clean-label classifier: p(label | image), or
 /// 1 - normalised entropy of its prediction. Knows only models of Fashion-MNIST's shape and classes.
 /// </summary>
-public sealed class ClassifierCoherenceModel(FashionClassifier classifier, ClassifierCoherence how) : ICoherenceModel
+public sealed class ClassifierCoherenceModel(ClassifierCopy copy, ClassifierCoherence how) : ICoherenceModel
 {
     public float[]? Score(ModelSpec model, IReadOnlyList<PairToScore> pairs)
     {
         if (model.Channels != 1 || model.ImageSize != FashionMnist.Side || !model.Classes.SequenceEqual(FashionMnist.ClassNames)) return null;
+        // Not made yet (the demo trains it in the background): the scorer gives c = 1, as without a classifier.
+        if (copy.Get() is not { } classifier) return null;
         using var scope = NewDisposeScope();
         int size = FashionMnist.ImageBytes;
         var bytes = new byte[pairs.Count * size];
@@ -33,5 +35,5 @@ public sealed class ClassifierCoherenceModel(FashionClassifier classifier, Class
         return coherence;
     }
 
-    public void Dispose() => classifier.Dispose();
+    public void Dispose() => copy.Dispose();
 }

@@ -9,11 +9,14 @@ namespace CadStream.Host.Scoring;
 /// <summary>
 /// Live sample quality for Fashion-MNIST models: the share of generated images the clean-label
 /// classifier assigns to the class they were asked for. Knows only models of Fashion-MNIST's shape
-/// and classes.
+/// and classes. While the classifier is still being made it says so (<see cref="State"/>) and judges nothing.
 /// </summary>
-public sealed class ClassifierSampleJudge(FashionClassifier classifier) : ISampleJudge, IDisposable
+public sealed class ClassifierSampleJudge(ClassifierSource source) : ISampleJudge, IDisposable
 {
     private readonly object gate = new();
+    private readonly ClassifierCopy classifier = new(source);
+
+    public JudgeState State => source.State;
 
     public double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels)
     {
@@ -21,14 +24,18 @@ public sealed class ClassifierSampleJudge(FashionClassifier classifier) : ISampl
         if (count == 0) return null;
         lock (gate)
         {
+            if (classifier.Get() is not { } c) return null;
             using var scope = NewDisposeScope();
             var images = ImageTensors.FromBytes(pixels, count, 1, FashionMnist.Side, FashionMnist.Side);
-            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(classifier, images));
+            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(c, images));
             return Enumerable.Range(0, count).Count(i => predicted[i] == labels[i]) / (double)count;
         }
     }
 
-    public void Dispose() => classifier.Dispose();
+    public void Dispose()
+    {
+        lock (gate) classifier.Dispose();
+    }
 }
 
 /// <summary>

@@ -14,18 +14,20 @@ namespace CadStream.Host.Scoring;
 /// from the node's one text encoder (<see cref="CaptionAgreement"/>, thread-safe). Knows only models of
 /// Fashion-MNIST's image shape, the classifier's input.
 /// </summary>
-public sealed class ClassifierTextAgreement(FashionClassifier classifier, CaptionAgreement agreement) : ITextAgreementModel
+public sealed class ClassifierTextAgreement(ClassifierCopy copy, CaptionAgreement agreement) : ITextAgreementModel
 {
     public double[]? Agreement(ModelSpec model, IReadOnlyList<PairToScore> pairs)
     {
         if (model.Channels != 1 || model.ImageSize != FashionMnist.Side) return null;
         if (pairs.Any(p => p.Caption is null)) throw new ArgumentException("every pair of a text model needs a caption");
         if (pairs.Count == 0) return [];
-        return agreement.Score(pairs.Select(p => p.Caption!).ToArray(), Probabilities(pairs));
+        // Not made yet (the demo trains it in the background): the scorer gives c = 1, as without agreement.
+        if (copy.Get() is not { } classifier) return null;
+        return agreement.Score(pairs.Select(p => p.Caption!).ToArray(), Probabilities(classifier, pairs));
     }
 
     /// <summary>p(k | image) of each pair, row-major pairs x classes.</summary>
-    float[] Probabilities(IReadOnlyList<PairToScore> pairs)
+    static float[] Probabilities(FashionClassifier classifier, IReadOnlyList<PairToScore> pairs)
     {
         using var scope = NewDisposeScope();
         int size = FashionMnist.ImageBytes, k = FashionClassifier.NumClasses;
@@ -37,5 +39,5 @@ public sealed class ClassifierTextAgreement(FashionClassifier classifier, Captio
         return probabilities;
     }
 
-    public void Dispose() => classifier.Dispose();
+    public void Dispose() => copy.Dispose();
 }

@@ -32,18 +32,20 @@ public sealed class TextAgreementModels : IDisposable
     /// </summary>
     /// <exception cref="InvalidDataException">A path to an image-text model, or an unknown value (<see cref="ScoringOptions.TextAgreementProblem"/>).</exception>
     /// <param name="encoder">The node's shared text encoder (loaded on first use).</param>
-    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores, ITextEncoder encoder)
+    /// <param name="classifier">The node's classifier, which may still be training (default: <c>Scoring:Classifier</c>, which must exist).</param>
+    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores, ITextEncoder encoder,
+        ClassifierSource? classifier = null)
     {
         if (scoring.TextAgreementProblem() is { } problem) throw new InvalidDataException(problem);
         if ((scoring.TextAgreement ?? "").Trim().Equals(ScoringOptions.NoTextAgreement, StringComparison.OrdinalIgnoreCase))
             return None("Scoring:TextAgreement is none");
         if (!scores || !catalog.All.Any(m => m.Kind == "text")) return None(null);
-        if (scoring.Classifier is not { } path)
+        if (classifier is null && scoring.Classifier is not null) classifier = ClassifierSource.Existing(scoring.Classifier);
+        if (classifier is null)
             return None("the built-in agreement needs the clean-label classifier (Scoring:Classifier)");
-        if (!File.Exists(path)) throw new FileNotFoundException($"Scoring:Classifier names '{path}', which does not exist (make one with cadstream train-classifier)", path);
 
         var agreement = new CaptionAgreement(encoder, ClassDescriptions.FashionMnist);
-        return new TextAgreementModels(() => new ClassifierTextAgreement(FashionClassifier.Load(path), agreement), null);
+        return new TextAgreementModels(() => new ClassifierTextAgreement(new ClassifierCopy(classifier), agreement), null);
     }
 
     static TextAgreementModels None(string? because) => new(() => null, because);

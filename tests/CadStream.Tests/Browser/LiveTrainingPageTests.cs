@@ -25,7 +25,8 @@ namespace CadStream.Tests.Browser;
 /// </summary>
 public sealed class LiveTrainingFixture : IAsyncLifetime
 {
-    public const string Cad = "live-cad", Baseline = "live-baseline";
+    // A long id, as real ones may be: the page must wrap it, not run past the screen's edge.
+    public const string Cad = "live-cad", Baseline = "live-baseline-fashion-mnist-width-16-with-classic-guidance";
 
     readonly Stopwatch clock = Stopwatch.StartNew();
     readonly CancellationTokenSource stopProducing = new();
@@ -207,11 +208,62 @@ public sealed class LiveTrainingPageTests(LiveTrainingFixture live, ITestOutputH
             Assert.Equal("", (await page.Locator("#error").TextContentAsync())?.Trim());
             Assert.Equal(2, await page.Locator("#images img").CountAsync());
 
-            var shot = Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, "live-training-page.png");
+            var shot = ScreenshotPath("live-training-page.png");
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
             output.WriteLine("screenshot: " + shot);
             lock (problems) Assert.True(problems.Count == 0, string.Join("\n", problems));
         }
         finally { await page.CloseAsync(); }
+    }
+
+    static string ScreenshotPath(string name) => Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, name);
+
+    [Fact]
+    public async Task The_page_fits_a_laptop_and_a_phone_and_every_figure_has_a_value()
+    {
+        var page = await live.Browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        page.SetDefaultTimeout(60_000);
+        var problems = new List<string>();
+        page.PageError += (_, e) => { lock (problems) problems.Add("page error: " + e); };
+        try
+        {
+            Assert.Equal(200, (await page.GotoAsync(live.Node.HttpUrl + "/"))!.Status);
+            // Full panels: every chart drawn, both grids, the compare rows, and a judged reading of every model in the status panel.
+            await page.WaitForFunctionAsync("() => document.querySelectorAll('#chart-loss path.series').length >= 2 && " +
+                "document.querySelectorAll('#chart-rate path.series').length >= 1 && document.querySelectorAll('#chart-accuracy path.series').length >= 2 && " +
+                "document.querySelectorAll('#chart-coherence rect.bar').length >= 10 && document.querySelectorAll('.grid-card img').length === 2");
+            await page.WaitForSelectorAsync("#compare-rows[data-state=done]");
+            await page.WaitForFunctionAsync("() => { const rows = [...document.querySelectorAll('#status tr')].filter(r => r.cells[0].textContent.trim() === 'accuracy'); " +
+                "return rows.length === 2 && rows.every(r => /^[01]\\.[0-9]{2} /.test(r.cells[1].textContent)); }");
+
+            foreach (var (width, height) in new[] { (1280, 800), (390, 844) })
+            {
+                await page.SetViewportSizeAsync(width, height);
+                var shot = ScreenshotPath($"live-training-page-{width}.png");
+                await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
+                output.WriteLine("screenshot: " + shot);
+                var (scroll, inner) = await WidthsAsync(page);
+                Assert.True(scroll <= inner, $"at {width}x{height} the page is {scroll} px wide in a {inner} px window (it scrolls sideways)");
+                // Nothing sticks out of its panel either (the node address, the long model id).
+                var outside = await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('main section')].flatMap(s => { const r = s.getBoundingClientRect(); " +
+                    "return [...s.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > r.right + 0.5).map(e => s.id + ' ' + e.tagName + ': ' + (e.textContent || '').slice(0, 60)); })");
+                Assert.True(outside.Length == 0, $"at {width} px these run past their panel's right edge:\n{string.Join("\n", outside.Take(10))}");
+            }
+
+            // Every figure has a value: no placeholder, NaN or undefined in the status panel, the captions or the charts.
+            var cells = await page.EvalOnSelectorAllAsync<string[]>("#status td:nth-child(2)", "cells => cells.map(c => c.textContent.trim())");
+            Assert.NotEmpty(cells);
+            Assert.All(cells, c => Assert.True(c is not ("" or "–" or "-") && !c.Contains("NaN") && !c.Contains("undefined") && !c.Contains("null"), $"status cell '{c}'"));
+            var text = await page.EvaluateAsync<string>("() => document.body.innerText + [...document.querySelectorAll('svg text')].map(t => t.textContent).join(' ')");
+            foreach (var bad in new[] { "NaN", "undefined", "null", "no data yet", "waiting for" }) Assert.DoesNotContain(bad, text);
+            lock (problems) Assert.True(problems.Count == 0, string.Join("\n", problems));
+        }
+        finally { await page.CloseAsync(); }
+    }
+
+    static async Task<(int Scroll, int Inner)> WidthsAsync(IPage page)
+    {
+        var w = await page.EvaluateAsync<int[]>("() => [document.documentElement.scrollWidth, window.innerWidth]");
+        return (w[0], w[1]);
     }
 }

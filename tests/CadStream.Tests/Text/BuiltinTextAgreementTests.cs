@@ -61,7 +61,7 @@ public sealed class BuiltinTextAgreementTests(MiniLmFixture fixture, ITestOutput
             data.Pixels.AsSpan(i * FashionMnist.ImageBytes, FashionMnist.ImageBytes).ToArray(), captions[i])).ToArray();
 
     ClassifierTextAgreement Agreement() =>
-        new(FashionClassifier.Load(TestClassifier.File), new CaptionAgreement(fixture.Encoder, ClassDescriptions.FashionMnist));
+        new(new ClassifierCopy(ClassifierSource.Existing(TestClassifier.File)), new CaptionAgreement(fixture.Encoder, ClassDescriptions.FashionMnist));
 
     [Fact]
     public void A_caption_naming_the_images_class_agrees_more_than_one_naming_another()
