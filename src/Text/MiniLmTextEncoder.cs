@@ -90,8 +90,9 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
         var tokens = new CaptionTokens[captions.Count];
         for (int i = 0; i < tokens.Length; i++)
             tokens[i] = tokenizer.Tokenize(captions[i] ?? throw new ArgumentException($"caption {i} is null"));
-        // One caption per ONNX call. Batches padded to their longest caption were no faster on short captions
-        // (measured: docs/reproducibility.md), and a caption's last bits could depend on its batch mates.
+        // One caption per ONNX call, so its states never depend on its batch mates: padded batches happened to give
+        // the same bits on the development machine, but nothing promises that on other CPUs. It costs about 7 %
+        // more CPU per caption than batches of 64 (docs/reproducibility.md); the caches make up for it.
         var rows = new TextEmbedding[tokens.Length];
         for (int i = 0; i < tokens.Length; i++) rows[i] = Run(tokens[i]);
         return TextEncoding.Pack(rows, HiddenWidth);
