@@ -181,8 +181,10 @@ static class Bench
 
     public static double MatmulGflops(Device dev)
     {
-        using var a = randn(512, 512, device: dev);
-        using var b = randn(512, 512, device: dev);
+        // Its own generator: torch's global one belongs to TorchRandom's lock (the values do not matter here).
+        using var g = new Generator(0, dev);
+        using var a = randn([512, 512], generator: g, device: dev);
+        using var b = randn([512, 512], generator: g, device: dev);
         for (int i = 0; i < 3; i++) { using var w = a.matmul(b); }
         int reps = dev.type == TorchSharp.DeviceType.CUDA ? 200 : 20;
         var clock = Stopwatch.StartNew();

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using CadStream.Data;
+using CadStream.Model;
 using CadStream.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -29,18 +30,26 @@ public sealed class FashionClassifier : nn.Module<Tensor, Tensor>
     readonly BatchNorm2d bn1;
     readonly Conv2d conv2;
     readonly Linear fc1;
-    readonly Dropout drop;
+    readonly SeededDropout drop;
     readonly Linear head;
+    readonly DropoutNoise dropoutNoise;
 
-    public FashionClassifier() : base(nameof(FashionClassifier))
+    /// <summary>
+    /// A new classifier whose initial weights are drawn from torch's global generator seeded with
+    /// <paramref name="seed"/> under <see cref="TorchRandom"/>'s lock; dropout draws from its own generator
+    /// (same seed), so training is reproducible next to other threads.
+    /// </summary>
+    public FashionClassifier(long seed = 0) : base(nameof(FashionClassifier))
     {
         // The runtime must pick (and maybe load CUDA) libtorch before any module is built.
         _ = TorchRuntime.Device;
+        using var seeded = TorchRandom.Seeded(seed);
+        dropoutNoise = new DropoutNoise(seed);
         conv1 = nn.Conv2d(1, 32, 3, padding: 1);
         bn1 = nn.BatchNorm2d(32);
         conv2 = nn.Conv2d(32, 64, 3, padding: 1);
         fc1 = nn.Linear(64 * 7 * 7, FeatureDim);
-        drop = nn.Dropout(0.3);
+        drop = new SeededDropout(0.3) { Noise = dropoutNoise };
         head = nn.Linear(FeatureDim, NumClasses);
         RegisterComponents();
     }
@@ -60,6 +69,12 @@ public sealed class FashionClassifier : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         return head.call(drop.call(Features(x))).MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) dropoutNoise.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>Writes the weights (and BatchNorm statistics) with a magic header and a sha256 of the payload.</summary>
@@ -174,10 +189,8 @@ public static class ClassifierTraining
         if (batch < 2) throw new ArgumentOutOfRangeException(nameof(batch), $"batch must be >= 2 (BatchNorm), got {batch}");
         if (train.Count == 0) throw new ArgumentException("the training set is empty");
         var device = TorchRuntime.Device;
-        // Seeds the weight init and dropout; the data order comes from System.Random(seed).
-        torch.manual_seed(seed);
-        if (device.type == DeviceType.CUDA) torch.cuda.manual_seed_all(seed);
-        var model = new FashionClassifier();
+        // The seed gives the initial weights and the dropout masks; the data order comes from System.Random(seed).
+        var model = new FashionClassifier(seed);
         model.to(device);
         using var optimizer = torch.optim.Adam(model.parameters(), lr);
         var rng = new Random(seed);

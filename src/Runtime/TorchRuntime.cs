@@ -77,6 +77,23 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> on this thread with libtorch's intra-op thread count set to
+    /// <paramref name="threads"/>, then puts this thread's former count back. Ops that split a sum across
+    /// threads (convolutions, matrix products) give other last bits with another count, so runs that must
+    /// give the same bits use the same count. The count is per thread once a thread has run a parallel op;
+    /// a thread that never has starts with the last count set anywhere, so code that compares bits sets its own.
+    /// </summary>
+    public static T WithThreads<T>(int threads, Func<T> body)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        _ = Device;
+        int before = torch.get_num_threads();
+        torch.set_num_threads(threads);
+        try { return body(); }
+        finally { torch.set_num_threads(before); }
+    }
+
     static bool TryLoadCudaLibtorch(string folder, out string? error)
     {
         error = null;

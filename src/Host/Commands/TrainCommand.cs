@@ -35,7 +35,8 @@ public sealed class TrainCommand : ICommand
         new("schedule", "noise schedule: sigmoid | cosine | linear", "sigmoid", ValueName: "NAME"),
         new("filter-threshold", "mode filtered drops pairs with coherence <= this", "0.5", ValueName: "T"),
         new("guidance", "default guidance rate stored in the snapshot (cad and cfg)", "1", ValueName: "W"),
-        new("seed", "seed of the label noise, batches and initial weights", "0", ValueName: "S"),
+        new("seed", "seed of the label noise, captions, batches, initial weights and noise draws", "0", ValueName: "S"),
+        new("threads", "libtorch threads (default: one per core); the same seed, data and thread count give the same weights on one kind of machine (docs/reproducibility.md)", ValueName: "N"),
         new("limit", "use only the first N training images", ValueName: "N"),
         new("resume", "continue from a snapshot that holds training state", ValueName: "FILE"),
         new("no-training-state", "store only the EMA weights (smaller; cannot resume)", IsFlag: true),
@@ -85,7 +86,7 @@ public sealed class TrainCommand : ICommand
         if (resume is not null && !File.Exists(resume))
             throw new UsageException($"snapshot file '{resume}' does not exist");
 
-        var device = TorchRuntime.Initialize();
+        var device = TorchRuntime.Initialize(threads: Threads(a));
         var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
         using var encoder = condition == "text" ? new LazyTextEncoder() : null;
         TokenStates? textNull = null;
@@ -118,6 +119,9 @@ public sealed class TrainCommand : ICommand
         Console.Error.WriteLine($"wrote {outPath} ({new FileInfo(outPath).Length / 1e6:F1} MB): {trainer.Steps} steps, {trainer.SamplesSeen} samples, {trainer.SkippedSteps} skipped, {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
     }
+
+    /// <summary>--threads N, or null (one per core).</summary>
+    public static int? Threads(ParsedArgs a) => a.Has("threads") ? a.Int("threads", 1, 1024) : null;
 
     static string Format(TrainingProgress p) =>
         $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}" +

@@ -30,9 +30,17 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
     public ModelSpec Spec { get; }
     public int NullClass { get; }
 
+    private readonly DropoutNoise dropoutNoise;
+
+    /// <summary>
+    /// Builds the network with its initial weights drawn from torch's global generator seeded with
+    /// <see cref="ModelSpec.Seed"/>, under <see cref="TorchRandom"/>'s lock: the same spec gives the same
+    /// weights whatever other threads do. Dropout (if any) draws from the network's own generator.
+    /// </summary>
     public CadDenoiser(ModelSpec spec) : base(nameof(CadDenoiser))
     {
         spec.Validate();
+        using var seeded = TorchRandom.Seeded(spec.Seed);
         Spec = spec;
         int emb = spec.EmbeddingDim;
         sinusoidDim = spec.Width;
@@ -58,6 +66,8 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
             spec.MidAttention, spec.AttentionHeads,
             spec.IsText ? spec.ContextDim : 0, spec.LevelSides, spec.CrossAttentionResolutions);
         RegisterComponents();
+        dropoutNoise = new DropoutNoise(spec.Seed);
+        foreach (var d in modules().OfType<SeededDropout>()) d.Noise = dropoutNoise;
     }
 
     /// <param name="xt">(B, C, H, W) noisy images.</param>
@@ -84,4 +94,10 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
     public Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond) => call(xt, gamma, cond);
 
     public long ParameterCount() => parameters().Sum(p => p.numel());
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) dropoutNoise.Dispose();
+        base.Dispose(disposing);
+    }
 }

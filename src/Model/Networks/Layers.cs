@@ -65,7 +65,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor, Tensor>
     private readonly GroupNorm norm1, norm2;
     private readonly Conv2d conv1, conv2;
     private readonly Linear film;
-    private readonly Dropout dropout;
+    private readonly SeededDropout dropout;
     private readonly nn.Module<Tensor, Tensor> skip;
 
     public ResidualBlock(int inCh, int outCh, int embDim, int groups, double dropoutRate) : base(nameof(ResidualBlock))
@@ -74,7 +74,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor, Tensor>
         conv1 = Layers.Conv3(inCh, outCh);
         film = nn.Linear(embDim, 2 * outCh);
         norm2 = Layers.Norm(groups, outCh);
-        dropout = nn.Dropout(dropoutRate);
+        dropout = new SeededDropout(dropoutRate);  // its noise is the network's (CadDenoiser)
         conv2 = Layers.ZeroInit(Layers.Conv3(outCh, outCh));
         skip = inCh == outCh ? nn.Identity() : nn.Conv2d(inCh, outCh, kernel_size: 1);
         RegisterComponents();

@@ -75,7 +75,7 @@ public sealed class CadTrainer : IDisposable
         this.textNull = textNull;
         Spec = spec;
         Device = device;
-        torch.random.manual_seed(spec.Seed);
+        // Both start from the spec's seed (CadDenoiser draws its weights under TorchRandom's lock).
         Model = new CadDenoiser(spec);
         Model.to(device);
         Ema = new CadDenoiser(spec);

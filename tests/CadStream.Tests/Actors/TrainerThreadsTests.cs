@@ -25,7 +25,9 @@ public sealed class TrainerThreadsTests
         _ = TestModels.Cpu;
         int before = get_num_threads();
         int seen = -1;
-        var t = new Thread(() => { set_num_threads(1); seen = get_num_threads(); });
+        // set_num_threads also becomes the count of every thread that has not run a parallel op yet: put the
+        // count this fresh thread started with back, so the tests after this one start where they would have.
+        var t = new Thread(() => { int start = get_num_threads(); set_num_threads(1); seen = get_num_threads(); set_num_threads(start); });
         t.Start();
         t.Join();
         Assert.Equal(1, seen);

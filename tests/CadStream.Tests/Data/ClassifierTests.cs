@@ -14,12 +14,12 @@ public sealed class ClassifierTests : IDisposable
 
     static FashionClassifier TrainedAFewSteps()
     {
-        torch.manual_seed(1);
-        var model = new FashionClassifier();
+        var model = new FashionClassifier(seed: 1);
         model.to(TorchRuntime.Device);
         using var opt = optim.Adam(model.parameters(), 1e-3);
-        var x = rand(16, 1, 28, 28, device: TorchRuntime.Device) * 2 - 1;
-        var y = randint(0, 10, [16], device: TorchRuntime.Device);
+        using var g = new Generator(1, CPU);
+        var x = (rand([16, 1, 28, 28], generator: g) * 2 - 1).to(TorchRuntime.Device);
+        var y = randint(0, 10, [16], generator: g).to(TorchRuntime.Device);
         // Train mode moves BatchNorm's running statistics, so the round trip must carry buffers too.
         for (int i = 0; i < 3; i++)
         {
@@ -38,7 +38,8 @@ public sealed class ClassifierTests : IDisposable
         var path = Path.Combine(_dir, "clf.bin");
         model.Save(path);
         using var loaded = FashionClassifier.Load(path);
-        using var images = rand(20, 1, 28, 28) * 2 - 1;
+        using var g = new Generator(2, CPU);
+        using var images = rand([20, 1, 28, 28], generator: g) * 2 - 1;
         var logits = ClassifierTraining.PredictLogits(loaded, images);
         Assert.Equal(ClassifierTraining.PredictLogits(model, images), logits);
         // Batching changes only the GEMM path (float rounding), never the answer.
@@ -76,7 +77,9 @@ public sealed class ClassifierTests : IDisposable
         var train = RealData.Train.Slice(0, 6000);
         var test = RealData.Test.Slice(0, 1000);
         var log = new List<string>();
-        var result = ClassifierTraining.Train(train, test, epochs: 1, batch: 64, seed: 3, progress: log.Add);
+        // Pinned threads and the seed's weights and dropout: the same accuracy in every run. Seeds 0-4 gave
+        // 0.807-0.819 (seed 3: 0.811); the bound 0.7 leaves a tenth for another machine kind, far above chance (0.1).
+        var result = CadStream.Tests.Model.TestModels.Pinned(() => ClassifierTraining.Train(train, test, epochs: 1, batch: 64, seed: 3, progress: log.Add));
         using var model = result.Model;
         Assert.True(result.TestAccuracy > 0.7, $"accuracy {result.TestAccuracy:F3} after one epoch on 6000 images");
         Assert.Equal(result.TestAccuracy, ClassifierTraining.Accuracy(model, test));

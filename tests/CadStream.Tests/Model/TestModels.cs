@@ -23,6 +23,19 @@ public static class TestModels
 
     public static TorchSharp.torch.Device Cpu => TorchRuntime.Initialize("cpu");
 
+    /// <summary>
+    /// libtorch threads of the tests that train or compare outputs (<see cref="TorchRuntime.WithThreads{T}"/>):
+    /// some ops' last bits depend on the thread count, and a test thread otherwise gets whatever count the
+    /// process or another test left. Fixed, not the machine's cores, so a figure is the same on any core count.
+    /// </summary>
+    public const int Threads = 2;
+
+    /// <summary>Runs <paramref name="body"/> with <see cref="Threads"/> libtorch threads on this thread.</summary>
+    public static T Pinned<T>(Func<T> body) => TorchRuntime.WithThreads(Threads, body);
+
+    /// <inheritdoc cref="Pinned{T}"/>
+    public static void Pinned(Action body) => TorchRuntime.WithThreads(Threads, () => { body(); return 0; });
+
     /// <summary>A model of Fashion-MNIST's classes and shape, as the configuration's <c>"Dataset": "fashion-mnist"</c> gives it.</summary>
     public static ModelSpec Fashion(string id) => CadStream.Host.Configuration.CadStreamSettings.Complete(new ModelSpec { Id = id, Dataset = "fashion-mnist" });
 }

@@ -28,9 +28,19 @@ namespace CadStream.Tests.Model;
 public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelper output)
 {
     const int Images = 600, Steps = 700, Batch = 32;
+    /// <summary>The seed the test trains with (initial weights, noise draws, batch order).</summary>
+    public const int Seed = 1;
 
-    [Fact]
-    public void A_text_cad_model_follows_prompts_at_c_1_and_much_less_at_c_0()
+    /// <summary>Agreement with the class a prompt names at c = 1 and c = 0, for held-out prompts and for the training captions' names.</summary>
+    public sealed record Figures(double AtOne, double AtZero, double NamesAtOne, double NamesAtZero, long Parameters, TimeSpan EncodedIn, TimeSpan TrainedIn, TimeSpan Total);
+
+    /// <summary>
+    /// Trains with <paramref name="seed"/> and measures. Deterministic: captions, data and sampling seeds are
+    /// fixed, each caption's token states do not depend on its batch mates (the encoder encodes it alone), the
+    /// network's weights and noise come from the seed, the test classifier is the same in every run, and the
+    /// thread count is pinned, so one seed gives the same figures in every run on a machine.
+    /// </summary>
+    public static Figures Measure(ITextEncoder encoder, int seed) => TestModels.Pinned(() =>
     {
         var clock = Stopwatch.StartNew();
         int[] classes = [1, 7, 8];
@@ -49,17 +59,16 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
             captions[j] = generator.Generate(pixels.AsSpan(j * 784, 784), named, j).Text;
             coherence[j] = trusted ? 1f : 0f;
         }
-        var encoder = fixture.Encoder;
         var bank = TokenBank.Build(encoder, captions);
         var encodedIn = clock.Elapsed;
         var pairs = new PairSet(pixels, chosen.Length, 1, 28, 28, chosen.Select(i => (int)all.Labels[i]).ToArray(), coherence) { Captions = new TokenBankCaptions(bank) };
         var spec = TestModels.Tiny() with
         {
             Kind = "text", Classes = FashionMnist.ClassNames.ToArray(), Width = 16, ChannelMultipliers = [1, 2], PaddedSize = 32,
-            CrossAttentionResolutions = [8], LearningRate = 3e-3, WarmupSteps = 20, EmaDecay = 0.98, Seed = 1,
+            CrossAttentionResolutions = [8], LearningRate = 3e-3, WarmupSteps = 20, EmaDecay = 0.98, Seed = seed,
         };
         using var trainer = new CadTrainer(spec, TestModels.Cpu) { TextEncoder = encoder.Identity };
-        OfflineTraining.Run(trainer, pairs, steps: Steps, batchSize: Batch, seed: 1);
+        OfflineTraining.Run(trainer, pairs, steps: Steps, batchSize: Batch, seed: seed);
         var trainedIn = clock.Elapsed;
 
         using var denoiser = trainer.ToSnapshot(1, includeTrainingState: false).CreateDenoiser(TestModels.Cpu, encoder.Identity);
@@ -70,9 +79,9 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
             // CA-CFG at w = 3 with the default negative (gibberish at c = 0), each prompt of each class.
             var requests = classes.SelectMany(k => prompts(k).Select((p, i) =>
             {
-                long seed = 100 * k + i;
-                var negative = PromptEncoding.Encode(encoder, PromptEncoding.NegativeFor(spec, null, seed));
-                return SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, p), negative, 12, c, 3, seed, label: k);
+                long sampleSeed = 100 * k + i;
+                var negative = PromptEncoding.Encode(encoder, PromptEncoding.NegativeFor(spec, null, sampleSeed));
+                return SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, p), negative, 12, c, 3, sampleSeed, label: k);
             })).ToArray();
             var images = pipeline.Sample(requests, new SamplerSettings(20));
             using var batch = cat(images, 0);
@@ -85,15 +94,25 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
         IEnumerable<string> Trained(int k) => CaptionVocabulary.TrainingNames[k].Take(4).Select(n => "a photo of " + n.Text);
         double atOne = Agreement(1, HeldOut), atZero = Agreement(0, HeldOut);
         double namesAtOne = Agreement(1, Trained), namesAtZero = Agreement(0, Trained);
-        output.WriteLine($"{Images} captions encoded in {encodedIn.TotalSeconds:F1} s; trained {Steps} steps of {Batch} in {(trainedIn - encodedIn).TotalSeconds:F0} s " +
-                         $"({trainer.Model.ParameterCount():N0} parameters); agreement with the class a held-out prompt names: {atOne:F3} at c = 1, {atZero:F3} at c = 0; " +
-                         $"with the training captions' class names: {namesAtOne:F3} at c = 1, {namesAtZero:F3} at c = 0 " +
-                         $"({clock.Elapsed.TotalSeconds:F0} s in all)");
-        // Chance is 1/3 among the three classes (the classifier may also name another class).
-        Assert.True(namesAtOne >= 0.5, $"at c = 1 only {namesAtOne:F3} of samples show the class the prompt names");
-        Assert.True(namesAtOne >= namesAtZero + 0.2, $"agreement {namesAtOne:F3} at c = 1 against {namesAtZero:F3} at c = 0: the samples barely depend on c");
-        // Held-out wordings are harder for so short a run (two runs here: 0.38 against 0.23, 0.51 against 0.45;
-        // training is not bit-reproducible across thread schedules), so only the direction is asserted.
-        Assert.True(atOne > atZero, $"held-out prompts: agreement {atOne:F3} at c = 1 against {atZero:F3} at c = 0: no higher at c = 1");
+        return new Figures(atOne, atZero, namesAtOne, namesAtZero, trainer.Model.ParameterCount(), encodedIn, trainedIn, clock.Elapsed);
+    });
+
+    [Fact]
+    public void A_text_cad_model_follows_prompts_at_c_1_and_much_less_at_c_0()
+    {
+        var f = Measure(fixture.Encoder, Seed);
+        output.WriteLine($"seed {Seed}: {Images} captions encoded in {f.EncodedIn.TotalSeconds:F1} s; trained {Steps} steps of {Batch} in {(f.TrainedIn - f.EncodedIn).TotalSeconds:F0} s " +
+                         $"({f.Parameters:N0} parameters); agreement with the class a held-out prompt names: {f.AtOne:F3} at c = 1, {f.AtZero:F3} at c = 0; " +
+                         $"with the training captions' class names: {f.NamesAtOne:F3} at c = 1, {f.NamesAtZero:F3} at c = 0 " +
+                         $"({f.Total.TotalSeconds:F0} s in all)");
+        // Seeds 0-4 gave, for the training captions' names, 0.493-0.785 at c = 1 and 0.312-0.660 at c = 0, margins
+        // 0.118-0.375 (seed 1: 0.701 and 0.326); for held-out prompts margins 0.024-0.132, all positive (seed 1: 0.392
+        // and 0.260). Chance is 1/3 among the three classes (the classifier may also name another class), and a
+        // network blind to c would give the same images at both c (same seeds, same negative), a margin of exactly 0.
+        // The bounds are half the smallest excess seen: 0.41 at c = 1 (chance + 0.160 / 2), a margin of 0.06
+        // (0.118 / 2), and for held-out wordings, which so short a run follows only weakly, the direction.
+        Assert.True(f.NamesAtOne >= 0.41, $"at c = 1 only {f.NamesAtOne:F3} of samples show the class the prompt names");
+        Assert.True(f.NamesAtOne >= f.NamesAtZero + 0.06, $"agreement {f.NamesAtOne:F3} at c = 1 against {f.NamesAtZero:F3} at c = 0: the samples barely depend on c");
+        Assert.True(f.AtOne > f.AtZero, $"held-out prompts: agreement {f.AtOne:F3} at c = 1 against {f.AtZero:F3} at c = 0: no higher at c = 1");
     }
 }

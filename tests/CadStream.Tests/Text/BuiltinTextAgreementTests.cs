@@ -80,11 +80,12 @@ public sealed class BuiltinTextAgreementTests(MiniLmFixture fixture, ITestOutput
         }
 
         var plain = Measure("plain captions", Plain());
-        // Measured 85 of 96 with the test classifier (one epoch on 3000 images): where it mistakes the image, the ranking may flip.
+        // Measured 86 of 96 with the test classifier (one epoch on 3000 images, the same weights in every run): where it
+        // mistakes the image, the ranking may flip.
         Assert.True(plain.Ahead >= Images * 0.8, $"the plain caption naming the image's class agreed more on only {plain.Ahead} of {Images} images");
         Assert.True(plain.Right - plain.Wrong > 0.15, $"mean agreement {plain.Right:F3} vs {plain.Wrong:F3}");
         // The stream's captions: clutter and attribute words dilute the class name, and the classifier is wrong
-        // at times, so the ranking holds less often (measured: 71 of 96), yet it holds on the whole.
+        // at times, so the ranking holds less often (measured: 74 of 96), yet it holds on the whole.
         var generated = Measure("generated captions", Generated());
         Assert.True(generated.Ahead >= Images * 0.6, $"the generated caption naming the image's class agreed more on only {generated.Ahead} of {Images} images");
         Assert.True(generated.Right - generated.Wrong > 0.05, $"mean agreement {generated.Right:F3} vs {generated.Wrong:F3}");
