@@ -9,6 +9,7 @@ namespace CadStream.Tests.Model;
 /// Gaussian data (whose denoiser and probability-flow solution are known exactly) it converges at
 /// second order where DDIM converges at first.
 /// </summary>
+[Trait("Category", "Numeric")]
 public class DpmSolverTests
 {
     [Fact]

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace CadStream.Tests.Model;
 
 /// <summary>The flat-buffer optimiser is TorchSharp's AdamW and clip_grad_norm_, only faster: same updates, same saved state.</summary>
+[Trait("Category", "Numeric")]
 public class FlatAdamWTests
 {
     static (CadDenoiser Model, Parameter[] Params) Model()

@@ -27,6 +27,7 @@ sealed class ToyDenoiser(ModelSpec spec) : IDenoiser
     }
 }
 
+[Trait("Category", "Numeric")]
 public class GuidanceAndSamplerTests
 {
     [Fact]

@@ -34,6 +34,7 @@ sealed class ToyTextDenoiser(ModelSpec spec) : IDenoiser
     }
 }
 
+[Trait("Category", "Numeric")]
 public class TextGuidanceTests
 {
     static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.Tiny(mode) with { Kind = "text", Classes = [], TextWidth = 4, CrossAttentionResolutions = [7] };

@@ -16,6 +16,7 @@ namespace CadStream.Tests.Model;
 /// and learns in every mode, and its snapshot carries the text encoder and the bin table and refuses another
 /// encoder.
 /// </summary>
+[Trait("Category", "Numeric")]
 public class TextModelTests(ITestOutputHelper output)
 {
     const string Encoder = "all-MiniLM-L6-v2 sha256:4a64cee3";
@@ -203,6 +204,7 @@ public sealed class GlobalTorchRandom
 /// this recorded comparison runs alone.
 /// </summary>
 [Collection(GlobalTorchRandom.Name)]
+[Trait("Category", "Numeric")]
 public class ClassModelStabilityTests
 {
     [Fact]

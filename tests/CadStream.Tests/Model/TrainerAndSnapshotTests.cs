@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 
+[Trait("Category", "Numeric")]
 public class TrainerAndSnapshotTests
 {
     static TrainBatch RandomBatch(int n, int seed, float[]? coherence = null)
