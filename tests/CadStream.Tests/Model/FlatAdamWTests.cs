@@ -6,7 +6,12 @@ using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 
-/// <summary>The flat-buffer optimiser is TorchSharp's AdamW and clip_grad_norm_, only faster: same updates, same saved state.</summary>
+/// <summary>
+/// The flat-buffer optimiser is TorchSharp's AdamW and clip_grad_norm_, only faster: same updates, same saved state.
+/// Runs alone: its two models must draw the same weights from torch's global generator, and its reference step
+/// needs collections held off, which another test's forced collection would end.
+/// </summary>
+[Collection(GlobalTorchRandom.Name)]
 [Trait("Category", "Numeric")]
 public class FlatAdamWTests
 {

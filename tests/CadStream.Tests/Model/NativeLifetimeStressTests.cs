@@ -17,9 +17,13 @@ namespace CadStream.Tests.Model;
 /// training step on another while one more thread forces full collections and finalizers without pause, so an
 /// unheld value is freed mid-call often instead of once an hour.
 /// </summary>
+[Collection(Name)]
 [Trait("Category", "Numeric")]
 public class NativeLifetimeStressTests(ITestOutputHelper output)
 {
+    /// <summary>Runs alone: its forced collections would end other tests' no-GC regions and slow them down.</summary>
+    public const string Name = "forced collections";
+
     // CAD_STRESS_SECONDS runs it longer by hand (the counts in docs/architecture.md came from 15 s runs).
     static readonly TimeSpan Duration = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("CAD_STRESS_SECONDS") ?? "5"));
 
@@ -110,3 +114,6 @@ public class NativeLifetimeStressTests(ITestOutputHelper output)
         Assert.True(failures.IsEmpty, $"{failures.Count} failures in {samples} sampling calls and {steps} training steps, first: {failures.FirstOrDefault()}");
     }
 }
+
+[CollectionDefinition(NativeLifetimeStressTests.Name, DisableParallelization = true)]
+public sealed class ForcedCollections;
