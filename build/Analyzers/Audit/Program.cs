@@ -2,8 +2,8 @@
 // Scalar (or calls one of TorchSharp's Scalar factories) and keeps the result in neither a using declaration
 // nor a field, or that calls such a member. The Scalar analyzer reports calls to them (CAD002).
 //
-//   git clone --branch v0.107.0 https://github.com/dotnet/TorchSharp /tmp/TorchSharp
-//   dotnet run --project build/Analyzers/Audit -- /tmp/TorchSharp/src/TorchSharp build/Analyzers/TorchSharpScalarMakers.txt
+// With a checkout of TorchSharp's source (the dotnet/TorchSharp repository at the tag of the version built with):
+//   dotnet run --project build/Analyzers/Audit -- TORCHSHARP/src/TorchSharp build/Analyzers/TorchSharpScalarMakers.txt
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
