@@ -24,7 +24,7 @@ public class NativeLifetimeStressTests(ITestOutputHelper output)
     /// <summary>Runs alone: its forced collections would end other tests' no-GC regions and slow them down.</summary>
     public const string Name = "forced collections";
 
-    // CAD_STRESS_SECONDS runs it longer by hand (the counts in docs/architecture.md came from 15 s runs).
+    // CAD_STRESS_SECONDS runs it longer by hand (the counts in docs/architecture.md came from runs of 15 and 30 s).
     static readonly TimeSpan Duration = TimeSpan.FromSeconds(double.Parse(Environment.GetEnvironmentVariable("CAD_STRESS_SECONDS") ?? "5"));
 
     [Fact]
