@@ -72,7 +72,7 @@ sealed class SmokeBench : ICommand
         {
             using var trainer = new CadTrainer(baseSpec, device);
             var b = pairs.Batch(sampler.Next(), device);
-            using var nan = full_like(b.Images, float.NaN);
+            using var nan = zeros_like(b.Images).FillInPlace(float.NaN);
             using (b.Images)
             {
                 var r = trainer.Step(b with { Images = nan });
@@ -118,14 +118,14 @@ sealed class SmokeBench : ICommand
             using var scope = NewDisposeScope();
             var model = new FashionClassifier();
             model.to(device);
-            using var optimizer = optim.Adam(model.parameters(), 1e-3);
+            using var optimizer = new FlatAdamW(model.parameters().ToArray(), 1e-3, weightDecay: 0);
             var x = pairs.Images(Enumerable.Range(0, batch).ToArray(), device);
             var y = tensor(Enumerable.Range(0, batch).Select(i => (long)(i % 10)).ToArray(), device: device);
             model.train();
-            optimizer.zero_grad();
+            optimizer.ZeroGrad();
             var loss = nn.functional.cross_entropy(model.call(x), y);
             loss.backward();
-            optimizer.step();
+            optimizer.Step(1e-3);
             model.eval();
             var logits = ClassifierTraining.PredictLogits(model, x.cpu());
             var features = ClassifierTraining.ExtractFeatures(model, x.cpu());

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using CadStream.Data;
 using CadStream.Model;
+using CadStream.Model.Training;
 using CadStream.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -58,10 +59,20 @@ public sealed class FashionClassifier : nn.Module<Tensor, Tensor>
     public Tensor Features(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = F.max_pool2d(F.relu(bn1.call(conv1.call(x))), 2);
+        var h = F.max_pool2d(F.relu(Normalize(conv1.call(x))), 2);
         h = F.max_pool2d(F.relu(conv2.call(h)), 2);
         h = F.relu(fc1.call(h.flatten(1)));
         return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// bn1 as BatchNorm2d's forward computes it, but its batch counter moves on a held Scalar: TorchSharp's forward
+    /// adds an implicit 1 that nothing holds (see TensorMath).
+    /// </summary>
+    Tensor Normalize(Tensor x)
+    {
+        if (training) bn1.num_batches_tracked?.PlusInPlace(1);
+        return F.batch_norm(x, bn1.running_mean, bn1.running_var, bn1.weight, bn1.bias, training, bn1.momentum!.Value, bn1.eps);
     }
 
     /// <summary>Class logits (B, 10).</summary>
@@ -192,7 +203,8 @@ public static class ClassifierTraining
         // The seed gives the initial weights and the dropout masks; the data order comes from System.Random(seed).
         var model = new FashionClassifier(seed);
         model.to(device);
-        using var optimizer = torch.optim.Adam(model.parameters(), lr);
+        // Adam without weight decay is AdamW without it; FlatAdamW holds its Scalars, TorchSharp's Adam.step does not.
+        using var optimizer = new FlatAdamW(model.parameters().ToArray(), lr, weightDecay: 0);
         var rng = new Random(seed);
         var order = Enumerable.Range(0, train.Count).ToArray();
         var labels = new long[batch];
@@ -215,10 +227,10 @@ public static class ClassifierTraining
                 var x = train.ToTensor(idx, device);
                 for (int i = 0; i < b; i++) labels[i] = train.Labels[idx[i]];
                 var y = torch.tensor(labels.AsSpan(0, b).ToArray(), device: device);
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 var loss = F.cross_entropy(model.call(x), y);
                 loss.backward();
-                optimizer.step();
+                optimizer.Step(lr);
                 lossSum += loss.item<float>();
                 if (fraction is not null && (step + 1) % 10 == 0) fraction((epoch * stepsPerEpoch + step + 1) / (double)(epochs * stepsPerEpoch));
                 if (progress is not null && (step + 1) % 100 == 0)

@@ -10,7 +10,8 @@ public static class ImageTensors
     {
         using var bytes = tensor(pixels, [count, channels, height, width]);
         using var f = bytes.to(ScalarType.Float32);
-        var x = f / 127.5 - 1;
+        using var scaled = f.DividedBy(127.5);
+        var x = scaled.Minus(1);
         if (device is null || device.type == TorchSharp.DeviceType.CPU) return x;
         using (x) return x.to(device);
     }
@@ -18,7 +19,11 @@ public static class ImageTensors
     /// <summary>A (N, C, H, W) tensor in [-1, 1] as row-major 8-bit pixels, N*C*H*W, channel-first per image.</summary>
     public static byte[] ToBytes(Tensor images)
     {
-        using var scaled = ((images.detach().cpu().to(ScalarType.Float32) + 1) * 127.5).round_().clamp_(0, 255);
+        using var detached = images.detach();
+        using var cpu = detached.cpu();
+        using var f = cpu.to(ScalarType.Float32);
+        using var shifted = f.Plus(1);
+        using var scaled = shifted.Times(127.5).round_().ClampInPlace(0, 255);
         using var u8 = scaled.to(ScalarType.Byte).contiguous();
         return u8.data<byte>().ToArray();
     }

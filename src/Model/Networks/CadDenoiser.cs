@@ -77,7 +77,7 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
     {
         using var scope = NewDisposeScope();
         var c = condition.call(cond);
-        var emb = noiseLevelMlp.call(SinusoidalEmbedding.Embed(gamma * SinusoidalEmbedding.InputScale, sinusoidDim)) + c.Vector;
+        var emb = noiseLevelMlp.call(SinusoidalEmbedding.Embed(gamma.Times(SinusoidalEmbedding.InputScale), sinusoidDim)).Plus(c.Vector);
         var x = cond.SpatialMaps is null ? xt : cat([xt, cond.SpatialMaps], 1);
         if (pad > 0) x = nn.functional.pad(x, [pad, pad, pad, pad]);
         if (Spec.PatchSize > 1) x = nn.functional.pixel_unshuffle(x, Spec.PatchSize);

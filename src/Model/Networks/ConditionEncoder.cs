@@ -58,9 +58,9 @@ public sealed class ClassCoherenceEncoder : ConditionEncoder
     {
         if (cond.Labels is null) throw new ArgumentException("a class model needs labels");
         using var scope = NewDisposeScope();
-        var c = coherenceMlp.call(SinusoidalEmbedding.Embed(cond.Coherence * SinusoidalEmbedding.InputScale, sinusoidDim));
+        var c = coherenceMlp.call(SinusoidalEmbedding.Embed(cond.Coherence.Times(SinusoidalEmbedding.InputScale), sinusoidDim));
         var parts = scaleShift.call(nn.functional.silu(c)).chunk(2, 1);
         var label = classEmbedding.call(cond.Labels);
-        return new ConditionOutput((label * (parts[0] + 1) + parts[1]).MoveToOuterDisposeScope());
+        return new ConditionOutput((label * parts[0].Plus(1)).Plus(parts[1]).MoveToOuterDisposeScope());
     }
 }

@@ -15,7 +15,7 @@ internal static class Layers
         var norm = nn.GroupNorm(groups, channels);
         using (no_grad())
         {
-            norm.weight!.fill_(1.0f);
+            norm.weight!.FillInPlace(1.0);
             norm.bias!.zero_();
         }
         return norm;
@@ -27,7 +27,7 @@ internal static class Layers
         var norm = nn.LayerNorm(width, eps: 1e-6);
         using (no_grad())
         {
-            norm.weight!.fill_(1.0f);
+            norm.weight!.FillInPlace(1.0);
             norm.bias!.zero_();
         }
         return norm;
@@ -86,9 +86,9 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor, Tensor>
         var h = conv1.call(nn.functional.silu(norm1.call(x)));
         var ss = film.call(nn.functional.silu(emb)).unsqueeze(-1).unsqueeze(-1);
         var parts = ss.chunk(2, 1);
-        h = norm2.call(h) * (parts[0] + 1) + parts[1];
+        h = (norm2.call(h) * parts[0].Plus(1)).Plus(parts[1]);
         h = conv2.call(dropout.call(nn.functional.silu(h)));
-        return (h + skip.call(x)).MoveToOuterDisposeScope();
+        return h.Plus(skip.call(x)).MoveToOuterDisposeScope();
     }
 }
 
@@ -116,6 +116,6 @@ public sealed class SelfAttention : nn.Module<Tensor, Tensor>
         var t = qkv.call(norm.call(x)).reshape(b, 3, heads, c / heads, h * w).permute(1, 0, 2, 4, 3); // 3,B,heads,HW,d
         var a = nn.functional.scaled_dot_product_attention(t[0], t[1], t[2]);                          // B,heads,HW,d
         var y = a.permute(0, 1, 3, 2).reshape(b, c, h, w);
-        return (x + proj.call(y)).MoveToOuterDisposeScope();
+        return x.Plus(proj.call(y)).MoveToOuterDisposeScope();
     }
 }

@@ -18,7 +18,7 @@ public static class SinusoidalEmbedding
         if (dim % 2 != 0) throw new ArgumentException("embedding dimension must be even", nameof(dim));
         int half = dim / 2;
         using var scope = NewDisposeScope();
-        var freqs = exp(arange(half, dtype: ScalarType.Float32, device: values.device) * (-Math.Log(10000.0) / half));
+        var freqs = exp(TensorMath.Arange(half, ScalarType.Float32, values.device).Times(-Math.Log(10000.0) / half));
         var args = values.to(ScalarType.Float32).unsqueeze(1) * freqs.unsqueeze(0);
         return cat([args.sin(), args.cos()], 1).MoveToOuterDisposeScope();
     }

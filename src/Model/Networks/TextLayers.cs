@@ -42,8 +42,8 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor, Tensor>
         norm2 = Layers.LayerNorm(width);
         fc1 = nn.Linear(width, 4 * width);
         fc2 = nn.Linear(4 * width, width);
-        scale1 = new Parameter(full(width, 0.1f));
-        scale2 = new Parameter(full(width, 0.1f));
+        scale1 = new Parameter(TensorMath.Full(width, 0.1f, ScalarType.Float32));
+        scale2 = new Parameter(TensorMath.Full(width, 0.1f, ScalarType.Float32));
         RegisterComponents();
     }
 
@@ -53,8 +53,8 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var parts = qkv.call(norm1.call(x)).chunk(3, 2);
-        x = x + proj.call(Attention.Heads(parts[0], parts[1], parts[2], mask, heads)) * scale1;
-        x = x + fc2.call(nn.functional.gelu(fc1.call(norm2.call(x)))) * scale2;
+        x = x.Plus(proj.call(Attention.Heads(parts[0], parts[1], parts[2], mask, heads)) * scale1);
+        x = x.Plus(fc2.call(nn.functional.gelu(fc1.call(norm2.call(x)))) * scale2);
         return x.MoveToOuterDisposeScope();
     }
 }
@@ -92,7 +92,7 @@ public sealed class CrossAttention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         var pixels = norm.call(x).flatten(2).transpose(1, 2);                       // B, HW, C
         var a = Attention.Heads(query.call(pixels), key.call(context), value.call(context), mask, heads);
         var y = proj.call(a).transpose(1, 2).reshape(b, c, h, w);
-        return (x + y).MoveToOuterDisposeScope();
+        return x.Plus(y).MoveToOuterDisposeScope();
     }
 }
 
@@ -154,10 +154,10 @@ public sealed class TextCoherenceEncoder : ConditionEncoder
             throw new ArgumentException($"the token mask is [{string.Join(", ", cond.TokenMask.shape)}], the states [{string.Join(", ", tokens.shape)}]");
         using var scope = NewDisposeScope();
         long b = tokens.shape[0];
-        var s = SinusoidalEmbedding.Embed(cond.Coherence * SinusoidalEmbedding.InputScale, sinusoidDim);
+        var s = SinusoidalEmbedding.Embed(cond.Coherence.Times(SinusoidalEmbedding.InputScale), sinusoidDim);
         s = (s - s.mean([1], keepdim: true)) / s.std(1, keepdim: true);
         var c = coherenceMlp.call(s);                                                       // B, D
-        var coherence = (c + coherencePosition).unsqueeze(1);                               // B, 1, D
+        var coherence = c.Plus(coherencePosition).unsqueeze(1);                                // B, 1, D
         var states = tokens.to(ScalarType.Float32);
         var text = textProjection.call(states);                                             // B, T, D
         var parts = new List<Tensor> { coherence };
@@ -168,12 +168,12 @@ public sealed class TextCoherenceEncoder : ConditionEncoder
         foreach (var block in blocks) x = block.call(x, mask);
         x = contextNorm.call(x);
         var real = cond.TokenMask.to(ScalarType.Float32).unsqueeze(-1);
-        var mean = (states * real).sum(1) / real.sum(1).clamp_min(1);
+        var mean = (states * real).sum(1) / real.sum(1).ClampMin(1);
         // Unit length, then scaled so its entries are of order one, as a learned class embedding's are.
-        var unit = mean / mean.norm(1, keepdim: true).clamp_min(1e-12) * Math.Sqrt(textWidth);
+        var unit = (mean / mean.norm(1, keepdim: true).ClampMin(1e-12)).Times(Math.Sqrt(textWidth));
         var film = scaleShift.call(nn.functional.silu(c)).chunk(2, 1);
         var gate = cond.Coherence.to(ScalarType.Float32).reshape(-1, 1);
-        var vector = sentence.call(unit) * (film[0] + gate) + film[1] + pooled.call(x.select(1, 0));
+        var vector = (sentence.call(unit) * film[0].Plus(gate)).Plus(film[1]).Plus(pooled.call(x.select(1, 0)));
         return new ConditionOutput(vector.MoveToOuterDisposeScope(), x.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 }

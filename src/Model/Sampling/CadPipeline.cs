@@ -127,7 +127,7 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
         {
             using var stepScope = NewDisposeScope();
             var input = guided is null ? x : cat([x, x.index_select(0, guided)], 0);
-            var gamma = full(input.shape[0], run.GammaAt(step), dtype: ScalarType.Float32, device: device);
+            var gamma = TensorMath.Full(input.shape[0], run.GammaAt(step), ScalarType.Float32, device);
             var eps = Denoiser.Predict(input, gamma, cond);
             var epsCond = eps.narrow(0, 0, n);
             if (guided is not null)

@@ -13,7 +13,8 @@ public static class Guidance
     {
         if (w == 0) return epsConditional.alias();
         using var diff = epsConditional - epsUnconditional;
-        return epsConditional + diff * w;
+        using var scaled = diff.Times(w);
+        return epsConditional.Plus(scaled);
     }
 
     /// <summary>The same with one rate per row: <paramref name="w"/> is (B) for (B, ...) predictions.</summary>
@@ -22,7 +23,7 @@ public static class Guidance
         using var diff = epsConditional - epsUnconditional;
         using var rate = Scheduling.NoiseScheduler.Broadcast(w, diff);
         using var scaled = diff * rate;
-        return epsConditional + scaled;
+        return epsConditional.Plus(scaled);
     }
 
     /// <summary>The same on plain numbers, for checking the tensor version against a hand computation.</summary>

@@ -51,10 +51,12 @@ public sealed class SigmoidSchedule(double start = -3, double end = 3, double ta
     public override Tensor Gamma(Tensor t)
     {
         double vStart = S(Start / Tau), vEnd = S(End / Tau);
-        using var inner = (t * (End - Start) + Start) / Tau;
+        using var stretched = t.Times(End - Start);
+        using var shifted = stretched.Plus(Start);
+        using var inner = shifted.DividedBy(Tau);
         using var s = inner.sigmoid();
-        using var num = vEnd - s;
-        return (num / (vEnd - vStart)).clamp_(MinGamma, MaxGamma);
+        using var num = s.SubtractedFrom(vEnd);
+        return num.DividedBy(vEnd - vStart).ClampInPlace(MinGamma, MaxGamma);
     }
 }
 
@@ -72,9 +74,11 @@ public sealed class CosineSchedule : NoiseSchedule
 
     public override Tensor Gamma(Tensor t)
     {
-        using var a = (t + Offset) / Scale * (Math.PI / 2);
+        using var shifted = t.Plus(Offset);
+        using var scaled = shifted.DividedBy(Scale);
+        using var a = scaled.Times(Math.PI / 2);
         using var c = a.cos();
-        return c.square().clamp_(MinGamma, MaxGamma);
+        return c.Squared().ClampInPlace(MinGamma, MaxGamma);
     }
 }
 
@@ -83,5 +87,5 @@ public sealed class LinearSchedule : NoiseSchedule
 {
     public override string Name => "linear";
     protected override double RawGamma(double t) => 1 - t;
-    public override Tensor Gamma(Tensor t) => (1 - t).clamp_(MinGamma, MaxGamma);
+    public override Tensor Gamma(Tensor t) => t.SubtractedFrom(1).ClampInPlace(MinGamma, MaxGamma);
 }

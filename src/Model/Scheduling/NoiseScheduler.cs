@@ -103,7 +103,7 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
         private Tensor DpmStep(Tensor xt, Tensor eps, double gT, double gS)
         {
             using var scope = NewDisposeScope();
-            var x0 = PredictX0(xt, eps, tensor(gT, dtype: xt.dtype, device: xt.device).expand(xt.shape[0])).clamp_(-1, 1);
+            var x0 = PredictX0(xt, eps, tensor(gT, dtype: xt.dtype, device: xt.device).expand(xt.shape[0])).ClampInPlace(-1, 1);
             var next = DpmSolverPlusPlusStep(xt, x0, previousX0, gT, gS, previousH);
             previousX0?.Dispose();
             previousX0 = x0.detach().clone().DetachFromDisposeScope();
@@ -134,9 +134,9 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
         if (x0Previous is not null && double.IsFinite(hPrevious) && hPrevious > 0)
         {
             double half = 1.0 / (2 * (hPrevious / h));
-            d = x0 * (1 + half) - x0Previous * half;
+            d = x0.Times(1 + half) - x0Previous.Times(half);
         }
-        return (xt * sigmaRatio + d * dataScale).MoveToOuterDisposeScope();
+        return xt.Times(sigmaRatio).Plus(d.Times(dataScale)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Times 1 = t_0 > t_1 > ... > t_n = 0, evenly spaced.</summary>
@@ -153,8 +153,8 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
     {
         using var g = Broadcast(gamma, x0);
         using var a = g.sqrt();
-        using var b = (1 - g).sqrt_();
-        return a * x0 + b * eps;
+        using var b = g.SubtractedFrom(1).sqrt_();
+        return (a * x0).Plus(b * eps);
     }
 
     /// <summary>x0 = (x_t - sqrt(1 - g) eps) / sqrt(g).</summary>
@@ -162,7 +162,7 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
     {
         using var g = Broadcast(gamma, xt);
         using var a = g.sqrt();
-        using var b = (1 - g).sqrt_();
+        using var b = g.SubtractedFrom(1).sqrt_();
         return (xt - b * eps) / a;
     }
 
@@ -171,7 +171,7 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
     {
         using var g = Broadcast(gamma, xt);
         using var a = g.sqrt();
-        using var b = (1 - g).sqrt_();
+        using var b = g.SubtractedFrom(1).sqrt_();
         return (xt - a * x0) / b;
     }
 
@@ -193,16 +193,16 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
     {
         using var scope = NewDisposeScope();
         var gt = tensor(gT, dtype: xt.dtype, device: xt.device);
-        var x0 = PredictX0(xt, eps, gt.expand(xt.shape[0])).clamp_(-1, 1);
+        var x0 = PredictX0(xt, eps, gt.expand(xt.shape[0])).ClampInPlace(-1, 1);
         if (gS >= 1.0) return x0.MoveToOuterDisposeScope();
         var epsClamped = PredictEps(xt, x0, gt.expand(xt.shape[0]));
         double sigma = eta * Math.Sqrt((1 - gS) / (1 - gT)) * Math.Sqrt(Math.Max(0, 1 - gT / gS));
         double dirScale = Math.Sqrt(Math.Max(0, 1 - gS - sigma * sigma));
-        var xs = x0 * Math.Sqrt(gS) + epsClamped * dirScale;
+        var xs = x0.Times(Math.Sqrt(gS)).Plus(epsClamped.Times(dirScale));
         if (sigma > 0)
         {
             if (noise is null) throw new ArgumentException("DDIM with eta > 0 needs noise");
-            xs = xs + noise * sigma;
+            xs = xs.Plus(noise.Times(sigma));
         }
         return xs.MoveToOuterDisposeScope();
     }
@@ -212,17 +212,17 @@ public sealed class NoiseScheduler(NoiseSchedule schedule)
     {
         using var scope = NewDisposeScope();
         var gt = tensor(gT, dtype: xt.dtype, device: xt.device).expand(xt.shape[0]);
-        var x0 = PredictX0(xt, eps, gt).clamp_(-1, 1);
+        var x0 = PredictX0(xt, eps, gt).ClampInPlace(-1, 1);
         if (gS >= 1.0) return x0.MoveToOuterDisposeScope();
         double alpha = gT / gS;  // signal variance kept from s to t
         double c0 = Math.Sqrt(gS) * (1 - alpha) / (1 - gT);
         double ct = Math.Sqrt(alpha) * (1 - gS) / (1 - gT);
         double variance = (1 - alpha) * (1 - gS) / (1 - gT);
-        var mean = x0 * c0 + xt * ct;
+        var mean = x0.Times(c0).Plus(xt.Times(ct));
         if (variance > 0)
         {
             if (noise is null) throw new ArgumentException("DDPM needs noise");
-            mean = mean + noise * Math.Sqrt(variance);
+            mean = mean.Plus(noise.Times(Math.Sqrt(variance)));
         }
         return mean.MoveToOuterDisposeScope();
     }

@@ -137,7 +137,7 @@ public sealed class CadTrainer : IDisposable
         var (xt, gamma) = scheduler.AddNoise(images, eps, t);
         var cond = Spec.IsText ? new Conditioning(coherence, Tokens: tokens, TokenMask: tokenMask) : new Conditioning(coherence, labels);
         var pred = Model.call(xt, gamma, cond);
-        var perSample = (pred - eps).square().mean([1, 2, 3]);
+        var perSample = (pred - eps).Squared().mean([1, 2, 3]);
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
 
         double lossValue = loss.item<float>();
@@ -252,7 +252,8 @@ public sealed class CadTrainer : IDisposable
         // Warm-up of the decay so early snapshots are not dominated by the random initialisation.
         double decay = Math.Min(Spec.EmaDecay, (1.0 + Steps) / (10.0 + Steps));
         using var _ = no_grad();
-        emaWeights.lerp_(optimizer.Weights, 1 - decay);
+        using var weight = tensor(1 - decay);
+        emaWeights.lerp_(optimizer.Weights, weight);
     }
 
     public static void CopyWeights(nn.Module from, nn.Module to)

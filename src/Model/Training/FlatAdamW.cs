@@ -17,6 +17,10 @@ public sealed class FlatAdamW : IDisposable
 {
     public const double Beta1 = 0.9, Beta2 = 0.999, Eps = 1e-8;
 
+    // Held for the process: libtorch reads a Scalar during the call, and an unheld one may be freed meanwhile (TensorMath).
+    static readonly Scalar Beta1Scalar = Beta1.ToScalar(), Beta2Scalar = Beta2.ToScalar(),
+        OneMinusBeta1 = (1 - Beta1).ToScalar(), OneMinusBeta2 = (1 - Beta2).ToScalar();
+
     private readonly Parameter[] parameters;
     private readonly AdamW keeper;
     private readonly AdamW.State[] states;
@@ -97,7 +101,7 @@ public sealed class FlatAdamW : IDisposable
         using var norm = Grads.norm();
         double total = norm.item<float>();
         double coef = maxNorm / (total + 1e-6);
-        if (coef < 1 && double.IsFinite(total)) Grads.mul_(coef);
+        if (coef < 1 && double.IsFinite(total)) Grads.TimesInPlace(coef);
         return total;
     }
 
@@ -107,12 +111,13 @@ public sealed class FlatAdamW : IDisposable
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         StepCount++;
-        if (weightDecay != 0) Weights.mul_(1 - lr * weightDecay);
+        if (weightDecay != 0) Weights.TimesInPlace(1 - lr * weightDecay);
         double bias1 = 1 - Math.Pow(Beta1, StepCount), bias2 = 1 - Math.Pow(Beta2, StepCount);
-        expAvg.mul_(Beta1).add_(Grads, alpha: 1 - Beta1);
-        expAvgSq.mul_(Beta2).addcmul_(Grads, Grads, value: 1 - Beta2);
-        var denom = (expAvgSq.sqrt() / Math.Sqrt(bias2)).add_(Eps);
-        Weights.addcdiv_(expAvg, denom, value: -lr / bias1);
+        expAvg.mul_(Beta1Scalar).add_(Grads, alpha: OneMinusBeta1);
+        expAvgSq.mul_(Beta2Scalar).addcmul_(Grads, Grads, value: OneMinusBeta2);
+        var denom = expAvgSq.sqrt().DividedBy(Math.Sqrt(bias2)).PlusInPlace(Eps);
+        using var stepSize = (-lr / bias1).ToScalar();
+        Weights.addcdiv_(expAvg, denom, value: stepSize);
     }
 
     /// <summary>The optimiser state in TorchSharp's AdamW format (what snapshots have always held).</summary>

@@ -1,5 +1,7 @@
 using CadStream.Data;
 using CadStream.Evaluation;
+using CadStream.Model;
+using CadStream.Model.Training;
 using CadStream.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -16,17 +18,17 @@ public sealed class ClassifierTests : IDisposable
     {
         var model = new FashionClassifier(seed: 1);
         model.to(TorchRuntime.Device);
-        using var opt = optim.Adam(model.parameters(), 1e-3);
+        using var opt = new FlatAdamW(model.parameters().ToArray(), 1e-3, weightDecay: 0);
         using var g = new Generator(1, CPU);
-        var x = (rand([16, 1, 28, 28], generator: g) * 2 - 1).to(TorchRuntime.Device);
+        var x = rand([16, 1, 28, 28], generator: g).Times(2).Minus(1).to(TorchRuntime.Device);
         var y = randint(0, 10, [16], generator: g).to(TorchRuntime.Device);
         // Train mode moves BatchNorm's running statistics, so the round trip must carry buffers too.
         for (int i = 0; i < 3; i++)
         {
             using var scope = NewDisposeScope();
-            opt.zero_grad();
+            opt.ZeroGrad();
             nn.functional.cross_entropy(model.call(x), y).backward();
-            opt.step();
+            opt.Step(1e-3);
         }
         return model;
     }
@@ -39,7 +41,7 @@ public sealed class ClassifierTests : IDisposable
         model.Save(path);
         using var loaded = FashionClassifier.Load(path);
         using var g = new Generator(2, CPU);
-        using var images = rand([20, 1, 28, 28], generator: g) * 2 - 1;
+        using var images = rand([20, 1, 28, 28], generator: g).Times(2).Minus(1);
         var logits = ClassifierTraining.PredictLogits(loaded, images);
         Assert.Equal(ClassifierTraining.PredictLogits(model, images), logits);
         // Batching changes only the GEMM path (float rounding), never the answer.

@@ -1,3 +1,4 @@
+using CadStream.Model;
 using CadStream.Model.Scheduling;
 using static TorchSharp.torch;
 
@@ -8,6 +9,7 @@ namespace CadStream.Tests.Model;
 /// Gaussian data (whose denoiser and probability-flow solution are known exactly) it converges at
 /// second order where DDIM converges at first.
 /// </summary>
+[Trait("Category", "Numeric")]
 public class DpmSolverTests
 {
     [Fact]
@@ -16,9 +18,9 @@ public class DpmSolverTests
         _ = TestModels.Cpu;
         using var g = new Generator(7, CPU);
         using var xt = randn([4, 1, 3, 3], generator: g);
-        using var eps = randn([4, 1, 3, 3], generator: g) * 0.3;
+        using var eps = randn([4, 1, 3, 3], generator: g).Times(0.3);
         double gT = 0.2, gS = 0.5;
-        using var x0 = NoiseScheduler.PredictX0(xt, eps, full(4, gT)).clamp_(-1, 1);
+        using var x0 = NoiseScheduler.PredictX0(xt, eps, TensorMath.Full(4, gT, ScalarType.Float32)).ClampInPlace(-1, 1);
         using var dpm = NoiseScheduler.DpmSolverPlusPlusStep(xt, x0, null, gT, gS, double.NaN);
         using var ddim = NoiseScheduler.DdimStep(xt, eps, gT, gS, 0, null);
         Assert.True(allclose(dpm, ddim, rtol: 1e-5, atol: 1e-5), $"max difference {(dpm - ddim).abs().max().item<float>()}");
@@ -28,9 +30,9 @@ public class DpmSolverTests
     public void The_last_step_into_clean_data_returns_the_prediction()
     {
         _ = TestModels.Cpu;
-        using var xt = full([2, 1, 2, 2], 0.3f);
-        using var x0 = full([2, 1, 2, 2], 0.7f);
-        using var prev = full([2, 1, 2, 2], -0.5f);
+        using var xt = zeros(2, 1, 2, 2).FillInPlace(0.3f);
+        using var x0 = zeros(2, 1, 2, 2).FillInPlace(0.7f);
+        using var prev = zeros(2, 1, 2, 2).FillInPlace(-0.5f);
         using var last = NoiseScheduler.DpmSolverPlusPlusStep(xt, x0, prev, 0.9, 1.0, 0.4);
         Assert.True(allclose(last, x0));
         Assert.Equal(double.PositiveInfinity, NoiseScheduler.Lambda(1.0));
@@ -57,7 +59,7 @@ public class DpmSolverTests
             for (int i = 0; i < steps; i++)
             {
                 double gT = 1 - (from + (to - from) * i / steps), gS = 1 - (from + (to - from) * (i + 1) / steps);
-                var x0 = x * (Math.Sqrt(gT) * s * s / (gT * s * s + 1 - gT));
+                var x0 = x.Times(Math.Sqrt(gT) * s * s / (gT * s * s + 1 - gT));
                 if (dpm)
                 {
                     x = NoiseScheduler.DpmSolverPlusPlusStep(x, x0, previous, gT, gS, hPrevious);
@@ -66,11 +68,11 @@ public class DpmSolverTests
                 }
                 else
                 {
-                    var eps = NoiseScheduler.PredictEps(x, x0, full(5, gT, dtype: ScalarType.Float64));
+                    var eps = NoiseScheduler.PredictEps(x, x0, TensorMath.Full(5, gT, ScalarType.Float64));
                     x = NoiseScheduler.DdimStep(x, eps, gT, gS, 0, null);
                 }
             }
-            var exact = start * (Std(1 - to) / Std(1 - from));
+            var exact = start.Times(Std(1 - to) / Std(1 - from));
             return (x - exact).abs().max().item<double>();
         }
 

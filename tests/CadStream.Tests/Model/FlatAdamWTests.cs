@@ -6,9 +6,17 @@ using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 
-/// <summary>The flat-buffer optimiser is TorchSharp's AdamW and clip_grad_norm_, only faster: same updates, same saved state.</summary>
+/// <summary>
+/// The flat-buffer optimiser is TorchSharp's AdamW and clip_grad_norm_, only faster: same updates, same saved state.
+/// Runs alone: its reference step needs collections held off, which another test's forced collection or
+/// allocations would end.
+/// </summary>
+[Collection(FlatAdamWTests.Name)]
+[Trait("Category", "Numeric")]
 public class FlatAdamWTests
 {
+    public const string Name = "flat AdamW against TorchSharp's, collections held off";
+
     static (CadDenoiser Model, Parameter[] Params) Model()
     {
         _ = TestModels.Cpu;
@@ -26,7 +34,27 @@ public class FlatAdamWTests
         var target = randn([4, 1, 28, 28], generator: g);
         var pred = model.call(x, rand(4, generator: g), new Conditioning(rand(4, generator: g), tensor(new long[] { 0, 3, 5, 9 })));
         // Scaled up so that a max norm of 1 clips.
-        ((pred - target).square().mean() * 1000).backward();
+        (pred - target).Squared().mean().Times(1000).backward();
+    }
+
+    /// <summary>
+    /// Runs TorchSharp's AdamW.step, the reference, with collections held off: it makes Scalars that nothing holds
+    /// (CAD002), and one freed by a collection mid-call would be read after its free. Fails when another thread's
+    /// allocations forced a collection anyway.
+    /// </summary>
+    static void WithoutCollections(Action step)
+    {
+        Assert.True(GC.TryStartNoGCRegion(128L << 20), "could not hold collections off");
+        try
+        {
+            step();
+        }
+        finally
+        {
+            bool held = System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion;
+            if (held) GC.EndNoGCRegion();
+            Assert.True(held, "a collection ran during TorchSharp's AdamW.step");
+        }
     }
 
     static float[] Values(Parameter[] ps) => ps.SelectMany(p => p.detach().data<float>().ToArray()).ToArray();
@@ -53,7 +81,9 @@ public class FlatAdamWTests
             Backward(refModel, step);
             double refNorm = nn.utils.clip_grad_norm_(refParams, maxNorm);
             foreach (var group in reference.ParamGroups) group.LearningRate = lr;
-            reference.step();
+#pragma warning disable CAD002  // TorchSharp's AdamW is the reference; its step runs with collections held off
+            WithoutCollections(() => reference.step());
+#pragma warning restore CAD002
 
             flat.ZeroGrad();
             Backward(flatModel, step);
@@ -104,3 +134,6 @@ public class FlatAdamWTests
         Assert.Equal(Values(p1), Values(p2));
     }
 }
+
+[CollectionDefinition(FlatAdamWTests.Name, DisableParallelization = true)]
+public sealed class FlatAdamWAlone;

@@ -22,11 +22,12 @@ sealed class ToyDenoiser(ModelSpec spec) : IDenoiser
     public Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond)
     {
         Calls.Add((cond.Labels!.data<long>().ToArray(), cond.Coherence.data<float>().ToArray()));
-        var perSample = (cond.Labels!.to(ScalarType.Float32) + 1) * cond.Coherence * 0.01f + gamma * 0.05f;
-        return xt * 0.1f + NoiseScheduler.Broadcast(perSample, xt);
+        var perSample = (cond.Labels!.to(ScalarType.Float32).Plus(1) * cond.Coherence).Times(0.01f).Plus(gamma.Times(0.05f));
+        return xt.Times(0.1f).Plus(NoiseScheduler.Broadcast(perSample, xt));
     }
 }
 
+[Trait("Category", "Numeric")]
 public class GuidanceAndSamplerTests
 {
     [Fact]
@@ -111,12 +112,12 @@ public class GuidanceAndSamplerTests
     {
         _ = TestModels.Cpu;
         using var g = new Generator(5, CPU);
-        using var x0 = rand([3, 1, 4, 4], generator: g) * 1.8 - 0.9;
+        using var x0 = rand([3, 1, 4, 4], generator: g).Times(1.8).Minus(0.9);
         using var eps = randn([3, 1, 4, 4], generator: g);
         double gT = 0.3, gS = 0.7;
-        using var xt = NoiseScheduler.Forward(x0, eps, full(3, gT));
+        using var xt = NoiseScheduler.Forward(x0, eps, TensorMath.Full(3, gT, ScalarType.Float32));
         using var xs = NoiseScheduler.DdimStep(xt, eps, gT, gS, 0, null);
-        using var expected = NoiseScheduler.Forward(x0, eps, full(3, gS));
+        using var expected = NoiseScheduler.Forward(x0, eps, TensorMath.Full(3, gS, ScalarType.Float32));
         Assert.True(allclose(xs, expected, rtol: 1e-5, atol: 1e-5));
     }
 
@@ -126,8 +127,8 @@ public class GuidanceAndSamplerTests
         _ = TestModels.Cpu;
         double gT = 0.2, gS = 0.6, x0 = 0.5, xtv = 0.3;
         double eps = (xtv - Math.Sqrt(gT) * x0) / Math.Sqrt(1 - gT);  // the eps that makes x0 exact
-        using var xt = full(new long[] { 1, 1, 1, 1 }, xtv, dtype: ScalarType.Float64);
-        using var e = full(new long[] { 1, 1, 1, 1 }, eps, dtype: ScalarType.Float64);
+        using var xt = zeros(new long[] { 1, 1, 1, 1 }, ScalarType.Float64).FillInPlace(xtv);
+        using var e = zeros(new long[] { 1, 1, 1, 1 }, ScalarType.Float64).FillInPlace(eps);
         using var zero = zeros_like(xt);
         using var one = ones_like(xt);
         double a = gT / gS;

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 
+[Trait("Category", "Numeric")]
 public class ScheduleTests
 {
     static double Sig(double x) => 1 / (1 + Math.Exp(-x));

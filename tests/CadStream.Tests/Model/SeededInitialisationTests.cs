@@ -71,7 +71,7 @@ public class SeededInitialisationTests
             var noise = disturbed ? Task.Factory.StartNew(() => { while (!stop.IsCancellationRequested) { using (randn(256)) Thread.Yield(); } }, TaskCreationOptions.LongRunning) : Task.CompletedTask;
             for (int step = 0; step < 3; step++)
             {
-                var images = rand([8, 1, 28, 28], generator: g) * 2 - 1;
+                var images = rand([8, 1, 28, 28], generator: g).Times(2).Minus(1);
                 Assert.True(trainer.Step(new TrainBatch(images, Enumerable.Range(0, 8).Select(i => (long)(i % 10)).ToArray(), Enumerable.Repeat(1f, 8).ToArray())).Applied);
             }
             stop.Cancel();

@@ -27,13 +27,14 @@ sealed class ToyTextDenoiser(ModelSpec spec) : IDenoiser
     {
         Assert.Null(cond.Labels);
         var mask = cond.TokenMask!.to(ScalarType.Float32);
-        var s = (cond.Tokens! * mask.unsqueeze(-1)).sum([1, 2]) / (mask.sum(1) * cond.Tokens!.shape[2]);
+        var s = (cond.Tokens! * mask.unsqueeze(-1)).sum([1, 2]) / mask.sum(1).Times(cond.Tokens!.shape[2]);
         Calls.Add(((int)xt.shape[0], (int)cond.Tokens.shape[1], cond.Coherence.data<float>().ToArray(), s.data<float>().ToArray()));
-        var perSample = (s + 1) * cond.Coherence * 0.01f + s * 0.02f + gamma * 0.05f;
-        return xt * 0.1f + NoiseScheduler.Broadcast(perSample, xt);
+        var perSample = (s.Plus(1) * cond.Coherence).Times(0.01f).Plus(s.Times(0.02f)).Plus(gamma.Times(0.05f));
+        return xt.Times(0.1f).Plus(NoiseScheduler.Broadcast(perSample, xt));
     }
 }
 
+[Trait("Category", "Numeric")]
 public class TextGuidanceTests
 {
     static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.Tiny(mode) with { Kind = "text", Classes = [], TextWidth = 4, CrossAttentionResolutions = [7] };

@@ -16,6 +16,7 @@ namespace CadStream.Tests.Model;
 /// and learns in every mode, and its snapshot carries the text encoder and the bin table and refuses another
 /// encoder.
 /// </summary>
+[Trait("Category", "Numeric")]
 public class TextModelTests(ITestOutputHelper output)
 {
     const string Encoder = "all-MiniLM-L6-v2 sha256:4a64cee3";
@@ -29,7 +30,7 @@ public class TextModelTests(ITestOutputHelper output)
     static TrainBatch Batch(int n, int seed, float[]? coherence = null, TokenStates? every = null)
     {
         using var g = new Generator((ulong)seed, CPU);
-        var images = rand([n, 1, 28, 28], generator: g) * 2 - 1;
+        var images = rand([n, 1, 28, 28], generator: g).Times(2).Minus(1);
         var captions = Enumerable.Range(0, n).Select(i => every ?? new TokenStates(randn([(2 + i % 4) * 8], generator: g).data<float>().ToArray(), 2 + i % 4)).ToList();
         var (states, mask) = TokenStates.Pad(captions, CPU);
         return new TrainBatch(images, new long[n], coherence ?? Enumerable.Range(0, n).Select(i => (i % 5) / 4f).ToArray(), states, mask);
@@ -58,9 +59,9 @@ public class TextModelTests(ITestOutputHelper output)
         var (states, mask) = TokenStates.Pad([new TokenStates(new float[3 * 384], 3), new TokenStates(new float[7 * 384], 7)], CPU);
         using var g = new Generator(1, CPU);
         using var x = randn([2, 1, 28, 28], generator: g);
-        using var eps = textModel.Predict(x, full(2, 0.5f), new Conditioning(tensor(new[] { 1f, 0f }), Tokens: states, TokenMask: mask));
+        using var eps = textModel.Predict(x, TensorMath.Full(2, 0.5f, ScalarType.Float32), new Conditioning(tensor(new[] { 1f, 0f }), Tokens: states, TokenMask: mask));
         Assert.Equal(new long[] { 2, 1, 28, 28 }, eps.shape);
-        Assert.Throws<ArgumentException>(() => textModel.Predict(x, full(2, 0.5f), new Conditioning(tensor(new[] { 1f, 0f }), tensor(new long[] { 1, 2 }))));
+        Assert.Throws<ArgumentException>(() => textModel.Predict(x, TensorMath.Full(2, 0.5f, ScalarType.Float32), new Conditioning(tensor(new[] { 1f, 0f }), tensor(new long[] { 1, 2 }))));
     }
 
     [Fact]
@@ -77,8 +78,8 @@ public class TextModelTests(ITestOutputHelper output)
         var (alone, aloneMask) = TokenStates.Pad([caption], CPU);
         var (padded, paddedMask) = TokenStates.Pad([caption, longer], CPU);
         trainer.Ema.eval();
-        using var a = trainer.Ema.Predict(x, full(1, 0.3f), new Conditioning(full(1, 0.8f), Tokens: alone, TokenMask: aloneMask));
-        using var b = trainer.Ema.Predict(cat([x, x]), full(2, 0.3f), new Conditioning(full(2, 0.8f), Tokens: padded, TokenMask: paddedMask));
+        using var a = trainer.Ema.Predict(x, TensorMath.Full(1, 0.3f, ScalarType.Float32), new Conditioning(TensorMath.Full(1, 0.8f, ScalarType.Float32), Tokens: alone, TokenMask: aloneMask));
+        using var b = trainer.Ema.Predict(cat([x, x]), TensorMath.Full(2, 0.3f, ScalarType.Float32), new Conditioning(TensorMath.Full(2, 0.8f, ScalarType.Float32), Tokens: padded, TokenMask: paddedMask));
         Assert.True(allclose(a, b[..1], rtol: 1e-4, atol: 1e-5), "the first caption's prediction changed when padded to a longer one");
     }
 
@@ -202,10 +203,10 @@ public class TextModelTests(ITestOutputHelper output)
         using var g = new Generator(3, CPU);
         for (int s = 0; s < 3; s++)
         {
-            var images = rand([8, 1, 28, 28], generator: g) * 2 - 1;
+            var images = rand([8, 1, 28, 28], generator: g).Times(2).Minus(1);
             trainer.Step(new TrainBatch(images, Enumerable.Range(0, 8).Select(i => (long)(i % 10)).ToArray(), Enumerable.Range(0, 8).Select(i => (i % 5) / 4f).ToArray()));
         }
-        var x = rand([4, 1, 28, 28], generator: g) * 2 - 1;
+        var x = rand([4, 1, 28, 28], generator: g).Times(2).Minus(1);
         using var noGrad = no_grad();
         trainer.Model.eval();
         using var eps = trainer.Model.Predict(x, tensor(new float[] { 0.1f, 0.4f, 0.7f, 0.9f }),

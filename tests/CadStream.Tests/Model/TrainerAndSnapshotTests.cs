@@ -8,12 +8,13 @@ using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 
+[Trait("Category", "Numeric")]
 public class TrainerAndSnapshotTests
 {
     static TrainBatch RandomBatch(int n, int seed, float[]? coherence = null)
     {
         using var g = new Generator((ulong)seed, CPU);
-        var images = rand([n, 1, 28, 28], generator: g) * 2 - 1;
+        var images = rand([n, 1, 28, 28], generator: g).Times(2).Minus(1);
         return new TrainBatch(images, Enumerable.Range(0, n).Select(i => (long)(i % 10)).ToArray(),
             coherence ?? Enumerable.Range(0, n).Select(i => (i % 5) / 4f).ToArray());
     }
@@ -25,17 +26,17 @@ public class TrainerAndSnapshotTests
     {
         _ = TestModels.Cpu;
         // Fill the allocator with garbage first: uninitialised (torch.empty) parameters would pick it up.
-        for (int i = 0; i < 5; i++) { using var junk = full(100_000, float.NaN); }
+        for (int i = 0; i < 5; i++) { using var junk = TensorMath.Full(100_000, float.NaN, ScalarType.Float32); }
         using var model = new CadDenoiser(TestModels.Tiny());
         var norms = model.modules().OfType<GroupNorm>().ToArray();
         Assert.NotEmpty(norms);
         foreach (var n in norms)
         {
-            Assert.True(n.weight!.eq(1).all().item<bool>(), "GroupNorm weight not initialised to 1");
-            Assert.True(n.bias!.eq(0).all().item<bool>(), "GroupNorm bias not initialised to 0");
+            Assert.True(n.weight!.Equals(ones_like(n.weight!)), "GroupNorm weight not initialised to 1");
+            Assert.True(n.bias!.Equals(zeros_like(n.bias!)), "GroupNorm bias not initialised to 0");
         }
         var batch = RandomBatch(4, 1);
-        using var eps = model.Predict(batch.Images, full(4, 0.5f), new Conditioning(ones(4), tensor(batch.Labels)));
+        using var eps = model.Predict(batch.Images, TensorMath.Full(4, 0.5f, ScalarType.Float32), new Conditioning(ones(4), tensor(batch.Labels)));
         Assert.True(eps.isfinite().all().item<bool>());
     }
 

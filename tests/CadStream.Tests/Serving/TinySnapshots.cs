@@ -30,7 +30,7 @@ public static class TinySnapshots
         for (int v = 1; v <= 3; v++)
         {
             using (var g = new Generator((ulong)v, CPU))
-            using (var images = rand([8, 1, 28, 28], generator: g) * 2 - 1)
+            using (var images = rand([8, 1, 28, 28], generator: g).Times(2).Minus(1))
                 trainer.Step(new TrainBatch(images, Enumerable.Range(0, 8).Select(i => (long)(i % 10)).ToArray(),
                     Enumerable.Range(0, 8).Select(i => (i % 5) / 4f).ToArray()));
             result[v - 1] = trainer.ToSnapshot(v, includeTrainingState: false).ToBytes();
