@@ -33,14 +33,21 @@ internal static class Layers
         return norm;
     }
 
-    /// <summary>A learned vector or matrix, drawn from N(0, 0.02^2) cut at two standard deviations (the reference code's tokens).</summary>
+    /// <summary>
+    /// A learned vector or matrix, drawn from N(0, 0.02^2) cut at two standard deviations (the reference code's
+    /// tokens), by the inverse CDF: u uniform between Phi(-2) and Phi(2), x = 0.02 sqrt(2) erfinv(2u - 1).
+    /// TorchSharp 0.107's nn.init.trunc_normal_ hands libtorch mean and std swapped: every element came out 0.02,
+    /// so all registers started equal. Draws from torch's generator, which construction holds (TorchRandom).
+    /// </summary>
     public static Parameter Token(params long[] shape)
     {
+        const double Std = 0.02, PhiMinus2 = 0.022750131948179195, PhiPlus2 = 0.9772498680518208;
         using (no_grad())
         {
-            var t = empty(shape);
-            nn.init.trunc_normal_(t, mean: 0, std: 0.02, a: -0.04, b: 0.04);
-            return new Parameter(t);
+            using var u = rand(shape);
+            using var centred = u.Times(2 * (PhiPlus2 - PhiMinus2)).Plus(2 * PhiMinus2 - 1);
+            using var z = centred.erfinv();
+            return new Parameter(z.Times(Std * Math.Sqrt(2)));
         }
     }
 

@@ -105,14 +105,14 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
                          $"({f.Parameters:N0} parameters); agreement with the class a held-out prompt names: {f.AtOne:F3} at c = 1, {f.AtZero:F3} at c = 0; " +
                          $"with the training captions' class names: {f.NamesAtOne:F3} at c = 1, {f.NamesAtZero:F3} at c = 0 " +
                          $"({f.Total.TotalSeconds:F0} s in all)");
-        // Seeds 0-4 gave, for the training captions' names, 0.493-0.785 at c = 1 and 0.312-0.660 at c = 0, margins
-        // 0.118-0.375 (seed 1: 0.701 and 0.326); for held-out prompts margins 0.024-0.132, all positive (seed 1: 0.392
-        // and 0.260). Chance is 1/3 among the three classes (the classifier may also name another class), and a
+        // Seeds 0-4 gave, for the training captions' names, 0.611-0.750 at c = 1 and 0.306-0.500 at c = 0, margins
+        // 0.111-0.354 (seed 1: 0.750 and 0.410); for held-out prompts margins 0.049-0.160, all positive (seed 1: 0.451
+        // and 0.361). Chance is 1/3 among the three classes (the classifier may also name another class), and a
         // network blind to c would give the same images at both c (same seeds, same negative), a margin of exactly 0.
-        // The bounds are half the smallest excess seen: 0.41 at c = 1 (chance + 0.160 / 2), a margin of 0.06
-        // (0.118 / 2), and for held-out wordings, which so short a run follows only weakly, the direction.
-        Assert.True(f.NamesAtOne >= 0.41, $"at c = 1 only {f.NamesAtOne:F3} of samples show the class the prompt names");
-        Assert.True(f.NamesAtOne >= f.NamesAtZero + 0.06, $"agreement {f.NamesAtOne:F3} at c = 1 against {f.NamesAtZero:F3} at c = 0: the samples barely depend on c");
+        // The bounds are half the smallest excess seen: 0.47 at c = 1 (chance + 0.278 / 2), a margin of 0.05
+        // (0.111 / 2), and for held-out wordings, which so short a run follows only weakly, the direction.
+        Assert.True(f.NamesAtOne >= 0.47, $"at c = 1 only {f.NamesAtOne:F3} of samples show the class the prompt names");
+        Assert.True(f.NamesAtOne >= f.NamesAtZero + 0.05, $"agreement {f.NamesAtOne:F3} at c = 1 against {f.NamesAtZero:F3} at c = 0: the samples barely depend on c");
         Assert.True(f.AtOne > f.AtZero, $"held-out prompts: agreement {f.AtOne:F3} at c = 1 against {f.AtZero:F3} at c = 0: no higher at c = 1");
     }
 }

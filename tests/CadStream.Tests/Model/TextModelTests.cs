@@ -100,6 +100,23 @@ public class TextModelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Register_and_coherence_tokens_start_from_a_normal_cut_at_two_standard_deviations()
+    {
+        // TorchSharp's trunc_normal_ gave every element 0.02 (mean and std swapped), so the registers started equal
+        // and, receiving equal gradients, could never become different tokens.
+        using var model = new CadDenoiser(TextSpec() with { TextRegisters = 16 });
+        var tokens = model.named_parameters().Where(p => p.name.EndsWith("registers", StringComparison.Ordinal) || p.name.EndsWith("coherencePosition", StringComparison.Ordinal))
+            .SelectMany(p => p.parameter.detach().data<float>().ToArray()).ToArray();
+        Assert.True(tokens.Length >= 16 * 64, $"found {tokens.Length} token values");
+        double mean = tokens.Average(), std = Math.Sqrt(tokens.Average(v => (v - mean) * (v - mean)));
+        output.WriteLine($"{tokens.Length} values: mean {mean:E2}, std {std:F5}, range {tokens.Min():F4}..{tokens.Max():F4}");
+        Assert.All(tokens, v => Assert.InRange(v, -0.04f, 0.04f));
+        Assert.InRange(Math.Abs(mean), 0, 0.002);
+        // A normal cut at +-2 sigma keeps 0.88 of sigma: 0.0176.
+        Assert.InRange(std, 0.016, 0.019);
+    }
+
+    [Fact]
     public void Classic_guidance_drops_captions_to_the_empty_one()
     {
         // A cfg trainer that drops every caption learns exactly what one fed the empty caption for every pair does.
@@ -114,13 +131,15 @@ public class TextModelTests(ITestOutputHelper output)
             var a = dropping.Step(Batch(6, 4 + step));
             var b = fedEmpty.Step(Batch(6, 4 + step, every: Empty));
             fedCaptions.Step(Batch(6, 4 + step));
-            Assert.Equal(a.Loss, b.Loss, 6);
+            // Equal up to float rounding, which moves with the thread count and padding (not to a fixed number of places:
+            // rounding two values to 6 places can part them however close they are).
+            Assert.True(Math.Abs(a.Loss - b.Loss) <= 1e-5 * Math.Max(1, Math.Abs(a.Loss)), $"step {step}: loss {a.Loss:R} dropping every caption, {b.Loss:R} fed the empty one");
         }
         // Equal up to rounding (the dropped batch is padded to its longest caption, the other is not).
         static double MaxDiff(float[] a, float[] b) => a.Zip(b).Max(p => Math.Abs(p.First - p.Second));
         double same = MaxDiff(Flat(dropping.Model), Flat(fedEmpty.Model)), other = MaxDiff(Flat(dropping.Model), Flat(fedCaptions.Model));
         output.WriteLine($"largest weight difference: {same:E2} from the empty caption, {other:E2} from the real captions");
-        Assert.True(same < 1e-6, $"dropping every caption differs from feeding the empty one by {same:E2}");
+        Assert.True(same < 1e-5, $"dropping every caption differs from feeding the empty one by {same:E2}");
         Assert.True(other > 100 * Math.Max(same, 1e-8), $"real captions moved the weights only {other:E2} away");
 
         // A classic-guidance text trainer cannot start without the empty caption; CAD needs none.
