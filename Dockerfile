@@ -15,6 +15,7 @@ WORKDIR /src
 # Restore from the project files alone: this layer stays cached while only sources change.
 COPY Directory.Build.props Directory.Build.targets ./
 COPY build/ build/
+COPY src/Catalog/CadStream.Catalog.csproj src/Catalog/
 COPY src/Records/CadStream.Records.csproj src/Records/
 COPY src/Text/CadStream.Text.csproj src/Text/
 COPY src/Imaging/CadStream.Imaging.csproj src/Imaging/

@@ -6,6 +6,7 @@ using CadStream.Host.Cli;
 using CadStream.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 /// <summary>
 /// The demo's training on this machine: two streaming trainers (fashion-cad and fashion-baseline)

@@ -7,6 +7,7 @@ using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Model;
+using CadStream.Catalog;
 
 /// <summary>
 /// Sustained pairs/s through Kafka consume, decoding, validation and scoring into a trainer's replay

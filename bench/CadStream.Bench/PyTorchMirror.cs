@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using CadStream.Host.Cli;
 using CadStream.Model;
+using CadStream.Catalog;
 
 /// <summary>
 /// The PyTorch mirror of the trainer's step (bench/pytorch/train_step.py --serve), as a child process

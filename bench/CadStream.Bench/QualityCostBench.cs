@@ -5,6 +5,7 @@ using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 /// <summary>
 /// What a live sample quality reading costs the trainers beside it: the CPU of one reading of a CAD model

@@ -9,6 +9,7 @@ using CadStream.Serving;
 using CadStream.Snapshots;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
+using CadStream.Catalog;
 
 /// <summary>
 /// Serving latency and batching: p50/p99 of one request at a time (CA-CFG, one image), then the

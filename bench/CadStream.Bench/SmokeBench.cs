@@ -7,6 +7,7 @@ using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using TorchSharp;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 /// <summary>
 /// Calls every torch op the project uses, on the device the runtime picked (CUDA on a GPU machine): a

@@ -8,6 +8,7 @@ using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
+using CadStream.Catalog;
 
 /// <summary>
 /// Captions/s through the frozen MiniLM encoder (token states and pooled vectors) in batches, next to
@@ -76,7 +77,7 @@ sealed class TextBench : ICommand
         int n = Math.Min(count, data.Count);
         var pairs = new PairSet(data.Pixels[..(n * FashionMnist.ImageBytes)], n, 1, FashionMnist.Side, FashionMnist.Side, data.Labels[..n].Select(l => (int)l).ToArray(),
             Enumerable.Repeat(1f, n).ToArray()).WithCaptions(new TokenBankCaptions(TokenBank.Build(encoder, captions[..n])));
-        var spec = CadStreamSettings.Complete(new ModelSpec { Id = "bench-text", Kind = "text", Dataset = FashionMnist.DatasetName, Width = width, Batch = trainBatch });
+        var spec = CadStreamSettings.Complete(new ModelSpec { Id = "bench-text", Kind = ConditionKind.Text, Dataset = FashionMnist.DatasetName, Width = width, Batch = trainBatch });
         using var trainer = new CadTrainer(spec, device, PromptEncoding.Encode(encoder, "")) { TextEncoder = encoder.Identity };
         OfflineTraining.Run(trainer, pairs, 3, trainBatch, seed: 0); // warm-up
         var trainClock = Stopwatch.StartNew();

@@ -4,6 +4,7 @@ using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 /// <summary>
 /// Offline training throughput of the U-Net (random pairs of Fashion-MNIST's shape), next to a matmul anchor of

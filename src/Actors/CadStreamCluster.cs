@@ -15,6 +15,7 @@ using CadStream.Ingress;
 using CadStream.Model;
 using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
+using CadStream.Catalog;
 
 namespace CadStream.Actors;
 

@@ -4,6 +4,7 @@ using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Records;
 using Confluent.Kafka;
+using CadStream.Catalog;
 
 namespace CadStream.Ingress;
 
@@ -117,7 +118,7 @@ public sealed class PairDecoder
             }
             else
             {
-                try { label = Model.ClassNames.Parse(f.LabelName!, classes); }
+                try { label = ClassNames.Parse(f.LabelName!, classes); }
                 catch (ArgumentException) { return PairDecodeResult.Reject($"unknown label '{Shorten(f.LabelName!)}'"); }
             }
             foreach (var m in classModels.Skip(1))
@@ -184,10 +185,10 @@ public sealed class PairDecoder
                 ClassKind when !hasLabel => ([], MissingLabel),
                 TextKind when !hasCaption => ([], MissingCaption),
                 ClassKind or TextKind => ([named], null),
-                var kind => ([], $"{kind} pairs are not supported yet"),
+                var kind => ([], $"{kind.Name()} pairs are not supported yet"),
             };
         }
-        var kinds = new List<string>();
+        var kinds = new List<ConditionKind>();
         if (hasLabel) kinds.Add(ClassKind);
         if (hasCaption) kinds.Add(TextKind);
         if (kinds.Count == 0)
@@ -199,10 +200,10 @@ public sealed class PairDecoder
                 : MissingLabel);
         }
         var models = kinds.SelectMany(k => catalog.For(null, k)).ToArray();
-        return models.Length == 0 ? ([], $"no configured model takes {string.Join(" or ", kinds)} pairs") : (models, null);
+        return models.Length == 0 ? ([], $"no configured model takes {string.Join(" or ", kinds.Select(k => k.Name()))} pairs") : (models, null);
     }
 
-    const string ClassKind = "class", TextKind = "text";
+    const ConditionKind ClassKind = ConditionKind.Class, TextKind = ConditionKind.Text;
     const string MissingLabel = "missing label: class models need 'label' (a class index or name)";
     const string MissingCaption = "missing caption: text models need 'caption' (text of 1 or more characters)";
 

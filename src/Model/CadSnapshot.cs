@@ -5,6 +5,7 @@ using System.Text.Json;
 using CadStream.Model.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Model;
 
@@ -59,7 +60,7 @@ public sealed record CadSnapshot(
     {
         public ModelSpec ToSpec() => new()
         {
-            Kind = Kind, Classes = ClassNames, ImageSize = ImageSize, Channels = Channels, PaddedSize = PaddedSize, PatchSize = PatchSize,
+            Kind = ConditionKinds.Parse(Kind), Classes = ClassNames, ImageSize = ImageSize, Channels = Channels, PaddedSize = PaddedSize, PatchSize = PatchSize,
             Width = BaseChannels, ChannelMultipliers = ChannelMultipliers, ResBlocksPerLevel = ResBlocksPerLevel, MidAttention = MidAttention,
             AttentionHeads = AttentionHeads, NormGroups = NormGroups, Dropout = Dropout, ExtraInputChannels = ExtraInputChannels,
             Schedule = Schedule, Mode = Mode, FilterThreshold = FilterThreshold, CfgDropout = CfgDropout, Guidance = DefaultGuidance,
@@ -68,7 +69,7 @@ public sealed record CadSnapshot(
 
     public byte[] ToBytes()
     {
-        if (Spec.IsText && string.IsNullOrEmpty(TextEncoder))
+        if (Spec.Kind == ConditionKind.Text && string.IsNullOrEmpty(TextEncoder))
             throw new InvalidOperationException($"model {Spec.Id} learns from text: its snapshot must name the text encoder (CadTrainer.TextEncoder)");
         var header = JsonSerializer.SerializeToUtf8Bytes(new Header(FormatVersion, Spec, Version, Steps, SamplesSeen, SkippedSteps,
             CreatedUnixMs, EmaWeights.Length, RawWeights?.Length ?? -1, OptimizerState?.Length ?? -1, null, TextEncoder, CoherenceBins), Json);
@@ -133,7 +134,7 @@ public sealed record CadSnapshot(
     /// </summary>
     public void RequireEncoder(string? encoderIdentity)
     {
-        if (!Spec.IsText) return;
+        if (Spec.Kind != ConditionKind.Text) return;
         if (string.IsNullOrEmpty(TextEncoder))
             throw new TextEncoderMismatchException($"the snapshot of text model {Spec.Id} names no text encoder, so no encoder is known to fit it");
         if (!string.Equals(TextEncoder, encoderIdentity, StringComparison.Ordinal))

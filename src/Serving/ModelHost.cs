@@ -5,6 +5,7 @@ using CadStream.Model.Scheduling;
 using CadStream.Runtime;
 using CadStream.Snapshots;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Serving;
 
@@ -207,7 +208,7 @@ public sealed class ModelHost : IAsyncDisposable
             throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
         var snapshot = CadSnapshot.FromBytes(snapshotBytes);
         CheckCompatible(snapshot.Spec);
-        var denoiser = Spec.IsText ? snapshot.CreateDenoiser(device, encoderIdentity?.Invoke()) : snapshot.CreateDenoiser(device);
+        var denoiser = Spec.Kind == ConditionKind.Text ? snapshot.CreateDenoiser(device, encoderIdentity?.Invoke()) : snapshot.CreateDenoiser(device);
         return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device), snapshot.CoherenceBins, snapshot.TextEncoder);
     }
 
@@ -256,8 +257,8 @@ public sealed class ModelHost : IAsyncDisposable
     void CheckCompatible(ModelSpec snapshot)
     {
         if (snapshot.Kind != Spec.Kind)
-            throw new SnapshotFormatException($"snapshot for model {ModelId} has condition kind '{snapshot.Kind}', the catalog says '{Spec.Kind}'");
-        if (snapshot.Kind == "class" && !snapshot.Classes.SequenceEqual(Spec.Classes))
+            throw new SnapshotFormatException($"snapshot for model {ModelId} has condition kind '{snapshot.Kind.Name()}', the catalog says '{Spec.Kind.Name()}'");
+        if (snapshot.Kind == ConditionKind.Class && !snapshot.Classes.SequenceEqual(Spec.Classes))
             throw new SnapshotFormatException(
                 $"snapshot for model {ModelId} has classes [{string.Join(", ", snapshot.Classes)}], the catalog says [{string.Join(", ", Spec.Classes)}]");
         if (snapshot.Channels != Spec.Channels || snapshot.ImageSize != Spec.ImageSize)

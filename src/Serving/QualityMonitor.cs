@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Serving;
 
@@ -92,7 +93,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             while (true)
             {
-                foreach (var host in hosts.Values.Where(h => !h.Spec.IsText || (textEncoder is not null && prompt is not null)))
+                foreach (var host in hosts.Values.Where(h => h.Spec.Kind != ConditionKind.Text || (textEncoder is not null && prompt is not null)))
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
@@ -129,7 +130,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         SampleRequest Request(int label, double c, double w)
         {
             long seed = options.QualitySeed + label;
-            if (!spec.IsText) return new(label, perClass, c, w, seed);
+            if (spec.Kind != ConditionKind.Text) return new(label, perClass, c, w, seed);
             var negative = GibberishNegative.DefaultFor(!spec.Mode.UsesClassicGuidance(), seed);
             var e = textEncoder!.Encode([prompt!.For(spec, label), negative]);
             TokenStates Row(int i) { var r = e.Row(i); return new TokenStates(r.States, r.Tokens); }

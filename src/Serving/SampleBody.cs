@@ -3,6 +3,7 @@ using System.Text.Json;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
+using CadStream.Catalog;
 
 namespace CadStream.Serving;
 

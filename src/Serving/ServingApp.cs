@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Prometheus;
+using CadStream.Catalog;
 
 namespace CadStream.Serving;
 
@@ -295,9 +296,9 @@ public static class ServingApp
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
         var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem,
-            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler), host.Spec.IsText ? id : null);
+            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler), host.Spec.Kind == ConditionKind.Text ? id : null);
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
-        if (host.Spec.IsText)
+        if (host.Spec.Kind == ConditionKind.Text)
         {
             if (runtime.TextEncoder is null)
                 return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} reads text, and this node has no text encoder"), 503);

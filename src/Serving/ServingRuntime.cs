@@ -5,6 +5,7 @@ using CadStream.Snapshots;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Serving;
 
@@ -33,7 +34,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
         var dev = device ?? TorchRuntime.Device;
         hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev, (v, cancel) => Follower!.FetchVersionAsync(m.Id, v, cancel),
             // A text snapshot loads only under the encoder it learned from (asked when its first snapshot loads).
-            m.IsText ? () => textEncoder?.Identity : null), StringComparer.Ordinal);
+            m.Kind == ConditionKind.Text ? () => textEncoder?.Identity : null), StringComparer.Ordinal);
         foreach (var (id, version) in options.Pins)
         {
             if (!hosts.TryGetValue(id, out var pinned)) throw new ArgumentException($"Serving:Pins names model '{id}', which is not configured");

@@ -2,6 +2,7 @@ using Akka.Actor;
 using CadStream.Actors.Training;
 using CadStream.Model;
 using CadStream.Records.Coherence;
+using CadStream.Catalog;
 
 namespace CadStream.Actors.Scoring;
 
@@ -127,7 +128,7 @@ public sealed class ScorerActor : ReceiveActor
                 services.Catalog.TryGet(group.Key, out var spec);
                 var (coherence, table) = Score(spec, group.Key, pairs);
                 // A class model's trainer needs no caption: leaving it out keeps the batches small.
-                bool text = spec?.Kind == "text";
+                bool text = spec?.Kind == ConditionKind.Text;
                 var scored = pairs.Select((p, j) => new ScoredPair(p.Id, p.Pixels, p.Label, coherence[j], text ? p.Caption : null)).ToArray();
                 foreach (var c in coherence) TrainerMetrics.Coherence.WithLabels(group.Key).Observe(c);
                 trainers.Tell(new TrainPairs(group.Key, m.BatchId, m.AckTo, scored, table));
@@ -156,7 +157,7 @@ public sealed class ScorerActor : ReceiveActor
         if (unknown.Count > 0)
         {
             var ofUnknown = unknown.Select(i => pairs[i]).ToArray();
-            if (spec?.Kind == "text")
+            if (spec?.Kind == ConditionKind.Text)
             {
                 // Agreement is a raw score: it is binned with the record scores, by the same table.
                 var agreement = textAgreement?.Agreement(spec, ofUnknown);

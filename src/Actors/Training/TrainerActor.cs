@@ -6,6 +6,7 @@ using CadStream.Runtime;
 using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Actors.Training;
 
@@ -92,7 +93,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             m.AckTo.Tell(new BatchHeld(spec.Id, m.BatchId, Self));
             if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
             held[m.BatchId] = m;
-            if (spec.IsText) Encode(m);
+            if (spec.Kind == ConditionKind.Text) Encode(m);
             else Post(m);
         });
         Receive<Encoded>(m =>
@@ -139,7 +140,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         TokenStates? textNull = null;
         string? identity = null;
-        if (spec.IsText)
+        if (spec.Kind == ConditionKind.Text)
         {
             var encoder = (services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder"))();
             identity = encoder.Identity;
@@ -186,7 +187,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         if (worker is null) return;  // a new worker gets every held batch when it starts
         bool posted;
-        if (spec.IsText)
+        if (spec.Kind == ConditionKind.Text)
         {
             if (!encoded.TryGetValue(batch.BatchId, out var tokens)) return;  // posted when its encoding arrives
             posted = worker.TryPost(new TrainerWorker.TextPairs(batch, tokens));

@@ -4,6 +4,7 @@ using CadStream.Model.Training;
 using CadStream.Runtime;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Actors.Training;
 
@@ -91,12 +92,12 @@ public sealed class TrainerWorker : IDisposable
     private void Run(TorchWorker<object>.Inbox inbox)
     {
         CadTrainer trainer;
-        if (resumeBytes is null) trainer = new CadTrainer(spec, device, textNull) { TextEncoder = spec.IsText ? encoderIdentity : null };
+        if (resumeBytes is null) trainer = new CadTrainer(spec, device, textNull) { TextEncoder = spec.Kind == ConditionKind.Text ? encoderIdentity : null };
         else
         {
             var snapshot = CadSnapshot.FromBytes(resumeBytes);
             // A text model learned its conditioning from one encoder's token states; another encoder's mean nothing to it.
-            if (spec.IsText) snapshot.RequireEncoder(encoderIdentity);
+            if (spec.Kind == ConditionKind.Text) snapshot.RequireEncoder(encoderIdentity);
             trainer = CadTrainer.FromSnapshot(snapshot, device, spec, textNull);
         }
         using var owned = trainer;
@@ -196,7 +197,7 @@ public sealed class TrainerWorker : IDisposable
 
         private void Add(TrainPairs incoming, TokenStates[]? tokens)
         {
-            if (spec.IsText && tokens is null) throw new InvalidOperationException($"trainer {spec.Id}: a text batch arrived without its captions' token states");
+            if (spec.Kind == ConditionKind.Text && tokens is null) throw new InvalidOperationException($"trainer {spec.Id}: a text batch arrived without its captions' token states");
             remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
             for (int i = 0; i < incoming.Pairs.Count; i++)
             {
@@ -239,9 +240,9 @@ public sealed class TrainerWorker : IDisposable
             var labels = items.Select(x => (long)(x.Pair.Label ?? 0)).ToArray();  // a text model reads its captions instead
             var coherence = items.Select(x => x.Pair.Coherence).ToArray();
             TrainBatch batch;
-            if (spec.IsText)
+            if (spec.Kind == ConditionKind.Text)
             {
-                var (tokens, mask) = TokenStates.Pad(items.Select(x => x.Tokens!).ToList(), owner.device);
+                var (tokens, mask) = TokenTensors.Pad(items.Select(x => x.Tokens!).ToList(), owner.device);
                 batch = new TrainBatch(images, labels, coherence, tokens, mask);
             }
             else batch = new TrainBatch(images, labels, coherence);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using CadStream.Imaging;
+using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
@@ -50,8 +51,8 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
     {
         Directory.CreateDirectory(outDir);
         var clock = Stopwatch.StartNew();
-        using var model = snapshot.Spec.IsText ? snapshot.CreateDenoiser(device, encoderIdentity) : snapshot.CreateDenoiser(device);
-        if (snapshot.Spec.IsText && prompts is null) throw new ArgumentException($"{snapshot.Spec.Id} is a text model: its evaluation needs prompts");
+        using var model = snapshot.Spec.Kind == ConditionKind.Text ? snapshot.CreateDenoiser(device, encoderIdentity) : snapshot.CreateDenoiser(device);
+        if (snapshot.Spec.Kind == ConditionKind.Text && prompts is null) throw new ArgumentException($"{snapshot.Spec.Id} is a text model: its evaluation needs prompts");
         var pipeline = new CadPipeline(model, device);
         var sampler = new SamplerSettings(settings.Steps, settings.Sampler);
         var names = snapshot.Spec.Classes;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Model;
 using CadStream.Runtime;
@@ -96,6 +97,16 @@ public sealed class ParsedArgs
         if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) || !double.IsFinite(x) || x < min || x > max)
             throw new UsageException($"--{name} must be a number in {Range(min, max)} (got '{v}')");
         return x;
+    }
+
+    /// <summary>
+    /// A condition kind of the one vocabulary (class, text, segmap; the aliases label and caption too). A kind the
+    /// stages do not implement yet is bad usage, said in one line.
+    /// </summary>
+    public ConditionKind Condition(string name = "condition")
+    {
+        var kind = Parse(name, ConditionKinds.Parse);
+        return kind.IsAvailable() ? kind : throw new UsageException(ConditionKinds.NotAvailable(kind));
     }
 
     public T Parse<T>(string name, Func<string, T> parse)

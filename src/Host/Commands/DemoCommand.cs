@@ -10,6 +10,7 @@ using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Model;
 using CadStream.Records;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -143,10 +144,10 @@ public sealed class DemoCommand : ICommand
 
     /// <summary>A text model beside each class model: same size and training settings, captions instead of labels.</summary>
     static IEnumerable<ModelSpec> TextCopies(IEnumerable<ModelSpec> models) =>
-        models.Where(m => m.Kind == "class").Select(m => m with
+        models.Where(m => m.Kind == ConditionKind.Class).Select(m => m with
         {
             Id = m.Id.StartsWith("fashion-", StringComparison.Ordinal) ? "caption-" + m.Id["fashion-".Length..] : m.Id + "-text",
-            Kind = "text",
+            Kind = ConditionKind.Text,
         });
 
     /// <summary>The live console line: ingest rate, per-model steps/s, loss and snapshot version, lag.</summary>

@@ -7,6 +7,7 @@ using CadStream.Text;
 using CadStream.Model;
 using CadStream.Model.Scheduling;
 using CadStream.Runtime;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -61,7 +62,7 @@ public sealed class EvalCommand : ICommand
                 .Select(v => int.TryParse(v, out var s) && s is >= 1 and <= 1000 ? s : throw new UsageException($"--steps-curve: '{v}' is not a step count in 1..1000")).ToArray();
             var samplers = a.RequireString("curve-samplers").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => { try { return SamplerKinds.Parse(v); } catch (ArgumentException e) { throw new UsageException($"--curve-samplers: {e.Message}"); } }).ToArray();
-            if (snapshot.Spec.IsText) throw new UsageException("--steps-curve is for class models for now");
+            if (snapshot.Spec.Kind == ConditionKind.Text) throw new UsageException("--steps-curve is for class models for now");
             using var model = snapshot.CreateDenoiser(device);
             var curve = StepsCurve.Run(evaluator, new Model.Sampling.CadPipeline(model, device), samplers, counts, settings.N, 1.0,
                 snapshot.Spec.DefaultGuidance, settings.Seed, settings.Batch, (SamplerKind.Ddim, 50), 0.05, text => line.Update(text));
@@ -72,7 +73,7 @@ public sealed class EvalCommand : ICommand
             return 0;
         }
         // A text model is asked for each class with its held-out prompts; its accuracy is the prompt accuracy.
-        using var encoder = snapshot.Spec.IsText ? new LazyTextEncoder() : null;
+        using var encoder = snapshot.Spec.Kind == ConditionKind.Text ? new LazyTextEncoder() : null;
         var prompts = encoder is null ? null : PromptEncoding.HeldOutRequests(encoder, snapshot.Spec);
         if (encoder is not null)
             try { snapshot.RequireEncoder(encoder.Identity); }

@@ -14,6 +14,7 @@ using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -32,7 +33,7 @@ public sealed class ExperimentCommand : ICommand
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
-        new("condition", "label (class models) | text (text models on generated captions naming the noisy labels; prompt accuracy on held-out prompts)", "label", ValueName: "KIND"),
+        new("condition", $"{ConditionKinds.Vocabulary} (aliases label, caption): class models, or text models on generated captions naming the noisy labels (prompt accuracy on held-out prompts)", "class", ValueName: "KIND"),
         new("text-cache", "folder for the captions' token states (--condition text)", "data/text-cache", ValueName: "DIR"),
         new("models", "comma list of clean, baseline, filtered, weighted, cad", "clean,baseline,filtered,weighted,cad", ValueName: "LIST"),
         new("steps", "training steps per model", "1500", ValueName: "N"),
@@ -72,9 +73,9 @@ public sealed class ExperimentCommand : ICommand
         if (noise is not ("entropy" or "temperature")) throw new UsageException($"--noise must be entropy or temperature (got '{noise}')");
         int seed = a.Int("seed");
         var outDir = a.RequireString("out");
-        var condition = a.RequireString("condition").ToLowerInvariant();
-        if (condition is not ("label" or "text")) throw new UsageException($"--condition must be label or text (got '{condition}')");
-        bool text = condition == "text";
+        var kind = a.Condition();
+        var condition = kind.Name();
+        bool text = kind == ConditionKind.Text;
         var evalSettings = new EvalSettings { N = a.Int("n", 10, 1_000_000), SweepN = a.Int("sweep-n", 10, 1_000_000), Steps = a.Int("eval-steps", 1, 1000), Seed = seed };
         Directory.CreateDirectory(Path.Combine(outDir, "models"));
         var total = Stopwatch.StartNew();
@@ -133,7 +134,7 @@ public sealed class ExperimentCommand : ICommand
             {
                 var config = CadStreamSettings.Complete(new ModelSpec
                 {
-                    Id = name, Kind = text ? "text" : "class", Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = runSeed,
+                    Id = name, Kind = kind, Dataset = FashionMnist.DatasetName, Mode = mode, Width = width, Guidance = 1.0, LearningRate = lr, Seed = runSeed,
                 });
                 var clock = Stopwatch.StartNew();
                 Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
@@ -222,8 +223,10 @@ public sealed class ExperimentCommand : ICommand
     sealed record RunKey(string? Condition, int Limit, string Mode, long Steps, int Batch, int Width, double LearningRate, string Noise, double Beta, int Seed,
         double[] Grid, int EvalN, int EvalSteps)
     {
-        public bool Matches(RunKey o) => (Condition ?? "label") == (o.Condition ?? "label") && Limit == o.Limit && Mode == o.Mode && Steps == o.Steps && Batch == o.Batch && Width == o.Width && LearningRate == o.LearningRate
+        public bool Matches(RunKey o) => KindOf(Condition) == KindOf(o.Condition) && Limit == o.Limit && Mode == o.Mode && Steps == o.Steps && Batch == o.Batch && Width == o.Width && LearningRate == o.LearningRate
             && Noise == o.Noise && Beta == o.Beta && Seed == o.Seed;
+        /// <summary>A record's condition: a kind's name, or "label" as records before the one vocabulary wrote it (none: class).</summary>
+        static ConditionKind KindOf(string? condition) => condition is null ? ConditionKind.Class : ConditionKinds.Parse(condition);
         public bool SameEvaluation(RunKey o) => Grid.SequenceEqual(o.Grid) && EvalN == o.EvalN && EvalSteps == o.EvalSteps;
     }
 
@@ -266,7 +269,7 @@ public static class ComparisonReport
     {
         var b = new StringBuilder();
         var summaries = Summaries(s.Rows).ToList();
-        bool text = s.Condition == "text";
+        bool text = ConditionKinds.TryParse(s.Condition, out var kind) && kind == ConditionKind.Text;
         var others = s.Models.Where(m => m != "cad").ToList();
         string against = others.Count <= 1 ? string.Join("", others) : string.Join(", ", others.Take(others.Count - 1)) + " and " + others[^1];
         b.AppendLine($"# {(text ? "Text models: " : "")}CAD against {against} on {(text ? "captioned " : "")}noisy Fashion-MNIST");

@@ -8,12 +8,13 @@ using CadStream.Ingress;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
 using Confluent.Kafka;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
 /// <summary>
 /// `cadstream produce`: streams label-noised Fashion-MNIST pairs into a Kafka topic; with
-/// <c>--condition caption</c> each pair also carries a generated caption (docs/captions.md).
+/// <c>--condition text</c> each pair also carries a generated caption (docs/captions.md).
 /// </summary>
 public sealed class ProduceCommand : ICommand
 {
@@ -25,12 +26,12 @@ public sealed class ProduceCommand : ICommand
         new("bootstrap", "Kafka bootstrap servers", "127.0.0.1:9092", ValueName: "HOST:PORT"),
         new("topic", "topic to write", IngressTopics.Pairs, ValueName: "NAME"),
         new("dataset", "data set: fashion-mnist", "fashion-mnist", ValueName: "NAME"),
-        new("condition", "label: image-label pairs with the label noise's coherence; caption: each pair also carries a generated caption (and no coherence), for text and class models", "label", ValueName: "KIND"),
+        new("condition", $"{ConditionKinds.Vocabulary} (aliases label, caption): class: image-label pairs with the label noise's coherence; text: each pair also carries a generated caption (and no coherence), for text and class models", "class", ValueName: "KIND"),
         new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
         new("classifier", "classifier file for --noise temperature (cadstream train-classifier)", ValueName: "FILE"),
-        new("caption-wrong", "--condition caption: share of captions that name a wrong class", "0.2", ValueName: "SHARE"),
-        new("caption-none", "--condition caption: share of captions that name no class (web clutter only)", "0.1", ValueName: "SHARE"),
+        new("caption-wrong", "--condition text: share of captions that name a wrong class", "0.2", ValueName: "SHARE"),
+        new("caption-none", "--condition text: share of captions that name no class (web clutter only)", "0.1", ValueName: "SHARE"),
         new("count", "pairs to send; 0 = until Ctrl-C", "1000", ValueName: "N"),
         new("rate", "pairs per second; 0 = as fast as possible", "0", ValueName: "R"),
         new("format", "record format: json | protobuf", "json", ValueName: "FMT"),
@@ -49,8 +50,7 @@ public sealed class ProduceCommand : ICommand
         if (topic.Length == 0) throw new UsageException("--topic needs a name");
         var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
         if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
-        var condition = a.RequireString("condition").Trim().ToLowerInvariant();
-        if (condition is not ("label" or "caption")) throw new UsageException($"--condition must be label or caption (got '{condition}')");
+        var kind = a.Condition();
         var captionNoise = new CaptionNoise(a.Double("caption-wrong", 0, 1), a.Double("caption-none", 0, 1));
         try { captionNoise.Validate(); }
         catch (ArgumentException e) { throw new UsageException($"--caption-wrong and --caption-none: {e.Message}"); }
@@ -72,7 +72,7 @@ public sealed class ProduceCommand : ICommand
 
         var data = FashionMnist.Load(train: true);
         int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
-        var captions = condition == "caption" ? new CaptionGenerator(captionNoise, seed) : null;
+        var captions = kind == ConditionKind.Text ? new CaptionGenerator(captionNoise, seed) : null;
         var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model, captions);
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
                                 $"{stream.WrongFraction:P1} of labels wrong" + (captions is null

@@ -9,6 +9,7 @@ using CadStream.Model.Scheduling;
 using CadStream.Runtime;
 using CadStream.Text;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -52,11 +53,11 @@ public sealed class SampleCommand : ICommand
         catch (SnapshotFormatException e) { throw new UsageException($"'{path}': {e.Message}"); }
         var spec = snapshot.Spec;
         string? prompt = a.String("prompt"), negativePrompt = a.String("negative-prompt");
-        if (!spec.IsText && (prompt is not null || negativePrompt is not null))
+        if (spec.Kind != ConditionKind.Text && (prompt is not null || negativePrompt is not null))
             throw new UsageException($"{spec.Id} is a class model: name a class with --label, not --prompt");
-        if (spec.IsText && a.Has("label"))
+        if (spec.Kind == ConditionKind.Text && a.Has("label"))
             throw new UsageException($"{spec.Id} is a text model: say what to draw with --prompt, not --label");
-        if (spec.IsText && string.IsNullOrWhiteSpace(prompt))
+        if (spec.Kind == ConditionKind.Text && string.IsNullOrWhiteSpace(prompt))
             throw new UsageException($"{spec.Id} is a text model: --prompt TEXT is required (e.g. --prompt \"a pair of ankle boots\")");
         double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : spec.DefaultGuidance;
 
@@ -64,7 +65,7 @@ public sealed class SampleCommand : ICommand
         SampleRequest[] jobs;
         string what;
         CadDenoiser model;
-        if (spec.IsText)
+        if (spec.Kind == ConditionKind.Text)
         {
             using var encoder = new LazyTextEncoder();
             try { model = snapshot.CreateDenoiser(device, encoder.Identity); }
@@ -81,7 +82,7 @@ public sealed class SampleCommand : ICommand
             if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
             else
             {
-                try { labels = [Model.ClassNames.Parse(labelArg, names)]; }
+                try { labels = [ClassNames.Parse(labelArg, names)]; }
                 catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
             }
             model = snapshot.CreateDenoiser(device);

@@ -8,6 +8,7 @@ using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -21,7 +22,7 @@ public sealed class TrainCommand : ICommand
     [
         new("id", "model id stored in the snapshot", "model", ValueName: "ID"),
         new("mode", "cad | baseline | filtered | weighted | cfg", "cad", ValueName: "MODE"),
-        new("condition", "label (class labels) | text (a generated caption per image naming its noisy label, read through MiniLM)", "label", ValueName: "KIND"),
+        new("condition", $"{ConditionKinds.Vocabulary} (aliases label, caption): class labels, or text: a generated caption per image naming its noisy label, read through MiniLM", "class", ValueName: "KIND"),
         new("text-cache", "folder for the captions' token states (--condition text; encoded once per caption set)", "data/text-cache", ValueName: "DIR"),
         new("noise", "label noise: none | entropy | temperature", "entropy", ValueName: "KIND"),
         new("beta", "temperature of the temperature protocol", "0.5", ValueName: "B"),
@@ -57,12 +58,11 @@ public sealed class TrainCommand : ICommand
         var schedule = a.RequireString("schedule");
         try { Model.Scheduling.NoiseSchedule.Parse(schedule); } catch (ArgumentException e) { throw new UsageException($"--schedule: {e.Message}"); }
         int seed = a.Int("seed");
-        var condition = a.RequireString("condition").ToLowerInvariant();
-        if (condition is not ("label" or "text")) throw new UsageException($"--condition must be label or text (got '{condition}')");
+        var kind = a.Condition();
         var spec = CadStreamSettings.Complete(new ModelSpec
         {
             Id = a.RequireString("id"),
-            Kind = condition == "text" ? "text" : "class",
+            Kind = kind,
             Dataset = FashionMnist.DatasetName,
             Mode = mode,
             Width = width,
@@ -88,7 +88,7 @@ public sealed class TrainCommand : ICommand
 
         var device = TorchRuntime.Initialize(threads: Threads(a));
         var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
-        using var encoder = condition == "text" ? new LazyTextEncoder() : null;
+        using var encoder = kind == ConditionKind.Text ? new LazyTextEncoder() : null;
         TokenStates? textNull = null;
         if (encoder is not null)
         {
@@ -97,8 +97,8 @@ public sealed class TrainCommand : ICommand
         }
 
         var resumed = resume is not null ? CadSnapshot.Load(resume) : null;
-        if (resumed is not null && resumed.Spec.IsText != (condition == "text"))
-            throw new UsageException($"'{resume}' holds a {resumed.Spec.Kind} model; --condition {condition} trains a {spec.Kind} one");
+        if (resumed is not null && resumed.Spec.Kind != kind)
+            throw new UsageException($"'{resume}' holds a {resumed.Spec.Kind.Name()} model; --condition {kind.Name()} trains a {kind.Name()} one");
         if (resumed is not null && encoder is not null)
             try { resumed.RequireEncoder(encoder.Identity); } catch (TextEncoderMismatchException e) { throw new UsageException($"'{resume}': {e.Message}"); }
         using var trainer = resumed is not null

@@ -8,6 +8,7 @@ using CadStream.Runtime;
 using CadStream.Serving;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Configuration;
 
@@ -165,10 +166,17 @@ public sealed record CadStreamSettings
         // The binder appends configured list entries to a property's default list; these replace it instead.
         var roles = configuration.GetSection("Node:Roles").Get<string[]>();
         var seeds = configuration.GetSection("Node:SeedNodes").Get<string[]>();
-        // The same for the lists of each model (class names, channel multipliers, cross-attention sides).
-        var models = settings.Models.Select((m, i) =>
+        // Each model bound on its own: the binder skips a list entry it cannot read (a "Kind" or "Mode" it does not
+        // know) without a word, which would drop the model. The lists of each model (class names, channel
+        // multipliers, cross-attention sides) replace the defaults, as above.
+        var models = configuration.GetSection(nameof(Models)).GetChildren().Select(section =>
         {
-            var section = configuration.GetSection($"Models:{i}");
+            ModelSpec m;
+            try { m = section.Get<ModelSpec>() ?? new ModelSpec(); }
+            catch (InvalidOperationException e)
+            {
+                throw new InvalidDataException($"configuration: {section.Path}: {(e.InnerException?.Message ?? e.Message).Split('\n')[0]}", e);
+            }
             return m with
             {
                 Classes = section.GetSection(nameof(ModelSpec.Classes)).Get<string[]>() ?? [],

@@ -3,6 +3,7 @@ using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Model;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Scoring;
 

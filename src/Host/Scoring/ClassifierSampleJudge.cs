@@ -3,6 +3,7 @@ using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Serving;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Scoring;
 

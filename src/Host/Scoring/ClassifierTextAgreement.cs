@@ -4,6 +4,7 @@ using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Text;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Scoring;
 

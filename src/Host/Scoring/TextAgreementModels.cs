@@ -3,6 +3,7 @@ using CadStream.Data.Captions;
 using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Text;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Scoring;
 
@@ -39,7 +40,7 @@ public sealed class TextAgreementModels : IDisposable
         if (scoring.TextAgreementProblem() is { } problem) throw new InvalidDataException(problem);
         if ((scoring.TextAgreement ?? "").Trim().Equals(ScoringOptions.NoTextAgreement, StringComparison.OrdinalIgnoreCase))
             return None("Scoring:TextAgreement is none");
-        if (!scores || !catalog.All.Any(m => m.Kind == "text")) return None(null);
+        if (!scores || !catalog.All.Any(m => m.Kind == ConditionKind.Text)) return None(null);
         if (classifier is null && scoring.Classifier is not null) classifier = ClassifierSource.Existing(scoring.Classifier);
         if (classifier is null)
             return None("the built-in agreement needs the clean-label classifier (Scoring:Classifier)");

@@ -1,6 +1,7 @@
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Text;
+using CadStream.Catalog;
 
 namespace CadStream.Host.Text;
 

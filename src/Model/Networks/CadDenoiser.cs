@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Model.Networks;
 
@@ -48,23 +49,23 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
         noiseLevelMlp = nn.Sequential(nn.Linear(sinusoidDim, emb), nn.SiLU(), nn.Linear(emb, emb));
         switch (spec.Kind)
         {
-            case "class":
+            case ConditionKind.Class:
                 var classes = new ClassCoherenceEncoder(spec.NumClasses, emb, sinusoidDim);
                 NullClass = classes.NullClass;
                 condition = classes;
                 break;
-            case "text":
+            case ConditionKind.Text:
                 NullClass = -1;
                 condition = new TextCoherenceEncoder(spec);
                 break;
             default:
-                throw new NotSupportedException($"condition kind '{spec.Kind}' is not available");
+                throw new NotSupportedException(ConditionKinds.NotAvailable(spec.Kind));
         }
         int fold = spec.PatchSize * spec.PatchSize;
         unet = new UNet((spec.Channels + spec.ExtraInputChannels) * fold, spec.Channels * fold, spec.Width,
             spec.ChannelMultipliers, spec.ResBlocksPerLevel, emb, spec.NormGroups, spec.Dropout,
             spec.MidAttention, spec.AttentionHeads,
-            spec.IsText ? spec.ContextDim : 0, spec.LevelSides, spec.CrossAttentionResolutions);
+            spec.Kind == ConditionKind.Text ? spec.ContextDim : 0, spec.LevelSides, spec.CrossAttentionResolutions);
         RegisterComponents();
         dropoutNoise = new DropoutNoise(spec.Seed);
         foreach (var d in modules().OfType<SeededDropout>()) d.Noise = dropoutNoise;

@@ -2,6 +2,7 @@ using CadStream.Model.Networks;
 using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Model.Sampling;
 
@@ -31,7 +32,7 @@ public sealed record SampleRequest(int Label, int Count = 1, double Coherence = 
 
     public void Validate(ModelSpec spec)
     {
-        if (spec.IsText) ValidateText(spec);
+        if (spec.Kind == ConditionKind.Text) ValidateText(spec);
         else if (Prompt is not null || Negative is not null) throw new ArgumentException($"model {spec.Id} is conditioned on classes, not text: send a label, not a prompt");
         else if (Label < 0 || Label >= spec.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{spec.NumClasses - 1}");
         if (Count < 1) throw new ArgumentException("count must be >= 1");
@@ -114,9 +115,9 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
         }
         var coherenceTensor = tensor(coherence.ToArray(), device: device);
         Conditioning cond;
-        if (Spec.IsText)
+        if (Spec.Kind == ConditionKind.Text)
         {
-            var (states, mask) = TokenStates.Pad(prompts.Concat(negatives).ToList(), device);
+            var (states, mask) = TokenTensors.Pad(prompts.Concat(negatives).ToList(), device);
             cond = new Conditioning(coherenceTensor, Tokens: states, TokenMask: mask);
         }
         else cond = new Conditioning(coherenceTensor, tensor(labels.ToArray(), device: device));

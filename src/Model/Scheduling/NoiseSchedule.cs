@@ -1,3 +1,4 @@
+using CadStream.Catalog;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -23,12 +24,12 @@ public abstract class NoiseSchedule
     /// <summary>Element-wise g(t) for a tensor of times (computed in the tensor's dtype).</summary>
     public abstract Tensor Gamma(Tensor t);
 
-    public static NoiseSchedule Parse(string name) => name.Trim().ToLowerInvariant() switch
+    public static NoiseSchedule Parse(string name) => NoiseScheduleNames.Normalize(name) switch
     {
-        "sigmoid" => new SigmoidSchedule(),
-        "cosine" => new CosineSchedule(),
-        "linear" => new LinearSchedule(),
-        _ => throw new ArgumentException($"unknown schedule '{name}'; expected sigmoid, cosine or linear"),
+        NoiseScheduleNames.Sigmoid => new SigmoidSchedule(),
+        NoiseScheduleNames.Cosine => new CosineSchedule(),
+        NoiseScheduleNames.Linear => new LinearSchedule(),
+        var other => throw new NotSupportedException($"schedule '{other}' is named but not made"),
     };
 }
 

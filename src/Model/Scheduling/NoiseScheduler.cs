@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Model.Scheduling;
 

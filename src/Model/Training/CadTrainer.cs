@@ -3,6 +3,7 @@ using CadStream.Model.Scheduling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Model.Training;
 
@@ -65,7 +66,7 @@ public sealed class CadTrainer : IDisposable
     /// </param>
     public CadTrainer(ModelSpec spec, Device device, TokenStates? textNull = null)
     {
-        if (spec.IsText && spec.Mode.UsesClassicGuidance() && spec.CfgDropout > 0)
+        if (spec.Kind == ConditionKind.Text && spec.Mode.UsesClassicGuidance() && spec.CfgDropout > 0)
         {
             if (textNull is null)
                 throw new ArgumentException($"model {spec.Id}: a text model in mode {spec.Mode.Name()} drops captions to the empty one; give the empty caption's token states");
@@ -135,7 +136,7 @@ public sealed class CadTrainer : IDisposable
         var t = rand(used, generator: generator, device: Device);
         var eps = randn(images.shape, generator: generator, device: Device);
         var (xt, gamma) = scheduler.AddNoise(images, eps, t);
-        var cond = Spec.IsText ? new Conditioning(coherence, Tokens: tokens, TokenMask: tokenMask) : new Conditioning(coherence, labels);
+        var cond = Spec.Kind == ConditionKind.Text ? new Conditioning(coherence, Tokens: tokens, TokenMask: tokenMask) : new Conditioning(coherence, labels);
         var pred = Model.call(xt, gamma, cond);
         var perSample = (pred - eps).Squared().mean([1, 2, 3]);
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
@@ -173,7 +174,7 @@ public sealed class CadTrainer : IDisposable
         var coh = (float[])batch.Coherence.Clone();
         var images = batch.Images.to(ScalarType.Float32, Device);
         Tensor? tokens = null, tokenMask = null;
-        if (Spec.IsText)
+        if (Spec.Kind == ConditionKind.Text)
         {
             if (batch.Tokens is null || batch.TokenMask is null) throw new ArgumentException($"model {Spec.Id} learns from text: the batch needs token states and their mask");
             tokens = batch.Tokens.to(ScalarType.Float32, Device);
@@ -222,7 +223,7 @@ public sealed class CadTrainer : IDisposable
             var dropped = new bool[labels.Length];
             for (int i = 0; i < labels.Length; i++)
                 dropped[i] = hostRandom.NextDouble() < Spec.CfgDropout;
-            if (Spec.IsText) (tokens, tokenMask) = DropCaptions(tokens!, tokenMask!, dropped);
+            if (Spec.Kind == ConditionKind.Text) (tokens, tokenMask) = DropCaptions(tokens!, tokenMask!, dropped);
             else
                 for (int i = 0; i < labels.Length; i++)
                     if (dropped[i]) labels[i] = Model.NullClass;
@@ -242,7 +243,7 @@ public sealed class CadTrainer : IDisposable
             mask = nn.functional.pad(mask.to(ScalarType.Int8), [0, empty.Tokens - length]).to(ScalarType.Bool);
             length = empty.Tokens;
         }
-        var (nullStates, nullMask) = TokenStates.Pad([empty], Device, (int)length);
+        var (nullStates, nullMask) = TokenTensors.Pad([empty], Device, (int)length);
         var drop = tensor(dropped, device: Device);
         return (where(drop.reshape(-1, 1, 1), nullStates, tokens), where(drop.reshape(-1, 1), nullMask, mask));
     }

@@ -15,6 +15,7 @@ using Microsoft.Playwright;
 using SkiaSharp;
 using Xunit.Abstractions;
 using static CadStream.Tests.Cluster.ClusterTestKit;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Browser;
 

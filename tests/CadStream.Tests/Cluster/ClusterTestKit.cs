@@ -19,6 +19,7 @@ using CadStream.Serving;
 using Confluent.Kafka;
 using Xunit.Abstractions;
 using AkkaCluster = Akka.Cluster.Cluster;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Cluster;
 

@@ -12,6 +12,7 @@ using Confluent.Kafka;
 using Xunit.Abstractions;
 using static CadStream.Tests.Cluster.ClusterTestKit;
 using AkkaCluster = Akka.Cluster.Cluster;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Cluster;
 

@@ -12,6 +12,7 @@ using CadStream.Model;
 using CadStream.Records;
 using Xunit.Abstractions;
 using static CadStream.Tests.Cluster.ClusterTestKit;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Cluster;
 
@@ -34,7 +35,7 @@ public sealed class TextStreamTests(ITestOutputHelper output)
         CadStreamNode? node = null;
         try
         {
-            var text = TinyModel(textId) with { Kind = "text", CrossAttentionResolutions = [8] };
+            var text = TinyModel(textId) with { Kind = ConditionKind.Text, CrossAttentionResolutions = [8] };
             node = await StartNodeAsync(Settings(["ingress", "scorer", "trainer", "serving"], [text, TinyModel(classId)], kafka.BootstrapServers, folder: folder), log, "node");
             using var http = Http(node);
 

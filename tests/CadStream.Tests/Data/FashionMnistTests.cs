@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using CadStream.Data;
 using CadStream.Evaluation;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Data;
 

@@ -1,5 +1,6 @@
 using CadStream.Model;
 using CadStream.Host.Configuration;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Deploy;
 
@@ -73,7 +74,7 @@ public sealed class ConfigOverlayTests : IDisposable
         Assert.Equal("only", m.Id);
         Assert.Equal(TrainingMode.Cfg, m.Mode);
         // A replaced entry does not inherit fields of the base entry at the same index.
-        Assert.Equal(new CadStream.Model.ModelSpec().Width, m.Width);
+        Assert.Equal(new CadStream.Catalog.ModelSpec().Width, m.Width);
 
         var none = Write("no-seeds.json", """{ "Base": "cadstream.json", "Node": { "SeedNodes": [] } }""");
         Assert.Empty(CadStreamSettings.Load(none, NoEnvironment).Node.SeedNodes);

@@ -1,5 +1,6 @@
 using CadStream.Model;
 using SkiaSharp;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Host;
 
@@ -24,7 +25,7 @@ public class TextCliTests : IDisposable
         Assert.True(train.ExitCode == 0, train.Stderr);
         Assert.Contains("captions: 256 encoded", train.Stderr);
         var saved = CadSnapshot.Load(snapshot);
-        Assert.Equal("text", saved.Spec.Kind);
+        Assert.Equal(ConditionKind.Text, saved.Spec.Kind);
         Assert.StartsWith("all-MiniLM-L6-v2", saved.TextEncoder);
         // The captions' token states were cached: a second run reads them instead of encoding again.
         var again = CliRunner.Run(["train", "--condition", "text", "--steps", "1", "--batch", "16", "--width", "16", "--limit", "256",
@@ -69,7 +70,7 @@ public class TextCliTests : IDisposable
         Assert.Contains("is a class model", r.Stderr);
         r = CliRunner.Run(["train", "--condition", "words", "--steps", "1"]);
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("--condition must be label or text", r.Stderr);
+        Assert.Contains("--condition: unknown condition kind 'words'; expected class, text, segmap", r.Stderr);
         r = CliRunner.Run(["train", "--condition", "text", "--resume", classModel, "--steps", "1", "--limit", "16", "--text-cache", Path.Combine(folder, "c"),
             "--out", Path.Combine(folder, "x.cadsnap")]);
         Assert.Equal(2, r.ExitCode);

@@ -5,6 +5,7 @@ using CadStream.Model;
 using CadStream.Records;
 using Google.Protobuf;
 using static CadStream.Tests.Ingress.IngressTestKit;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Ingress;
 
@@ -13,7 +14,7 @@ public static class CaptionTestKit
 {
     public const string ClassModel = "fashion-cad", TextModel = "fashion-text";
 
-    public static ModelSpec TextSpec(string id = TextModel) => CadStream.Tests.Model.TestModels.Fashion(id) with { Kind = "text" };
+    public static ModelSpec TextSpec(string id = TextModel) => CadStream.Tests.Model.TestModels.Fashion(id) with { Kind = ConditionKind.Text };
 
     /// <summary>One class model and one text model.</summary>
     public static ModelCatalog Mixed { get; } = new([CadStream.Tests.Model.TestModels.Fashion(ClassModel), TextSpec()]);

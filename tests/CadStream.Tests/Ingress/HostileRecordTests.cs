@@ -55,7 +55,7 @@ public sealed class HostileRecordTests(ITestOutputHelper output)
     public async Task Bombs_and_an_overlong_id_go_to_the_dlq_with_reasons_without_their_pixels_being_allocated()
     {
         var settings = CadStreamSettings.Load(Repo.File("config", "cadstream.json"), new Dictionary<string, string?>());
-        var decoder = new PairDecoder(Catalog, settings.Ingress);
+        var decoder = new PairDecoder(IngressTestKit.Catalog, settings.Ingress);
         using var kafka = EmbeddedKafka.Start();
         var sink = new RecordingSink();
         using var consumer = StartConsumer(kafka, sink, output, decoder: decoder);

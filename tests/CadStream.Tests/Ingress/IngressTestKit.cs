@@ -7,6 +7,7 @@ using CadStream.Ingress.Producing;
 using CadStream.Records;
 using CadStream.Model;
 using SkiaSharp;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Ingress;
 

@@ -219,15 +219,15 @@ public sealed class PairDecoderTests
     [Fact]
     public void Limits_are_configurable()
     {
-        var strict = new PairDecoder(Catalog, new PairDecoderOptions { MaxImageSide = 64, MaxValueBytes = 4096 });
+        var strict = new PairDecoder(IngressTestKit.Catalog, new PairDecoderOptions { MaxImageSide = 64, MaxValueBytes = 4096 });
         var png = SolidPng(100, 100, SKColors.White, SKColorType.Gray8, SKAlphaType.Opaque);
         Assert.Equal("image 100x100 exceeds 64x64", Rejected(strict.Decode(Encoding.UTF8.GetBytes($$"""{"label": 1, "image_png": "{{B64(png)}}"}"""), null, Source)));
         Assert.Equal("value of 5000 bytes exceeds the 4096-byte limit", Rejected(strict.Decode(new byte[5000], null, Source)));
-        var fewPixels = new PairDecoder(Catalog, new PairDecoderOptions { MaxPixels = 28 * 28, MaxIdLength = 4 });
+        var fewPixels = new PairDecoder(IngressTestKit.Catalog, new PairDecoderOptions { MaxPixels = 28 * 28, MaxIdLength = 4 });
         Assert.Equal("image 29x28 declares 812 pixels, more than the 784 allowed (Ingress:MaxPixels)",
             Rejected(fewPixels.Decode(Encoding.UTF8.GetBytes($$"""{"label": 1, "image_png": "{{B64(Png.Encode(GreyPixels(2, 29, 28), 29, 28))}}"}"""), null, Source)));
         Assert.Equal("id of 5 characters exceeds the 4-character limit (Ingress:MaxIdLength)",
             Rejected(fewPixels.Decode(Encoding.UTF8.GetBytes($$"""{"id": "abcde", "label": 1, "image_png": "{{B64(Png.Encode(GreyPixels(2), 28, 28))}}"}"""), null, Source)));
-        Assert.Throws<ArgumentException>(() => new PairDecoder(Catalog, new PairDecoderOptions { MaxPixels = 0 }));
+        Assert.Throws<ArgumentException>(() => new PairDecoder(IngressTestKit.Catalog, new PairDecoderOptions { MaxPixels = 0 }));
     }
 }

@@ -4,6 +4,7 @@ using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

@@ -4,6 +4,7 @@ using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Training;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

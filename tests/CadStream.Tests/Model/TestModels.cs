@@ -1,5 +1,6 @@
 using CadStream.Model;
 using CadStream.Runtime;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

@@ -11,6 +11,7 @@ using CadStream.Tests.Text;
 using CadStream.Text;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
@@ -64,7 +65,7 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
         var pairs = new PairSet(pixels, chosen.Length, 1, 28, 28, chosen.Select(i => (int)all.Labels[i]).ToArray(), coherence) { Captions = new TokenBankCaptions(bank) };
         var spec = TestModels.Tiny() with
         {
-            Kind = "text", Classes = FashionMnist.ClassNames.ToArray(), Width = 16, ChannelMultipliers = [1, 2], PaddedSize = 32,
+            Kind = ConditionKind.Text, Classes = FashionMnist.ClassNames.ToArray(), Width = 16, ChannelMultipliers = [1, 2], PaddedSize = 32,
             CrossAttentionResolutions = [8], LearningRate = 3e-3, WarmupSteps = 20, EmaDecay = 0.98, Seed = seed,
         };
         using var trainer = new CadTrainer(spec, TestModels.Cpu) { TextEncoder = encoder.Identity };

@@ -4,6 +4,7 @@ using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Text;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
@@ -37,7 +38,7 @@ sealed class ToyTextDenoiser(ModelSpec spec) : IDenoiser
 [Trait("Category", "Numeric")]
 public class TextGuidanceTests
 {
-    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.Tiny(mode) with { Kind = "text", Classes = [], TextWidth = 4, CrossAttentionResolutions = [7] };
+    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.Tiny(mode) with { Kind = ConditionKind.Text, Classes = [], TextWidth = 4, CrossAttentionResolutions = [7] };
 
     static TokenStates Caption(int tokens, float start) =>
         new(Enumerable.Range(0, tokens * 4).Select(i => start + 0.1f * i).ToArray(), tokens);

@@ -8,6 +8,7 @@ using CadStream.Model.Training;
 using CadStream.Records.Coherence;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
@@ -22,7 +23,7 @@ public class TextModelTests(ITestOutputHelper output)
     const string Encoder = "all-MiniLM-L6-v2 sha256:4a64cee3";
 
     static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) =>
-        TestModels.Tiny(mode) with { Kind = "text", TextWidth = 8, CrossAttentionResolutions = [7], Seed = 3 };
+        TestModels.Tiny(mode) with { Kind = ConditionKind.Text, TextWidth = 8, CrossAttentionResolutions = [7], Seed = 3 };
 
     static float[] Flat(nn.Module m) => m.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
 
@@ -32,7 +33,7 @@ public class TextModelTests(ITestOutputHelper output)
         using var g = new Generator((ulong)seed, CPU);
         var images = rand([n, 1, 28, 28], generator: g).Times(2).Minus(1);
         var captions = Enumerable.Range(0, n).Select(i => every ?? new TokenStates(randn([(2 + i % 4) * 8], generator: g).data<float>().ToArray(), 2 + i % 4)).ToList();
-        var (states, mask) = TokenStates.Pad(captions, CPU);
+        var (states, mask) = TokenTensors.Pad(captions, CPU);
         return new TrainBatch(images, new long[n], coherence ?? Enumerable.Range(0, n).Select(i => (i % 5) / 4f).ToArray(), states, mask);
     }
 
@@ -43,7 +44,7 @@ public class TextModelTests(ITestOutputHelper output)
     {
         _ = TestModels.Cpu;
         var fashion = TestModels.Fashion("class");
-        var text = TestModels.Fashion("text") with { Kind = "text" };
+        var text = TestModels.Fashion("text") with { Kind = ConditionKind.Text };
         using var classModel = new CadDenoiser(fashion);
         using var textModel = new CadDenoiser(text);
         // 28 px, padded 32, patch 2: levels of side 16, 8, 4; the default cross-attends at 8 and 4 (2 down and 3 up
@@ -56,7 +57,7 @@ public class TextModelTests(ITestOutputHelper output)
                          $"(text encoder and cross-attention {textOnly:N0}; context width {text.ContextDim}, {text.TextRegisters} registers)");
         Assert.True(textOnly > 0);
 
-        var (states, mask) = TokenStates.Pad([new TokenStates(new float[3 * 384], 3), new TokenStates(new float[7 * 384], 7)], CPU);
+        var (states, mask) = TokenTensors.Pad([new TokenStates(new float[3 * 384], 3), new TokenStates(new float[7 * 384], 7)], CPU);
         using var g = new Generator(1, CPU);
         using var x = randn([2, 1, 28, 28], generator: g);
         using var eps = textModel.Predict(x, TensorMath.Full(2, 0.5f, ScalarType.Float32), new Conditioning(tensor(new[] { 1f, 0f }), Tokens: states, TokenMask: mask));
@@ -75,8 +76,8 @@ public class TextModelTests(ITestOutputHelper output)
         var longer = new TokenStates(randn([6 * 8], generator: g).data<float>().ToArray(), 6);
         var x = randn([1, 1, 28, 28], generator: g);
         using var noGrad = no_grad();
-        var (alone, aloneMask) = TokenStates.Pad([caption], CPU);
-        var (padded, paddedMask) = TokenStates.Pad([caption, longer], CPU);
+        var (alone, aloneMask) = TokenTensors.Pad([caption], CPU);
+        var (padded, paddedMask) = TokenTensors.Pad([caption, longer], CPU);
         trainer.Ema.eval();
         using var a = trainer.Ema.Predict(x, TensorMath.Full(1, 0.3f, ScalarType.Float32), new Conditioning(TensorMath.Full(1, 0.8f, ScalarType.Float32), Tokens: alone, TokenMask: aloneMask));
         using var b = trainer.Ema.Predict(cat([x, x]), TensorMath.Full(2, 0.3f, ScalarType.Float32), new Conditioning(TensorMath.Full(2, 0.8f, ScalarType.Float32), Tokens: padded, TokenMask: paddedMask));

@@ -5,6 +5,7 @@ using CadStream.Snapshots.Redis;
 using CadStream.Model.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

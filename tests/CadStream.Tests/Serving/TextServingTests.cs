@@ -12,6 +12,7 @@ using CsCheck;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Serving;
 
@@ -29,7 +30,7 @@ public sealed class TextServingTests(MiniLmFixture minilm, Xunit.Abstractions.IT
     WebApplication app = null!;
     HttpClient http = null!;
 
-    static ModelSpec TextSpec => TestModels.Tiny() with { Id = TextId, Kind = "text", Classes = [], CrossAttentionResolutions = [7], Seed = 3 };
+    static ModelSpec TextSpec => TestModels.Tiny() with { Id = TextId, Kind = ConditionKind.Text, Classes = [], CrossAttentionResolutions = [7], Seed = 3 };
     static ModelSpec ClassSpec => TestModels.Tiny() with { Id = ClassId };
 
     static byte[] Snapshot(ModelSpec spec, string? encoder)

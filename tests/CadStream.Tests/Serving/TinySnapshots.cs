@@ -4,6 +4,7 @@ using CadStream.Evaluation;
 using CadStream.Model.Training;
 using CadStream.Tests.Model;
 using static TorchSharp.torch;
+using CadStream.Catalog;
 
 namespace CadStream.Tests.Serving;
 

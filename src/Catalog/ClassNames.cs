@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace CadStream.Model;
+namespace CadStream.Catalog;
 
 /// <summary>Resolves a class given by index or by name (case and punctuation ignored: "sneaker", "T-shirt/top", "tshirttop").</summary>
 public static class ClassNames

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
+using CadStream.Catalog.Conditions;
 
-namespace CadStream.Model;
+namespace CadStream.Catalog;
 
 /// <summary>How a model treats coherence during training (docs/method.md, "Comparison modes").</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<TrainingMode>))]
@@ -50,8 +51,8 @@ public sealed record ModelSpec
 {
     // What the model learns.
     public string Id { get; init; } = "model";
-    /// <summary>Condition kind: "class" (a label) or "text" (a caption's token states from a frozen text encoder).</summary>
-    public string Kind { get; init; } = "class";
+    /// <summary>What it is conditioned on: a class label, or a caption's token states from a frozen text encoder (<see cref="ConditionKind"/>).</summary>
+    public ConditionKind Kind { get; init; } = ConditionKind.Class;
     /// <summary>Where the classes and image shape came from ("fashion-mnist"), for people; empty when given by hand.</summary>
     public string Dataset { get; init; } = "";
     /// <summary>Class names of a class model; a label is an index into them. A text model may name its data set's
@@ -89,7 +90,7 @@ public sealed record ModelSpec
     /// <summary>Extra per-pixel input channels (e.g. a coherence map next to a semantic map); 0 for class models.</summary>
     public int ExtraInputChannels { get; init; }
 
-    // Text models only (Kind "text"); class models ignore them.
+    // Text models only (Kind text); other kinds ignore them.
     /// <summary>Width of the frozen text encoder's token states (384 for all-MiniLM-L6-v2).</summary>
     public int TextWidth { get; init; } = 384;
     /// <summary>Most tokens per caption the model takes, [CLS] and [SEP] included; the encoder cuts longer captions to it.</summary>
@@ -124,7 +125,6 @@ public sealed record ModelSpec
 
     [JsonIgnore] public int NumClasses => Classes.Length;
     [JsonIgnore] public int EmbeddingDim => Width * 4;
-    [JsonIgnore] public bool IsText => Kind == "text";
     /// <summary>Width of the text context sequence the U-Net cross-attends to.</summary>
     [JsonIgnore] public int ContextDim => TextContextWidth > 0 ? TextContextWidth : EmbeddingDim;
     /// <summary>Side of the feature map at each U-Net level (level 0 first).</summary>
@@ -171,8 +171,7 @@ public sealed record ModelSpec
     public void Validate()
     {
         string Where() => $"model {Id}";
-        if (Kind is not ("class" or "text")) throw new ArgumentException($"{Where()}: condition kind '{Kind}' is not available; expected class or text");
-        if (Kind == "class" && NumClasses < 1) throw new ArgumentException($"{Where()}: a class model needs class names (Classes, or a Dataset that has them)");
+        if (!Kind.IsAvailable()) throw new ArgumentException($"{Where()}: {ConditionKinds.NotAvailable(Kind)}");
         if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels}; give it, or a Dataset that has it)");
         if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize}; give it, or a Dataset that has it)");
         if (Width < 8 || Width % NormGroups != 0)
@@ -184,58 +183,13 @@ public sealed record ModelSpec
         if (padded < ImageSize || padded % factor != 0 || (padded - ImageSize) % 2 != 0)
             throw new ArgumentException($"{Where()}: padded size {padded} must be >= {ImageSize}, differ from it by an even number and be divisible by {factor}");
         if (ResBlocksPerLevel < 1) throw new ArgumentException($"{Where()}: ResBlocksPerLevel must be >= 1");
-        if (IsText) ValidateText(Where());
+        this.Rules().Validate(this, Where());
         if (FilterThreshold is < 0 or > 1) throw new ArgumentException($"{Where()}: FilterThreshold must be in [0, 1]");
         if (CfgDropout is < 0 or > 1) throw new ArgumentException($"{Where()}: CfgDropout must be in [0, 1]");
         if (!(Guidance >= 0 && Guidance <= 100)) throw new ArgumentException($"{Where()}: Guidance must be in [0, 100]");
         if (Batch < 1) throw new ArgumentException($"{Where()}: Batch must be >= 1");
         if (ReplaySize < 1) throw new ArgumentException($"{Where()}: ReplaySize must be >= 1");
         if (ReplayFraction is < 0 or > 1) throw new ArgumentException($"{Where()}: ReplayFraction must be in [0, 1]");
-        _ = Scheduling.NoiseSchedule.Parse(Schedule);
+        _ = NoiseScheduleNames.Normalize(Schedule);
     }
-
-    void ValidateText(string where)
-    {
-        if (TextWidth < 1) throw new ArgumentException($"{where}: TextWidth must be >= 1 (the text encoder's token width, 384 for MiniLM)");
-        if (TextTokens is < 2 or > 512) throw new ArgumentException($"{where}: TextTokens must be in 2..512 (got {TextTokens})");
-        if (TextRegisters < 0) throw new ArgumentException($"{where}: TextRegisters must be >= 0");
-        if (TextLayers < 0) throw new ArgumentException($"{where}: TextLayers must be >= 0");
-        if (TextContextWidth < 0) throw new ArgumentException($"{where}: TextContextWidth must be >= 0 (0 = 4 x Width)");
-        if (ContextDim % AttentionHeads != 0 || ContextDim % 4 != 0)
-            throw new ArgumentException($"{where}: the text context width {ContextDim} must divide by 4 and by AttentionHeads ({AttentionHeads})");
-        var sides = LevelSides;
-        foreach (var r in CrossAttentionResolutions)
-            if (!sides.Contains(r))
-                throw new ArgumentException($"{where}: CrossAttentionResolutions holds {r}, but the U-Net's feature maps are {string.Join(", ", sides)} wide");
-        if (Width * ChannelMultipliers[^1] % AttentionHeads != 0)
-            throw new ArgumentException($"{where}: {Width * ChannelMultipliers[^1]} channels in the middle do not split into {AttentionHeads} heads");
-        for (int l = 0; l < sides.Length; l++)
-            if (CrossAttentionResolutions.Contains(sides[l]) && Width * ChannelMultipliers[l] % AttentionHeads != 0)
-                throw new ArgumentException($"{where}: {Width * ChannelMultipliers[l]} channels at side {sides[l]} do not split into {AttentionHeads} heads");
-    }
-}
-
-/// <summary>The configured models by id; what ingress validates against, trainers start and serving lists.</summary>
-public sealed class ModelCatalog
-{
-    private readonly Dictionary<string, ModelSpec> byId;
-
-    public ModelCatalog(IEnumerable<ModelSpec> models)
-    {
-        byId = new Dictionary<string, ModelSpec>(StringComparer.Ordinal);
-        foreach (var m in models)
-        {
-            if (string.IsNullOrWhiteSpace(m.Id)) throw new ArgumentException("a model needs an id");
-            m.Validate();
-            if (!byId.TryAdd(m.Id, m)) throw new ArgumentException($"model id '{m.Id}' is configured twice");
-        }
-    }
-
-    public IReadOnlyCollection<ModelSpec> All => byId.Values;
-
-    public bool TryGet(string id, out ModelSpec spec) => byId.TryGetValue(id, out spec!);
-
-    /// <summary>The models a pair goes to: the named one, or every model of that condition kind.</summary>
-    public IEnumerable<ModelSpec> For(string? modelId, string kind) =>
-        modelId is null ? byId.Values.Where(m => m.Kind == kind) : byId.TryGetValue(modelId, out var m) ? [m] : [];
 }
