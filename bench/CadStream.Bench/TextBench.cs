@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using System.Diagnostics;
 using CadStream.Data;
 using CadStream.Data.Captions;
@@ -78,7 +79,7 @@ sealed class TextBench : ICommand
         var pairs = new PairSet(data.Pixels[..(n * FashionMnist.ImageBytes)], n, 1, FashionMnist.Side, FashionMnist.Side, data.Labels[..n].Select(l => (int)l).ToArray(),
             Enumerable.Repeat(1f, n).ToArray()).WithCaptions(new TokenBankCaptions(TokenBank.Build(encoder, captions[..n])));
         var spec = CadStreamSettings.Complete(new ModelSpec { Id = "bench-text", Kind = ConditionKind.Text, Dataset = FashionMnist.DatasetName, Width = width, Batch = trainBatch });
-        using var trainer = new CadTrainer(spec, device, PromptEncoding.Encode(encoder, "")) { TextEncoder = encoder.Identity };
+        using var trainer = new CadTrainer(spec, device, encoder.TokenStatesOf("")) { TextEncoder = encoder.Identity };
         OfflineTraining.Run(trainer, pairs, 3, trainBatch, seed: 0); // warm-up
         var trainClock = Stopwatch.StartNew();
         OfflineTraining.Run(trainer, pairs, steps, trainBatch, seed: 1, cancel: cancel);

@@ -1,10 +1,11 @@
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model;
 
-/// <summary>Captions' token states as the tensors a text model reads.</summary>
+/// <summary>Captions' token states as the tensors a text model reads (padded by <see cref="TokenPadding"/>).</summary>
 public static class TokenTensors
 {
     /// <summary>
@@ -15,16 +16,9 @@ public static class TokenTensors
     {
         if (rows.Count == 0) throw new ArgumentException("no captions to pad");
         int width = rows[0].Width;
-        int length = Math.Max(minLength, rows.Max(r => r.Tokens));
-        var states = new float[rows.Count * length * width];
-        var mask = new bool[rows.Count * length];
-        for (int i = 0; i < rows.Count; i++)
-        {
-            var r = rows[i];
-            if (r.Width != width) throw new ArgumentException($"caption {i} has token states of width {r.Width}, the first has {width}");
-            r.States.CopyTo(states, i * length * width);
-            mask.AsSpan(i * length, r.Tokens).Fill(true);
-        }
+        for (int i = 1; i < rows.Count; i++)
+            if (rows[i].Width != width) throw new ArgumentException($"caption {i} has token states of width {rows[i].Width}, the first has {width}");
+        var (states, mask, length) = TokenPadding.Pad(rows.Count, width, i => rows[i].Tokens, (i, into) => rows[i].States.CopyTo(into), minLength);
         return (tensor(states, [rows.Count, length, width]).to(device), tensor(mask, [rows.Count, length]).to(device));
     }
 }

@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
 using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Serving;
 
@@ -131,10 +132,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             long seed = options.QualitySeed + label;
             if (spec.Kind != ConditionKind.Text) return new(label, perClass, c, w, seed);
-            var negative = GibberishNegative.DefaultFor(!spec.Mode.UsesClassicGuidance(), seed);
-            var e = textEncoder!.Encode([prompt!.For(spec, label), negative]);
-            TokenStates Row(int i) { var r = e.Row(i); return new TokenStates(r.States, r.Tokens); }
-            return SampleRequest.ForPrompt(Row(0), Row(1), perClass, c, w, seed, label);
+            var states = textEncoder!.TokenStatesOf([prompt!.For(spec, label), NegativePrompts.For(spec, null, seed)]);
+            return SampleRequest.ForPrompt(states[0], states[1], perClass, c, w, seed, label);
         }
         var atOne = Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 1.0, spec.DefaultGuidance), sampler, cancel)).ToArray();
         var atZero = spec.Mode == TrainingMode.Cad

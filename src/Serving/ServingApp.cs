@@ -64,7 +64,7 @@ public static class ServingApp
     {
         services.TryAddSingleton(sp => new NodeHealth(new RestartPolicy(), sp.GetService<ILogger<NodeHealth>>()));
         services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>(),
-            sp.GetService<ISampleJudge>(), sp.GetService<CadStream.Text.ITextEncoder>(), sp.GetService<IQualityPrompts>()));
+            sp.GetService<ISampleJudge>(), sp.GetService<CadStream.Catalog.Text.ITextEncoder>(), sp.GetService<IQualityPrompts>()));
         services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
         if (nodeStatus is not null) services.AddSingleton(nodeStatus);
         else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Serving;
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Text;
 

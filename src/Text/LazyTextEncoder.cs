@@ -1,3 +1,5 @@
+using CadStream.Catalog.Text;
+
 namespace CadStream.Text;
 
 /// <summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using Microsoft.ML.OnnxRuntime;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Text;
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Text;
 
@@ -107,17 +108,8 @@ public sealed class TokenBank
     /// <summary>The captions at <paramref name="indices"/> padded to the longest: states [B, Length, Width] (zeros at padding) and mask [B, Length].</summary>
     public (float[] States, bool[] Mask, int Length) Gather(ReadOnlySpan<int> indices)
     {
-        int length = 0;
-        foreach (var i in indices) length = Math.Max(length, tokens[i]);
-        var result = new float[indices.Length * length * Width];
-        var mask = new bool[indices.Length * length];
-        for (int k = 0; k < indices.Length; k++)
-        {
-            int i = indices[k], t = tokens[i];
-            ToFloat(states.AsSpan((int)(offsets[i] * Width), t * Width), result.AsSpan(k * length * Width, t * Width));
-            mask.AsSpan(k * length, t).Fill(true);
-        }
-        return (result, mask, length);
+        var rows = indices.ToArray();
+        return TokenPadding.Pad(rows.Length, Width, k => tokens[rows[k]], (k, into) => ToFloat(states.AsSpan((int)(offsets[rows[k]] * Width), into.Length), into));
     }
 
     static void ToHalf(ReadOnlySpan<float> from, Span<Half> to)

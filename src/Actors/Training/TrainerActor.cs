@@ -7,6 +7,7 @@ using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Actors.Training;
 
@@ -15,7 +16,7 @@ namespace CadStream.Actors.Training;
 /// (a lineage trace for audits and tests; the worker keeps the ids only when this is set).</param>
 /// <param name="TextEncoder">The node's frozen text encoder (loaded on first use), for text models' captions; null: none (text models cannot train here).</param>
 public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers,
-    Action<PairsStored>? PairsStored = null, Func<CadStream.Text.ITextEncoder>? TextEncoder = null);
+    Action<PairsStored>? PairsStored = null, Func<ITextEncoder>? TextEncoder = null);
 
 /// <summary>The ids of the pairs a stored snapshot of <paramref name="Model"/> newly reflects.</summary>
 public sealed record PairsStored(string Model, long Version, IReadOnlyList<string> PairIds);
@@ -144,7 +145,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         {
             var encoder = (services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder"))();
             identity = encoder.Identity;
-            textNull = Tokens(encoder, [""])[0];  // the classic modes' dropped caption
+            textNull = encoder.TokenStatesOf("");  // the classic modes' dropped caption
         }
         var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
         if (latest is null) return new Resumed(gen, 0, null, 0, textNull, identity);
@@ -201,19 +202,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         var encoder = services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder");
         var captions = batch.Pairs.Select(p => p.Caption ?? "").ToArray();
-        Task.Run(() => new Encoded(batch.BatchId, Tokens(encoder(), captions)))
+        Task.Run(() => new Encoded(batch.BatchId, encoder().TokenStatesOf(captions)))
             .PipeTo(Self, failure: e => new EncodeFailed(e));
-    }
-
-    /// <summary>
-    /// The captions' token states as this node's trainer hands them to its worker: the encoder encodes each
-    /// caption alone and <see cref="TokenStates"/> rounds as the offline token bank does, so a caption trains a
-    /// model with the same numbers here as in `cadstream train --condition text`.
-    /// </summary>
-    public static TokenStates[] Tokens(CadStream.Text.ITextEncoder encoder, IReadOnlyList<string> captions)
-    {
-        var e = encoder.Encode(captions);
-        return Enumerable.Range(0, captions.Count).Select(i => { var row = e.Row(i); return new TokenStates(row.States, row.Tokens); }).ToArray();
     }
 
     private void OnWorker(object message)

@@ -23,6 +23,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Host.Cluster;
 

@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -89,7 +90,7 @@ public sealed class ExperimentCommand : ICommand
         int? limit = limitArg > 0 ? limitArg : null;
         var clean = TrainCommand.LoadPairs("none", seed, limit, null, 0.5);
         using var encoder = text ? new LazyTextEncoder(cacheCapacity: 8192) : null;
-        var textNull = encoder is null ? null : PromptEncoding.Encode(encoder, "");
+        var textNull = encoder is null ? null : encoder.TokenStatesOf("");
         // Text models read each pair's generated caption (naming its noisy label, so a wrong label is a wrong caption).
         PairSet Condition(PairSet pairs, int s) => encoder is null ? pairs : CaptionedPairs.Caption(pairs, encoder, s, a.RequireString("text-cache"), cancel);
 

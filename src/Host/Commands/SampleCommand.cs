@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using System.Diagnostics;
 using CadStream.Host.Cli;
 using CadStream.Host.Text;
@@ -70,8 +71,8 @@ public sealed class SampleCommand : ICommand
             using var encoder = new LazyTextEncoder();
             try { model = snapshot.CreateDenoiser(device, encoder.Identity); }
             catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
-            var negative = PromptEncoding.NegativeFor(spec, negativePrompt, seed);
-            jobs = [SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, prompt!), PromptEncoding.Encode(encoder, negative), count, coherence, guidance, seed)];
+            var negative = NegativePrompts.For(spec, negativePrompt, seed);
+            jobs = [SampleRequest.ForPrompt(encoder.TokenStatesOf(prompt!), encoder.TokenStatesOf(negative), count, coherence, guidance, seed)];
             what = $"\"{prompt}\" (negative \"{negative}\")";
         }
         else

@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using System.Diagnostics;
 using CadStream.Data;
 using CadStream.Data.Captions;
@@ -93,7 +94,7 @@ public sealed class TrainCommand : ICommand
         if (encoder is not null)
         {
             pairs = CaptionedPairs.Caption(pairs, encoder, seed, a.RequireString("text-cache"), cancel);
-            textNull = PromptEncoding.Encode(encoder, "");
+            textNull = encoder.TokenStatesOf("");
         }
 
         var resumed = resume is not null ? CadSnapshot.Load(resume) : null;

@@ -4,6 +4,7 @@ using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Text;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Host.Scoring;
 

@@ -3,6 +3,7 @@ using CadStream.Data.Captions;
 using CadStream.Model.Training;
 using CadStream.Host.Cli;
 using CadStream.Text;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Host.Text;
 

@@ -12,6 +12,7 @@ using CadStream.Text;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Tests.Model;
 
@@ -81,8 +82,8 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
             var requests = classes.SelectMany(k => prompts(k).Select((p, i) =>
             {
                 long sampleSeed = 100 * k + i;
-                var negative = PromptEncoding.Encode(encoder, PromptEncoding.NegativeFor(spec, null, sampleSeed));
-                return SampleRequest.ForPrompt(PromptEncoding.Encode(encoder, p), negative, 12, c, 3, sampleSeed, label: k);
+                var negative = encoder.TokenStatesOf(NegativePrompts.For(spec, null, sampleSeed));
+                return SampleRequest.ForPrompt(encoder.TokenStatesOf(p), negative, 12, c, 3, sampleSeed, label: k);
             })).ToArray();
             var images = pipeline.Sample(requests, new SamplerSettings(20));
             using var batch = cat(images, 0);

@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
@@ -130,15 +131,15 @@ public class TextGuidanceTests
         var seen = new HashSet<string>();
         for (long seed = 0; seed < 200; seed++)
         {
-            var g = GibberishNegative.Generate(seed);
-            Assert.Equal(g, GibberishNegative.Generate(seed));
+            var g = NegativePrompts.Gibberish(seed);
+            Assert.Equal(g, NegativePrompts.Gibberish(seed));
             var words = g.Split(' ');
             Assert.InRange(words.Length, 3, 6);
             Assert.All(words, w => { Assert.InRange(w.Length, 3, 7); Assert.True(w.All(ch => ch is >= 'a' and <= 'z'), w); });
             seen.Add(g);
         }
         Assert.True(seen.Count > 195, $"only {seen.Count} distinct negatives from 200 seeds");
-        Assert.Equal("", GibberishNegative.DefaultFor(coherenceAware: false, 3));
-        Assert.Equal(GibberishNegative.Generate(3), GibberishNegative.DefaultFor(coherenceAware: true, 3));
+        Assert.Equal("", NegativePrompts.Default(coherenceAware: false, 3));
+        Assert.Equal(NegativePrompts.Gibberish(3), NegativePrompts.Default(coherenceAware: true, 3));
     }
 }

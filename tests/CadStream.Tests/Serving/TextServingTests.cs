@@ -13,6 +13,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using CadStream.Catalog;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Tests.Serving;
 

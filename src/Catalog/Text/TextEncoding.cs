@@ -1,4 +1,4 @@
-namespace CadStream.Text;
+namespace CadStream.Catalog.Text;
 
 /// <summary>
 /// A frozen text encoder: captions in, per-token states (what the denoiser cross-attends to) and one
@@ -76,25 +76,17 @@ public sealed class TextEncoding
     /// <summary>Stacks single captions into a batch padded to the longest (zeros, mask false).</summary>
     public static TextEncoding Pack(IReadOnlyList<TextEmbedding> rows, int width)
     {
-        int n = rows.Count;
-        int length = 0;
         foreach (var r in rows)
-        {
             if (r.Width != width || r.States.Length != r.Tokens * width)
                 throw new ArgumentException($"a row of {r.Tokens} tokens x {r.Width} does not fit width {width}");
-            length = Math.Max(length, r.Tokens);
-        }
-        var states = new float[n * length * width];
-        var mask = new bool[n * length];
+        int n = rows.Count;
+        var (states, mask, length) = TokenPadding.Pad(n, width, i => rows[i].Tokens, (i, into) => rows[i].States.CopyTo(into));
         var pooled = new float[n * width];
         var counts = new int[n];
         for (int i = 0; i < n; i++)
         {
-            var r = rows[i];
-            r.States.CopyTo(states.AsSpan(i * length * width));
-            mask.AsSpan(i * length, r.Tokens).Fill(true);
-            r.Pooled.CopyTo(pooled.AsSpan(i * width));
-            counts[i] = r.Tokens;
+            rows[i].Pooled.CopyTo(pooled.AsSpan(i * width));
+            counts[i] = rows[i].Tokens;
         }
         return new TextEncoding(n, length, width, states, mask, pooled, counts);
     }

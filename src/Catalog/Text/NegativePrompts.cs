@@ -1,15 +1,22 @@
-namespace CadStream.Text;
+namespace CadStream.Catalog.Text;
 
 /// <summary>
-/// The default negative prompt of a text request, as the reference code's public pipeline makes it: random
-/// gibberish of 3 to 6 words of 3 to 7 lower-case letters. A CAD model reads it at c = 0, so guidance pushes
-/// away from "an image whose caption says nothing" rather than from any real wording. Seeded from the
-/// request's seed, so the same request gives the same images.
+/// The one home of a text request's negative prompt (its second guidance branch), whoever asks: the HTTP API,
+/// `cadstream sample`, live quality readings, evaluation. The default, as the reference code's public pipeline
+/// makes it, is random gibberish of 3 to 6 words of 3 to 7 lower-case letters: a CAD model reads it at c = 0,
+/// so guidance pushes away from "an image whose caption says nothing" rather than from any real wording.
+/// Seeded from the request's seed, so the same request gives the same images.
 /// </summary>
-public static class GibberishNegative
+public static class NegativePrompts
 {
+    /// <summary>
+    /// A request's negative prompt: the user's, else the default of the model's mode (<see cref="Default"/>).
+    /// </summary>
+    public static string For(ModelSpec spec, string? negativePrompt, long seed) =>
+        negativePrompt ?? Default(!spec.Mode.UsesClassicGuidance(), seed);
+
     /// <summary>The gibberish of a seed; a pure function of it.</summary>
-    public static string Generate(long seed)
+    public static string Gibberish(long seed)
     {
         var rng = new Random(Mix(seed));
         var words = new string[rng.Next(3, 7)];
@@ -26,7 +33,7 @@ public static class GibberishNegative
     /// The negative a request gets when its caller names none: gibberish for a coherence-aware model (read at
     /// c = 0), the empty caption for a model trained with classic guidance (what it dropped captions to).
     /// </summary>
-    public static string DefaultFor(bool coherenceAware, long seed) => coherenceAware ? Generate(seed) : "";
+    public static string Default(bool coherenceAware, long seed) => coherenceAware ? Gibberish(seed) : "";
 
     /// <summary>SplitMix64 of the seed, folded to the int System.Random takes, so nearby seeds give unrelated words.</summary>
     static int Mix(long seed)

@@ -1,4 +1,4 @@
-namespace CadStream.Text;
+namespace CadStream.Catalog.Text;
 
 /// <summary>Vector helpers for pooled text vectors.</summary>
 public static class TextVectors
