@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Host.Cli;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Model;
-using CadStream.Catalog;
+using CadStream.Scoring;
 
 /// <summary>
 /// Sustained pairs/s through Kafka consume, decoding, validation and scoring into a trainer's replay

@@ -1,13 +1,14 @@
 using System.Diagnostics;
+using CadStream.Catalog;
 using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
+using CadStream.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 /// <summary>
 /// Calls every torch op the project uses, on the device the runtime picked (CUDA on a GPU machine): a

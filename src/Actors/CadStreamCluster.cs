@@ -11,11 +11,12 @@ using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Serialization;
 using CadStream.Actors.Training;
+using CadStream.Catalog;
 using CadStream.Ingress;
 using CadStream.Model;
+using CadStream.Scoring;
 using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
-using CadStream.Catalog;
 
 namespace CadStream.Actors;
 

@@ -2,6 +2,7 @@ using CadStream.Data;
 using CadStream.Evaluation.Metrics;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
+using CadStream.Scoring;
 using static TorchSharp.torch;
 
 namespace CadStream.Evaluation;

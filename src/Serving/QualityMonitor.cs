@@ -1,4 +1,7 @@
 using System.Collections.Concurrent;
+using CadStream.Catalog;
+using CadStream.Catalog.Judging;
+using CadStream.Catalog.Text;
 using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;
@@ -8,46 +11,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
 using static TorchSharp.torch;
-using CadStream.Catalog;
-using CadStream.Catalog.Text;
 
 namespace CadStream.Serving;
-
-/// <summary>
-/// Judges generated images: the share that a classifier trained on clean labels assigns to the class
-/// they were asked for. One instance serves the whole node; calls come one at a time.
-/// </summary>
-public interface ISampleJudge
-{
-    /// <summary>
-    /// Accuracy of <paramref name="count"/> images (8-bit, the model's shape) against <paramref name="labels"/>,
-    /// or null when this judge does not know the model (another data set or shape) or is not ready yet.
-    /// </summary>
-    double? Accuracy(ModelSpec model, byte[] pixels, int count, IReadOnlyList<int> labels);
-
-    /// <summary>Whether it can judge now; a judge that is still being made (a classifier training) says how far along it is.</summary>
-    JudgeState State => JudgeState.Available;
-}
-
-/// <summary>Where a sample judge stands.</summary>
-public enum JudgeReadiness { Ready, Preparing, Failed }
-
-/// <summary>Where a sample judge stands, for /v1/status, the page and the console.</summary>
-/// <param name="Text">For people: "ready", "training 40 %, about 01:12 left", "failed: ...".</param>
-/// <param name="Progress">0..1 while it is being prepared, when known.</param>
-public sealed record JudgeState(JudgeReadiness Readiness, string Text, double? Progress = null)
-{
-    public static readonly JudgeState Available = new(JudgeReadiness.Ready, "ready", 1);
-
-    public bool Ready => Readiness == JudgeReadiness.Ready;
-}
-
-/// <summary>The prompt a text model is asked with for a class when its live quality is measured.</summary>
-public interface IQualityPrompts
-{
-    /// <summary>A prompt naming class <paramref name="label"/> of <paramref name="model"/>'s data set.</summary>
-    string For(ModelSpec model, int label);
-}
 
 /// <summary>What the monitor saw of one snapshot: its accuracy at c = 1 (and c = 0 for CAD models) and the images.</summary>
 /// <param name="GridPng">The first c = 1 images (<see cref="QualityMonitor.GridRows"/> at most): one column per class, one row per seed.</param>

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using CadStream.Catalog;
+using CadStream.Catalog.Judging;
 using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Runtime;
@@ -13,7 +15,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Prometheus;
-using CadStream.Catalog;
 
 namespace CadStream.Serving;
 

@@ -1,12 +1,13 @@
-using CadStream.Text;
+using CadStream.Catalog;
+using CadStream.Catalog.Judging;
+using CadStream.Catalog.Text;
 using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Snapshots;
+using CadStream.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
-using CadStream.Catalog;
-using CadStream.Catalog.Text;
 
 namespace CadStream.Serving;
 

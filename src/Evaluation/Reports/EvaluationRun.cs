@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using CadStream.Imaging;
 using CadStream.Catalog;
+using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
@@ -66,7 +66,7 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
             using var set = Evaluator.Generate(pipeline, n, c, w, sampler, settings.Seed, settings.Batch, done =>
             {
                 double elapsed = clock.Elapsed.TotalSeconds, frac = (finished + done) / (double)total;
-                progress?.Invoke($"eval {what}: {done}/{n} images  [{Bar(frac)}] {frac:P0}  ETA {Eta(elapsed / Math.Max(frac, 1e-9) - elapsed)}");
+                progress?.Invoke($"eval {what}: {done}/{n} images  [{Bar(frac)}] {frac:P0}  ETA {Eta.Format(elapsed / Math.Max(frac, 1e-9) - elapsed)}");
             }, prompts is null ? null : (k, take, s, chunk) => prompts(k, take, c, w, s, chunk));
             finished += n;
             return evaluator.Score(set, c, w);
@@ -103,11 +103,6 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
         var spec = pipeline.Spec;
         File.WriteAllBytes(path, ImageGrid.EncodePng(ImageTensors.ToBytes(all), (int)all.shape[0], spec.Channels, spec.ImageSize, spec.ImageSize, columns: classes, scale: 2));
     }
-
-    /// <summary>mm:ss (h:mm:ss past an hour), or --:-- when unknown.</summary>
-    public static string Eta(double seconds) =>
-        !double.IsFinite(seconds) || seconds < 0 ? "--:--" :
-        seconds >= 3600 ? TimeSpan.FromSeconds(seconds).ToString(@"h\:mm\:ss") : TimeSpan.FromSeconds(seconds).ToString(@"mm\:ss");
 
     static string Bar(double frac)
     {

@@ -33,8 +33,4 @@ public sealed class ProgressLine(TimeSpan? logInterval = null)
         Update(text, force: true);
         if (interactive) Console.Error.WriteLine();
     }
-
-    public static string Eta(double seconds) =>
-        !double.IsFinite(seconds) || seconds < 0 ? "--:--" :
-        seconds >= 3600 ? TimeSpan.FromSeconds(seconds).ToString(@"h\:mm\:ss") : TimeSpan.FromSeconds(seconds).ToString(@"mm\:ss");
 }

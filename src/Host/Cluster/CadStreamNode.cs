@@ -3,14 +3,17 @@ using Akka.Hosting;
 using CadStream.Actors;
 using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
-using CadStream.Host.Scoring;
 using CadStream.Actors.Training;
+using CadStream.Catalog;
+using CadStream.Catalog.Judging;
+using CadStream.Catalog.Text;
 using CadStream.Evaluation;
 using CadStream.Host.Configuration;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Model;
 using CadStream.Runtime;
+using CadStream.Scoring;
 using CadStream.Serving;
 using CadStream.Snapshots;
 using CadStream.Snapshots.Redis;
@@ -22,8 +25,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Prometheus;
-using CadStream.Catalog;
-using CadStream.Catalog.Text;
 
 namespace CadStream.Host.Cluster;
 

@@ -1,6 +1,7 @@
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Host.Cli;
+using CadStream.Scoring;
 
 namespace CadStream.Host.Commands;
 

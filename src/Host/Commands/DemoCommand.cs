@@ -1,16 +1,16 @@
+using CadStream.Catalog;
+using CadStream.Data;
+using CadStream.Data.Captions;
+using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
-using CadStream.Host.Scoring;
-using CadStream.Evaluation;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Data;
-using CadStream.Data.Captions;
 using CadStream.Model;
 using CadStream.Records;
-using CadStream.Catalog;
+using CadStream.Scoring;
 
 namespace CadStream.Host.Commands;
 

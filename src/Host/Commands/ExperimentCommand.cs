@@ -1,8 +1,9 @@
-using CadStream.Catalog.Text;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
@@ -15,7 +16,6 @@ using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
-using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -143,7 +143,7 @@ public sealed class ExperimentCommand : ICommand
                 var line = new ProgressLine();
                 var trainingPairs = Condition(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, limit, null, 0.5) : noisy, runSeed);
                 var final = OfflineTraining.Run(trainer, trainingPairs, steps, batch, runSeed,
-                    p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}"), cancel);
+                    p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {Eta.Format(p.EtaSeconds)}"), cancel);
                 line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
                 if (cancel.IsCancellationRequested) throw new OperationCanceledException();
                 trainSeconds = clock.Elapsed.TotalSeconds;

@@ -1,8 +1,8 @@
+using CadStream.Actors;
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
-using CadStream.Host.Scoring;
-using CadStream.Actors;
+using CadStream.Scoring;
 
 namespace CadStream.Host.Commands;
 

@@ -3,6 +3,7 @@ using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Runtime;
+using CadStream.Scoring;
 
 namespace CadStream.Host.Commands;
 

@@ -1,5 +1,6 @@
-using CadStream.Catalog.Text;
 using System.Diagnostics;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
@@ -9,7 +10,6 @@ using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
-using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -125,7 +125,7 @@ public sealed class TrainCommand : ICommand
     public static int? Threads(ParsedArgs a) => a.Has("threads") ? a.Int("threads", 1, 1024) : null;
 
     static string Format(TrainingProgress p) =>
-        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {ProgressLine.Eta(p.EtaSeconds)}" +
+        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {Eta.Format(p.EtaSeconds)}" +
         (p.Skipped > 0 ? $"  skipped {p.Skipped}" : "");
 
     /// <summary>Fashion-MNIST training images with labels noised by the given protocol (seeded); prints what it did.</summary>

@@ -1,14 +1,15 @@
+using System.Text.Json;
 using CadStream.Actors;
 using CadStream.Actors.Scoring;
+using CadStream.Catalog;
 using CadStream.Data;
-using CadStream.Ingress.Kafka;
 using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
 using CadStream.Model;
 using CadStream.Runtime;
+using CadStream.Scoring;
 using CadStream.Serving;
-using System.Text.Json;
 using Microsoft.Extensions.Configuration;
-using CadStream.Catalog;
 
 namespace CadStream.Host.Configuration;
 

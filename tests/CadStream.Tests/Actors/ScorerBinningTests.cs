@@ -6,6 +6,7 @@ using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Model;
 using CadStream.Records.Coherence;
+using CadStream.Scoring;
 using CadStream.Tests.Ingress;
 using static CadStream.Tests.Cluster.ClusterTestKit;
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using CadStream.Catalog.Judging;
 using CadStream.Evaluation;
 using CadStream.Host.Cluster;
-using CadStream.Host.Scoring;
+using CadStream.Scoring;
 using CadStream.Serving;
 using CadStream.Snapshots;
 using CadStream.Tests.Browser;

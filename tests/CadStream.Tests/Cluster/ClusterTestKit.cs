@@ -1,5 +1,3 @@
-using CadStream.Tests.Model;
-using CadStream.Model;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
@@ -8,18 +6,20 @@ using System.Text.Json;
 using Akka.Actor;
 using CadStream.Actors;
 using CadStream.Actors.Scoring;
+using CadStream.Catalog;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Records;
 using CadStream.Model;
+using CadStream.Records;
+using CadStream.Scoring;
 using CadStream.Serving;
+using CadStream.Tests.Model;
 using Confluent.Kafka;
 using Xunit.Abstractions;
 using AkkaCluster = Akka.Cluster.Cluster;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Cluster;
 

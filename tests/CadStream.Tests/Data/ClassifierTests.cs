@@ -3,6 +3,7 @@ using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
+using CadStream.Scoring;
 using TorchSharp;
 using static TorchSharp.torch;
 

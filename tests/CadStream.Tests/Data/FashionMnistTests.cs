@@ -1,9 +1,10 @@
-using CadStream.Model;
 using System.Buffers.Binary;
 using System.IO.Compression;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Evaluation;
-using CadStream.Catalog;
+using CadStream.Model;
+using CadStream.Scoring;
 
 namespace CadStream.Tests.Data;
 

@@ -5,6 +5,7 @@ using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
+using CadStream.Scoring;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 

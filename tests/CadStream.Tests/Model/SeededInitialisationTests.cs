@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using CadStream.Catalog;
 using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Training;
+using CadStream.Scoring;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

@@ -1,5 +1,6 @@
 using CadStream.Data;
 using CadStream.Evaluation;
+using CadStream.Scoring;
 
 namespace CadStream.Tests.Model;
 

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Evaluation;
@@ -7,12 +9,11 @@ using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
+using CadStream.Scoring;
 using CadStream.Tests.Text;
 using CadStream.Text;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
-using CadStream.Catalog;
-using CadStream.Catalog.Text;
 
 namespace CadStream.Tests.Model;
 

@@ -1,6 +1,7 @@
-using Xunit.Abstractions;
 using CadStream.Data.Captions;
+using CadStream.Scoring;
 using CadStream.Text;
+using Xunit.Abstractions;
 
 namespace CadStream.Tests.Text;
 

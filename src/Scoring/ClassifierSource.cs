@@ -1,10 +1,8 @@
 using System.Diagnostics;
-using CadStream.Evaluation;
-using CadStream.Host.Cli;
+using CadStream.Catalog.Judging;
 using CadStream.Runtime;
-using CadStream.Serving;
 
-namespace CadStream.Host.Scoring;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// The node's clean-label classifier file, which may still be in the making: `cadstream demo` in a fresh
@@ -56,7 +54,7 @@ public sealed class ClassifierSource
         if (ready.Task.IsCompleted) return;
         progress = Math.Clamp(progress, 0, 1);
         state = new JudgeState(JudgeReadiness.Preparing,
-            $"training {progress * 100:F0} %" + (left is { } l ? $", ETA {ProgressLine.Eta(l.TotalSeconds)}" : ""), progress);
+            $"training {progress * 100:F0} %" + (left is { } l ? $", ETA {Eta.Format(l.TotalSeconds)}" : ""), progress);
     }
 
     /// <summary>The file is written: users may load it from now on.</summary>

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using CadStream.Records.Coherence;
 
-namespace CadStream.Actors.Scoring;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// The coherence bin table of each model on this node, shared by all of the node's scorers so that the

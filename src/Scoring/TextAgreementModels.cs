@@ -1,12 +1,8 @@
-using CadStream.Actors.Scoring;
-using CadStream.Data.Captions;
-using CadStream.Evaluation;
-using CadStream.Model;
-using CadStream.Text;
 using CadStream.Catalog;
 using CadStream.Catalog.Text;
+using CadStream.Data.Captions;
 
-namespace CadStream.Host.Scoring;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// Makes the scorers' models of image-caption agreement as <c>Scoring:TextAgreement</c> says, and owns
@@ -41,7 +37,7 @@ public sealed class TextAgreementModels : IDisposable
         if (scoring.TextAgreementProblem() is { } problem) throw new InvalidDataException(problem);
         if ((scoring.TextAgreement ?? "").Trim().Equals(ScoringOptions.NoTextAgreement, StringComparison.OrdinalIgnoreCase))
             return None("Scoring:TextAgreement is none");
-        if (!scores || !catalog.All.Any(m => m.Kind == ConditionKind.Text)) return None(null);
+        if (!scores || !catalog.For(null, ConditionKind.Text).Any()) return None(null);
         if (classifier is null && scoring.Classifier is not null) classifier = ClassifierSource.Existing(scoring.Classifier);
         if (classifier is null)
             return None("the built-in agreement needs the clean-label classifier (Scoring:Classifier)");

@@ -10,7 +10,7 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
-namespace CadStream.Evaluation;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// Small CNN for 28x28 grey images in [-1, 1]. Its logits feed the temperature label-noise
@@ -263,6 +263,20 @@ public static class ClassifierTraining
     /// <summary>Logits for images (N, 1, 28, 28) in [-1, 1] on any device, N x 10 row-major.</summary>
     public static float[] PredictLogits(FashionClassifier model, Tensor images, int batch = 500) =>
         Run(model, CheckImages(images), FashionClassifier.NumClasses, batch, (start, b, device) => images.narrow(0, start, b).to(device), model.call);
+
+    /// <summary>
+    /// p(class | image) of 28x28 grey images (8-bit, as pairs carry them), N x 10 row-major: the one way images
+    /// become class probabilities, for the scorers' coherence and the caption agreement alike.
+    /// </summary>
+    public static float[] Probabilities(FashionClassifier model, IReadOnlyList<byte[]> images)
+    {
+        using var scope = torch.NewDisposeScope();
+        int size = FashionMnist.ImageBytes;
+        var bytes = new byte[images.Count * size];
+        for (int j = 0; j < images.Count; j++) Buffer.BlockCopy(images[j], 0, bytes, j * size, size);
+        var logits = PredictLogits(model, ImageTensors.FromBytes(bytes, images.Count, 1, FashionMnist.Side, FashionMnist.Side));
+        return FashionClassifier.Softmax(logits);
+    }
 
     /// <summary>Penultimate features for every image, N x 128 row-major.</summary>
     public static float[] ExtractFeatures(FashionClassifier model, FashionMnist data, int batch = 500) =>

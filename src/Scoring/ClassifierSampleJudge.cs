@@ -1,11 +1,10 @@
-using CadStream.Data;
-using CadStream.Evaluation;
-using CadStream.Model;
-using CadStream.Serving;
-using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Catalog.Judging;
+using CadStream.Data;
+using CadStream.Model;
+using static TorchSharp.torch;
 
-namespace CadStream.Host.Scoring;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// Live sample quality for Fashion-MNIST models: the share of generated images the clean-label

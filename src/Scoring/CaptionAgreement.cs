@@ -1,6 +1,6 @@
 using CadStream.Catalog.Text;
 
-namespace CadStream.Text;
+namespace CadStream.Scoring;
 
 /// <summary>
 /// The built-in image-caption agreement for a labelled data set, where no image-text model is at
