@@ -2,10 +2,11 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using CadStream.Catalog;
+using CadStream.Catalog.Conditions;
 using CadStream.Model.Networks;
 using TorchSharp;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Model;
 
@@ -69,7 +70,7 @@ public sealed record CadSnapshot(
 
     public byte[] ToBytes()
     {
-        if (Spec.Kind == ConditionKind.Text && string.IsNullOrEmpty(TextEncoder))
+        if (Spec.Rules().ReadsText && string.IsNullOrEmpty(TextEncoder))
             throw new InvalidOperationException($"model {Spec.Id} learns from text: its snapshot must name the text encoder (CadTrainer.TextEncoder)");
         var header = JsonSerializer.SerializeToUtf8Bytes(new Header(FormatVersion, Spec, Version, Steps, SamplesSeen, SkippedSteps,
             CreatedUnixMs, EmaWeights.Length, RawWeights?.Length ?? -1, OptimizerState?.Length ?? -1, null, TextEncoder, CoherenceBins), Json);
@@ -134,7 +135,7 @@ public sealed record CadSnapshot(
     /// </summary>
     public void RequireEncoder(string? encoderIdentity)
     {
-        if (Spec.Kind != ConditionKind.Text) return;
+        if (!Spec.Rules().ReadsText) return;
         if (string.IsNullOrEmpty(TextEncoder))
             throw new TextEncoderMismatchException($"the snapshot of text model {Spec.Id} names no text encoder, so no encoder is known to fit it");
         if (!string.Equals(TextEncoder, encoderIdentity, StringComparison.Ordinal))

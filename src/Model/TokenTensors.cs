@@ -21,4 +21,12 @@ public static class TokenTensors
         var (states, mask, length) = TokenPadding.Pad(rows.Count, width, i => rows[i].Tokens, (i, into) => rows[i].States.CopyTo(into), minLength);
         return (tensor(states, [rows.Count, length, width]).to(device), tensor(mask, [rows.Count, length]).to(device));
     }
+
+    /// <summary>Padded states (B, T, width) and mask (B, T) widened with padding to at least <paramref name="length"/> tokens.</summary>
+    public static (Tensor States, Tensor Mask) Widen(Tensor states, Tensor mask, int length)
+    {
+        long more = length - states.shape[1];
+        if (more <= 0) return (states, mask);
+        return (nn.functional.pad(states, [0, 0, 0, more]), nn.functional.pad(mask.to(ScalarType.Int8), [0, more]).to(ScalarType.Bool));
+    }
 }

@@ -1,7 +1,9 @@
+using CadStream.Catalog;
+using CadStream.Model.Conditions;
+using CadStream.Model.Networks.Conditions;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Model.Networks;
 
@@ -9,17 +11,15 @@ namespace CadStream.Model.Networks;
 public interface IDenoiser
 {
     ModelSpec Spec { get; }
-    /// <summary>The class index that means "no condition" (classic CFG's second branch of a class model; -1 for text models,
-    /// whose second branch is a caption: the empty one or a negative prompt).</summary>
-    int NullClass { get; }
     Tensor Predict(Tensor xt, Tensor gamma, Conditioning cond);
 }
 
 /// <summary>
 /// eps_theta(x_t, condition, coherence, g): the noise-level embedding (sinusoidal of g * 1000,
-/// then an MLP) plus the condition encoder's vector modulate the U-Net; a text model's context
-/// sequence is also cross-attended to (<see cref="TextCoherenceEncoder"/>). Pads the image to the
-/// U-Net's size and crops the prediction back, so diffusion happens at the data's resolution.
+/// then an MLP) plus the condition encoder's vector modulate the U-Net; an encoder's context
+/// sequence (a text model's, <see cref="TextCoherenceEncoder"/>) is also cross-attended to. The kind's
+/// unit (<see cref="ModelConditions"/>) makes the encoder. Pads the image to the U-Net's size and crops
+/// the prediction back, so diffusion happens at the data's resolution.
 /// </summary>
 public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor>, IDenoiser
 {
@@ -29,7 +29,6 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
     private readonly int pad, sinusoidDim;
 
     public ModelSpec Spec { get; }
-    public int NullClass { get; }
 
     private readonly DropoutNoise dropoutNoise;
 
@@ -47,25 +46,14 @@ public sealed class CadDenoiser : nn.Module<Tensor, Tensor, Conditioning, Tensor
         sinusoidDim = spec.Width;
         pad = (spec.UNetSize - spec.ImageSize) / 2;
         noiseLevelMlp = nn.Sequential(nn.Linear(sinusoidDim, emb), nn.SiLU(), nn.Linear(emb, emb));
-        switch (spec.Kind)
-        {
-            case ConditionKind.Class:
-                var classes = new ClassCoherenceEncoder(spec.NumClasses, emb, sinusoidDim);
-                NullClass = classes.NullClass;
-                condition = classes;
-                break;
-            case ConditionKind.Text:
-                NullClass = -1;
-                condition = new TextCoherenceEncoder(spec);
-                break;
-            default:
-                throw new NotSupportedException(ConditionKinds.NotAvailable(spec.Kind));
-        }
+        var kind = ModelConditions.For(spec);
+        // The field's name is the state-dict prefix of the encoder's weights ("condition."): snapshots depend on it.
+        condition = kind.Encoder(emb, sinusoidDim);
         int fold = spec.PatchSize * spec.PatchSize;
         unet = new UNet((spec.Channels + spec.ExtraInputChannels) * fold, spec.Channels * fold, spec.Width,
             spec.ChannelMultipliers, spec.ResBlocksPerLevel, emb, spec.NormGroups, spec.Dropout,
             spec.MidAttention, spec.AttentionHeads,
-            spec.Kind == ConditionKind.Text ? spec.ContextDim : 0, spec.LevelSides, spec.CrossAttentionResolutions);
+            kind.ContextDim, spec.LevelSides, spec.CrossAttentionResolutions);
         RegisterComponents();
         dropoutNoise = new DropoutNoise(spec.Seed);
         foreach (var d in modules().OfType<SeededDropout>()) d.Noise = dropoutNoise;

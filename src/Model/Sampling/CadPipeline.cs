@@ -1,8 +1,10 @@
+using CadStream.Catalog;
+using CadStream.Model.Conditions;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Model.Sampling;
 
@@ -30,31 +32,15 @@ public sealed record SampleRequest(int Label, int Count = 1, double Coherence = 
     public static SampleRequest ForPrompt(TokenStates prompt, TokenStates? negative, int count = 1, double coherence = 1.0, double guidance = 0.0,
         long seed = 0, int label = -1) => new(label, count, coherence, guidance, seed) { Prompt = prompt, Negative = negative };
 
-    public void Validate(ModelSpec spec)
+    public void Validate(ModelSpec spec) => Validate(ModelConditions.For(spec));
+
+    /// <summary>The request's condition as the kind's unit reads it, then what every request shares.</summary>
+    public void Validate(IModelCondition condition)
     {
-        if (spec.Kind == ConditionKind.Text) ValidateText(spec);
-        else if (Prompt is not null || Negative is not null) throw new ArgumentException($"model {spec.Id} is conditioned on classes, not text: send a label, not a prompt");
-        else if (Label < 0 || Label >= spec.NumClasses) throw new ArgumentException($"label {Label} is outside 0..{spec.NumClasses - 1}");
+        condition.Validate(this);
         if (Count < 1) throw new ArgumentException("count must be >= 1");
         if (!(Coherence >= 0 && Coherence <= 1)) throw new ArgumentException($"coherence must be in [0, 1] (got {Coherence})");
         if (!double.IsFinite(Guidance) || Guidance < 0) throw new ArgumentException($"guidance must be a finite number >= 0 (got {Guidance})");
-    }
-
-    void ValidateText(ModelSpec spec)
-    {
-        if (Prompt is null) throw new ArgumentException($"model {spec.Id} is conditioned on text: send a prompt, not a label");
-        Check(Prompt, "prompt");
-        if (Guidance != 0)
-        {
-            if (Negative is null) throw new ArgumentException("a guided text request needs the negative caption's token states (its second branch)");
-            Check(Negative, "negative prompt");
-        }
-
-        void Check(TokenStates t, string what)
-        {
-            if (t.Width != spec.TextWidth) throw new ArgumentException($"the {what}'s token states are {t.Width} wide; model {spec.Id} reads {spec.TextWidth}");
-            if (t.Tokens > spec.TextTokens) throw new ArgumentException($"the {what} has {t.Tokens} tokens; model {spec.Id} takes at most {spec.TextTokens}");
-        }
     }
 }
 
@@ -66,6 +52,7 @@ public sealed record SampleRequest(int Label, int Count = 1, double Coherence = 
 public sealed class CadPipeline(IDenoiser denoiser, Device device)
 {
     private readonly NoiseScheduler scheduler = NoiseScheduler.For(denoiser.Spec);
+    private readonly IModelCondition condition = ModelConditions.For(denoiser.Spec);
 
     public IDenoiser Denoiser { get; } = denoiser;
     public ModelSpec Spec => Denoiser.Spec;
@@ -74,7 +61,7 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
     public Tensor[] Sample(IReadOnlyList<SampleRequest> requests, SamplerSettings settings, Action<int, int>? progress = null)
     {
         if (requests.Count == 0) return [];
-        foreach (var r in requests) r.Validate(Spec);
+        foreach (var r in requests) r.Validate(condition);
         using var run = scheduler.Begin(settings);
         int c = Spec.Channels, size = Spec.ImageSize;
         bool classicCfg = Spec.Mode.UsesClassicGuidance();
@@ -86,11 +73,10 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
         var x = cat(requests.Select((r, i) => randn([r.Count, c, size, size], generator: generators[i])).ToArray(), 0).to(device);
 
         // One network call: every request's conditional rows, then the second branch of the guided ones
-        // (CA-CFG: the same label, or the negative caption, at c = 0; classic CFG: the null class, or the
-        // negative caption (the empty one by default), at c = 1).
-        var labels = new List<long>();
-        var prompts = new List<TokenStates>();
-        var negatives = new List<TokenStates>();
+        // (CA-CFG: the same condition at c = 0; classic CFG: the kind's "no condition" at c = 1; a text model
+        // reads the negative caption in both, the empty one by default for classic guidance).
+        var rows = new List<SampleRequest>();
+        var guidedRequests = new List<SampleRequest>();
         var coherence = new List<float>();
         var guidedRows = new List<long>();
         var guidance = new List<float>();
@@ -99,28 +85,16 @@ public sealed class CadPipeline(IDenoiser denoiser, Device device)
             {
                 if (r.Guidance != 0)
                 {
-                    guidedRows.Add(labels.Count);
+                    guidedRows.Add(rows.Count);
+                    guidedRequests.Add(r);
                     guidance.Add((float)r.Guidance);
-                    if (r.Negative is not null) negatives.Add(r.Negative);
                 }
-                labels.Add(r.Label);
-                if (r.Prompt is not null) prompts.Add(r.Prompt);
+                rows.Add(r);
                 coherence.Add(classicCfg ? 1f : (float)r.Coherence);
             }
-        int n = labels.Count;
-        foreach (var row in guidedRows)
-        {
-            labels.Add(classicCfg ? Denoiser.NullClass : labels[(int)row]);
-            coherence.Add(classicCfg ? 1f : 0f);
-        }
-        var coherenceTensor = tensor(coherence.ToArray(), device: device);
-        Conditioning cond;
-        if (Spec.Kind == ConditionKind.Text)
-        {
-            var (states, mask) = TokenTensors.Pad(prompts.Concat(negatives).ToList(), device);
-            cond = new Conditioning(coherenceTensor, Tokens: states, TokenMask: mask);
-        }
-        else cond = new Conditioning(coherenceTensor, tensor(labels.ToArray(), device: device));
+        int n = rows.Count;
+        coherence.AddRange(Enumerable.Repeat(classicCfg ? 1f : 0f, guidedRows.Count));
+        var cond = condition.Sampling(rows, guidedRequests, classicCfg, tensor(coherence.ToArray(), device: device), device);
         var guided = guidedRows.Count > 0 ? tensor(guidedRows.ToArray(), device: device) : null;
         var w = guidedRows.Count > 0 ? tensor(guidance.ToArray(), device: device) : null;
 

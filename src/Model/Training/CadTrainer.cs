@@ -1,9 +1,11 @@
+using CadStream.Catalog;
+using CadStream.Model.Conditions;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Scheduling;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Model.Training;
 
@@ -42,6 +44,7 @@ public sealed class CadTrainer : IDisposable
     private readonly Generator generator;
     private readonly Random hostRandom;
     private readonly Parameter[] parameters, emaParameters;
+    private readonly IModelCondition condition;
     private readonly TokenStates? textNull;
 
     /// <summary>The model and its training settings.</summary>
@@ -66,13 +69,8 @@ public sealed class CadTrainer : IDisposable
     /// </param>
     public CadTrainer(ModelSpec spec, Device device, TokenStates? textNull = null)
     {
-        if (spec.Kind == ConditionKind.Text && spec.Mode.UsesClassicGuidance() && spec.CfgDropout > 0)
-        {
-            if (textNull is null)
-                throw new ArgumentException($"model {spec.Id}: a text model in mode {spec.Mode.Name()} drops captions to the empty one; give the empty caption's token states");
-            if (textNull.Width != spec.TextWidth)
-                throw new ArgumentException($"model {spec.Id}: the empty caption's token states are {textNull.Width} wide, the model reads {spec.TextWidth}");
-        }
+        condition = ModelConditions.For(spec);
+        condition.RequireTrainingInputs(textNull);
         this.textNull = textNull;
         Spec = spec;
         Device = device;
@@ -124,7 +122,7 @@ public sealed class CadTrainer : IDisposable
         using var scope = NewDisposeScope();
         var timer = PhaseTimer;
         timer?.Start();
-        var (images, labels, coherence, weights, used, tokens, tokenMask) = Prepare(batch);
+        var (images, cond, weights, used) = Prepare(batch);
         timer?.Mark("data");
         if (used == 0)
         {
@@ -136,8 +134,7 @@ public sealed class CadTrainer : IDisposable
         var t = rand(used, generator: generator, device: Device);
         var eps = randn(images.shape, generator: generator, device: Device);
         var (xt, gamma) = scheduler.AddNoise(images, eps, t);
-        var cond = Spec.Kind == ConditionKind.Text ? new Conditioning(coherence, Tokens: tokens, TokenMask: tokenMask) : new Conditioning(coherence, labels);
-        var pred = Model.call(xt, gamma, cond);
+        var pred = Model.call(xt, gamma, cond!);
         var perSample = (pred - eps).Squared().mean([1, 2, 3]);
         var loss = weights is null ? perSample.mean() : (perSample * weights).mean();
 
@@ -168,19 +165,12 @@ public sealed class CadTrainer : IDisposable
     }
 
     /// <summary>Applies the training mode: which pairs count, what coherence the network sees, loss weights.</summary>
-    private (Tensor images, Tensor labels, Tensor coherence, Tensor? weights, int used, Tensor? tokens, Tensor? tokenMask) Prepare(TrainBatch batch)
+    private (Tensor images, Conditioning? cond, Tensor? weights, int used) Prepare(TrainBatch batch)
     {
-        var labels = (long[])batch.Labels.Clone();
         var coh = (float[])batch.Coherence.Clone();
         var images = batch.Images.to(ScalarType.Float32, Device);
-        Tensor? tokens = null, tokenMask = null;
-        if (Spec.Kind == ConditionKind.Text)
-        {
-            if (batch.Tokens is null || batch.TokenMask is null) throw new ArgumentException($"model {Spec.Id} learns from text: the batch needs token states and their mask");
-            tokens = batch.Tokens.to(ScalarType.Float32, Device);
-            tokenMask = batch.TokenMask.to(ScalarType.Bool, Device);
-        }
-        var none = (images, tensor(Array.Empty<long>()), tensor(Array.Empty<float>()), (Tensor?)null, 0, (Tensor?)null, (Tensor?)null);
+        var cond = condition.Training(batch, Device, textNull);
+        int count = batch.Count;
         Tensor? weights = null;
         switch (Spec.Mode)
         {
@@ -192,22 +182,21 @@ public sealed class CadTrainer : IDisposable
             case TrainingMode.Filtered:
             {
                 var keep = Enumerable.Range(0, coh.Length).Where(i => coh[i] > Spec.FilterThreshold).ToArray();
-                if (keep.Length == 0) return none;
+                if (keep.Length == 0) return (images, null, null, 0);
                 if (keep.Length < coh.Length)
                 {
                     var rows = tensor(keep.Select(i => (long)i).ToArray(), device: Device);
                     images = images.index_select(0, rows);
-                    tokens = tokens?.index_select(0, rows);
-                    tokenMask = tokenMask?.index_select(0, rows);
-                    labels = keep.Select(i => labels[i]).ToArray();
+                    cond = cond.Select(rows, keep);
                 }
                 coh = Enumerable.Repeat(1f, keep.Length).ToArray();
+                count = keep.Length;
                 break;
             }
             case TrainingMode.Weighted:
             {
                 double mean = coh.Average();
-                if (mean <= 0) return none;
+                if (mean <= 0) return (images, null, null, 0);
                 weights = tensor(coh.Select(c => (float)(c / mean)).ToArray(), device: Device);
                 Array.Fill(coh, 1f);
                 break;
@@ -216,36 +205,16 @@ public sealed class CadTrainer : IDisposable
                 Array.Fill(coh, 1f);
                 break;
         }
-        // Every mode but CAD learns classic classifier-free guidance: the null label (a text model: the empty
-        // caption) for a share of pairs. CAD needs no dropout: c = 0 is its unconditional branch.
+        // Every mode but CAD learns classic classifier-free guidance: the kind's "no condition" (the null label, the
+        // empty caption) for a share of pairs. CAD needs no dropout: c = 0 is its unconditional branch.
         if (Spec.Mode.UsesClassicGuidance())
         {
-            var dropped = new bool[labels.Length];
-            for (int i = 0; i < labels.Length; i++)
+            var dropped = new bool[count];
+            for (int i = 0; i < count; i++)
                 dropped[i] = hostRandom.NextDouble() < Spec.CfgDropout;
-            if (Spec.Kind == ConditionKind.Text) (tokens, tokenMask) = DropCaptions(tokens!, tokenMask!, dropped);
-            else
-                for (int i = 0; i < labels.Length; i++)
-                    if (dropped[i]) labels[i] = Model.NullClass;
+            cond = cond.Drop(dropped);
         }
-        return (images, tensor(labels, device: Device), tensor(coh, device: Device), weights, labels.Length, tokens, tokenMask);
-    }
-
-    /// <summary>The dropped rows' captions become the empty caption (padded like the rest).</summary>
-    private (Tensor Tokens, Tensor Mask) DropCaptions(Tensor tokens, Tensor mask, bool[] dropped)
-    {
-        if (!dropped.Any(d => d)) return (tokens, mask);
-        var empty = textNull!;
-        long length = tokens.shape[1];
-        if (empty.Tokens > length)
-        {
-            tokens = nn.functional.pad(tokens, [0, 0, 0, empty.Tokens - length]);
-            mask = nn.functional.pad(mask.to(ScalarType.Int8), [0, empty.Tokens - length]).to(ScalarType.Bool);
-            length = empty.Tokens;
-        }
-        var (nullStates, nullMask) = TokenTensors.Pad([empty], Device, (int)length);
-        var drop = tensor(dropped, device: Device);
-        return (where(drop.reshape(-1, 1, 1), nullStates, tokens), where(drop.reshape(-1, 1), nullMask, mask));
+        return (images, cond.With(tensor(coh, device: Device)), weights, count);
     }
 
     private void UpdateEma()

@@ -1,5 +1,6 @@
 using CadStream.Model;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

@@ -1,10 +1,11 @@
+using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using TorchSharp;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
@@ -15,7 +16,6 @@ namespace CadStream.Tests.Model;
 sealed class ToyDenoiser(ModelSpec spec) : IDenoiser
 {
     public ModelSpec Spec { get; } = spec;
-    public int NullClass => Spec.NumClasses;
     public List<(long[] Labels, float[] Coherence)> Calls { get; } = [];
 
     public static double Eps(double x, double label, double c, double g) => 0.1 * x + 0.01 * (label + 1) * c + 0.05 * g;

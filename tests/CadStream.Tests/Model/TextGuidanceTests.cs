@@ -1,11 +1,12 @@
+using CadStream.Catalog;
 using CadStream.Catalog.Text;
 using CadStream.Model;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Text;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
@@ -17,7 +18,6 @@ namespace CadStream.Tests.Model;
 sealed class ToyTextDenoiser(ModelSpec spec) : IDenoiser
 {
     public ModelSpec Spec { get; } = spec;
-    public int NullClass => -1;
     public List<(int Rows, int Tokens, float[] Coherence, float[] Means)> Calls { get; } = [];
 
     public static double Eps(double x, double s, double c, double g) => 0.1 * x + 0.01 * (s + 1) * c + 0.02 * s + 0.05 * g;

@@ -2,13 +2,14 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Training;
 using CadStream.Records.Coherence;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 

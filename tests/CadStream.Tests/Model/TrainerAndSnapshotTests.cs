@@ -1,11 +1,12 @@
+using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Model.Networks;
+using CadStream.Model.Networks.Conditions;
+using CadStream.Model.Training;
 using CadStream.Snapshots;
 using CadStream.Snapshots.Redis;
-using CadStream.Model.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Model;
 
