@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
+using CadStream.Catalog;
 using CadStream.Imaging;
-using CadStream.Model;
+using CadStream.Ingress.Conditions;
 using CadStream.Records;
 using Confluent.Kafka;
-using CadStream.Catalog;
 
 namespace CadStream.Ingress;
 
@@ -46,13 +46,15 @@ public sealed record PairDecoderOptions
 
 /// <summary>
 /// Turns a Kafka record of cad.pairs into a validated <see cref="IncomingPair"/>, or a short
-/// reason for the dead-letter topic: reads the value (<see cref="PairRecords"/>), then checks it
-/// against the models it goes to and converts its image to their shape. Never throws on bad
+/// reason for the dead-letter topic: reads the value (<see cref="PairRecords"/>), routes it by the
+/// conditions it carries and checks each against the models it goes to (one field per kind,
+/// <see cref="ConditionFields"/>), and converts its image to their shape. Never throws on bad
 /// input. Thread-safe.
 /// </summary>
 public sealed class PairDecoder
 {
     private readonly ModelCatalog catalog;
+    private readonly ConditionFields fields;
 
     public PairDecoderOptions Options { get; }
 
@@ -61,6 +63,7 @@ public sealed class PairDecoder
         this.catalog = catalog;
         Options = options ?? new PairDecoderOptions();
         Options.Validate();
+        fields = new ConditionFields(Options);
     }
 
     /// <summary>Decodes a consumed record (its value and its content-type header).</summary>
@@ -98,33 +101,18 @@ public sealed class PairDecoder
     {
         if (f.Id is { } id && id.Length > Options.MaxIdLength)
             return PairDecodeResult.Reject($"id of {id.Length} characters exceeds the {Options.MaxIdLength}-character limit (Ingress:MaxIdLength)");
-        // A caption is held to its bounds whichever models the pair goes to: a record is valid or not on its own.
-        if (f.Caption is { } caption && CaptionProblem(caption) is { } problem) return PairDecodeResult.Reject(problem);
+        // A condition is held to its bounds whichever models the pair goes to (a caption's length): a record is valid or not on its own.
+        foreach (var field in fields.All)
+            if (field.RecordProblem(f) is { } problem) return PairDecodeResult.Reject(problem);
 
         var (models, rejection) = Route(f);
         if (rejection is not null) return PairDecodeResult.Reject(rejection);
 
-        // The label: the condition of the class models among them, valid for each of those.
-        var classModels = models.Where(m => m.Kind == ClassKind).ToArray();
-        int? label = null;
-        if (classModels.Length > 0)
-        {
-            var classes = classModels[0].Classes;
-            if (f.Label is int index)
-            {
-                if (index < 0 || index >= classes.Length)
-                    return PairDecodeResult.Reject($"label {index} outside 0..{classes.Length - 1}");
-                label = index;
-            }
-            else
-            {
-                try { label = ClassNames.Parse(f.LabelName!, classes); }
-                catch (ArgumentException) { return PairDecodeResult.Reject($"unknown label '{Shorten(f.LabelName!)}'"); }
-            }
-            foreach (var m in classModels.Skip(1))
-                if (!m.Classes.SequenceEqual(classes))
-                    return PairDecodeResult.Reject($"models {classModels[0].Id} and {m.Id} have different classes; name the model");
-        }
+        // Each kind's condition, valid for every model of that kind the pair goes to.
+        var byKind = models.GroupBy(m => m.Kind).Select(g => (Field: fields.For(g.Key), Models: (IReadOnlyList<ModelSpec>)g.ToArray()))
+            .OrderBy(k => k.Field.Kind).ToArray();
+        foreach (var (field, ofKind) in byKind)
+            if (field.Check(f, ofKind) is { } problem) return PairDecodeResult.Reject(problem);
 
         if (f.Coherence is double c)
         {
@@ -154,18 +142,19 @@ public sealed class PairDecoder
         else return PairDecodeResult.Reject("missing image: give image_png or image_u8");
         if (pixels is null) return PairDecodeResult.Reject(reason!);
 
-        return PairDecodeResult.Accept(new IncomingPair(
+        var pair = new IncomingPair(
             Id: f.Id ?? position.ToString(),
             ModelIds: models.Select(m => m.Id).ToArray(),
-            Label: label,
-            Caption: models.Any(m => m.Kind == TextKind) ? f.Caption : null,
+            Label: null,
             Coherence: f.Coherence is double coh ? (float)coh : null,
             Score: f.Score,
             Pixels: pixels,
             Channels: shape.Channels,
             Height: shape.Height,
             Width: shape.Width,
-            Position: position));
+            Position: position);
+        foreach (var (field, ofKind) in byKind) pair = field.Apply(f, ofKind, pair);
+        return PairDecodeResult.Accept(pair);
     }
 
     /// <summary>
@@ -175,60 +164,28 @@ public sealed class PairDecoder
     /// </summary>
     (ModelSpec[] Models, string? Rejection) Route(PairRecord f)
     {
-        bool hasLabel = f.Label is not null || f.LabelName is not null;
-        bool hasCaption = f.Caption is not null;
         if (f.Model is not null)
         {
             if (!catalog.TryGet(f.Model, out var named)) return ([], $"unknown model '{f.Model}'");
-            return named.Kind switch
-            {
-                ClassKind when !hasLabel => ([], MissingLabel),
-                TextKind when !hasCaption => ([], MissingCaption),
-                ClassKind or TextKind => ([named], null),
-                var kind => ([], $"{kind.Name()} pairs are not supported yet"),
-            };
+            if (!named.Kind.IsAvailable()) return ([], $"{named.Kind.Name()} pairs are not supported yet");
+            var field = fields.For(named.Kind);
+            return field.Carries(f) ? ([named], null) : ([], field.Missing);
         }
-        var kinds = new List<ConditionKind>();
-        if (hasLabel) kinds.Add(ClassKind);
-        if (hasCaption) kinds.Add(TextKind);
+        var kinds = fields.All.Where(field => field.Carries(f)).Select(field => field.Kind).ToList();
         if (kinds.Count == 0)
         {
             if (f.SegmapPng is not null) return ([], "segmap pairs are not supported yet");
             // Say what the configured models need: a class-only deployment has never heard of captions.
-            return ([], catalog.All.Any(m => m.Kind == TextKind)
-                ? "missing condition: class models need 'label', text models need 'caption'"
-                : MissingLabel);
+            var configured = fields.All.Where(field => catalog.For(null, field.Kind).Any()).ToArray();
+            return ([], configured.Length <= 1
+                ? (configured.FirstOrDefault() ?? fields.All[0]).Missing
+                : $"missing condition: {string.Join(", ", configured.Select(field => field.Needs))}");
         }
         var models = kinds.SelectMany(k => catalog.For(null, k)).ToArray();
         return models.Length == 0 ? ([], $"no configured model takes {string.Join(" or ", kinds.Select(k => k.Name()))} pairs") : (models, null);
     }
 
-    const ConditionKind ClassKind = ConditionKind.Class, TextKind = ConditionKind.Text;
-    const string MissingLabel = "missing label: class models need 'label' (a class index or name)";
-    const string MissingCaption = "missing caption: text models need 'caption' (text of 1 or more characters)";
-
-    /// <summary>Why a caption cannot be a text model's condition, or null: empty, blank or longer than <see cref="PairDecoderOptions.MaxCaptionLength"/>.</summary>
-    string? CaptionProblem(string caption)
-    {
-        if (string.IsNullOrWhiteSpace(caption)) return $"empty caption: a caption needs 1 to {Options.MaxCaptionLength} characters";
-        // Characters are Unicode code points: an emoji is one, as a user counts it, not two UTF-16 units.
-        int length = CaptionLength(caption);
-        return length > Options.MaxCaptionLength
-            ? $"caption of {length} characters exceeds the {Options.MaxCaptionLength}-character limit (Ingress:MaxCaptionLength)"
-            : null;
-    }
-
-    /// <summary>A caption's length in Unicode code points.</summary>
-    public static int CaptionLength(string caption)
-    {
-        int n = 0;
-        foreach (var _ in caption.EnumerateRunes()) n++;
-        return n;
-    }
-
     ImageLimits Limits => new(Options.MaxImageSide, Options.MaxPixels);
 
     static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
-
-    static string Shorten(string s) => s.Length <= 64 ? s : s[..61] + "...";
 }

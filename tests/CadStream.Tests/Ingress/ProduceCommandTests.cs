@@ -106,7 +106,7 @@ public sealed class ProduceCommandTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("--condition text", "--condition")]
+    [InlineData("--condition words", "--condition")]
     [InlineData("--condition caption --caption-wrong 0.8 --caption-none 0.5", "--caption-none")]
     [InlineData("--caption-wrong 2", "--caption-wrong")]
     [InlineData("--format xml", "--format")]
