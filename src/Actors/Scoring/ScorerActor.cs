@@ -1,5 +1,6 @@
 using Akka.Actor;
 using CadStream.Actors.Training;
+using CadStream.Actors.Training.Conditions;
 using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Records.Coherence;
@@ -51,9 +52,9 @@ public sealed class ScorerActor : ReceiveActor
                 var pairs = group.Select(x => m.Pairs[x.i]).ToArray();
                 services.Catalog.TryGet(group.Key, out var spec);
                 var (coherence, table) = Score(spec, group.Key, pairs);
-                // A class model's trainer needs no caption: leaving it out keeps the batches small.
-                bool text = spec?.Kind == ConditionKind.Text;
-                var scored = pairs.Select((p, j) => new ScoredPair(p.Id, p.Pixels, p.Label, coherence[j], text ? p.Caption : null)).ToArray();
+                // Each model's trainer gets the pair as its kind needs it (a model not configured here: its label only).
+                var training = spec is null ? null : TrainingConditions.For(spec);
+                var scored = pairs.Select((p, j) => training?.ForTrainer(p, coherence[j]) ?? new ScoredPair(p.Id, p.Pixels, p.Label, coherence[j])).ToArray();
                 foreach (var c in coherence) TrainerMetrics.Coherence.WithLabels(group.Key).Observe(c);
                 trainers.Tell(new TrainPairs(group.Key, m.BatchId, m.AckTo, scored, table));
             }

@@ -1,20 +1,21 @@
 using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster.Sharding;
+using CadStream.Actors.Training.Conditions;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
-using CadStream.Catalog;
-using CadStream.Catalog.Text;
 
 namespace CadStream.Actors.Training;
 
 /// <summary>What a trainer entity needs from its node besides its model and the store.</summary>
 /// <param name="PairsStored">Optional: told, after each stored snapshot, the ids of the pairs trained since the previous one
 /// (a lineage trace for audits and tests; the worker keeps the ids only when this is set).</param>
-/// <param name="TextEncoder">The node's frozen text encoder (loaded on first use), for text models' captions; null: none (text models cannot train here).</param>
+/// <param name="TextEncoder">The node's frozen text encoder (loaded on first use), for the models that read captions; null: none (they cannot train here).</param>
 public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers,
     Action<PairsStored>? PairsStored = null, Func<ITextEncoder>? TextEncoder = null);
 
@@ -37,9 +38,9 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         public static readonly Stop Instance = new();
     }
 
-    private sealed record Resumed(long Generation, long Version, byte[]? Bytes, long StoreLatest, TokenStates? TextNull = null, string? Encoder = null);
-    private sealed record Encoded(long BatchId, TokenStates[] Tokens);
-    private sealed record EncodeFailed(Exception Error);
+    private sealed record Resumed(long Generation, long Version, byte[]? Bytes, long StoreLatest, TrainerInputs Inputs);
+    private sealed record Prepared(long BatchId, PreparedCondition[] Conditions);
+    private sealed record PrepareFailed(Exception Error);
     private sealed record StartFailed(long Generation, Exception Error);
     private sealed record FromWorker(long Generation, object Message);
     private sealed record Published(long Generation, TrainerWorker.SnapshotReady Snapshot, SnapshotInfo Info, double Seconds);
@@ -48,14 +49,15 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private sealed record StopTimedOut { public static readonly StopTimedOut Instance = new(); }
 
     private readonly ModelSpec spec;
+    private readonly ITrainingCondition condition = null!;
     private readonly ISnapshotStore store;
     private readonly TrainerServices services;
     private readonly ILogger logger;
     private readonly string part, node;
     // Batches not yet in a stored snapshot, by id (ids grow with time): what a new worker is given again.
     private readonly SortedDictionary<long, TrainPairs> held = new();
-    // A text model's held batches whose captions are encoded (a batch is posted to the worker once encoded).
-    private readonly Dictionary<long, TokenStates[]> encoded = new();
+    // Held batches whose kind prepared them (a text model's, encoded): a batch that needs it is posted once prepared.
+    private readonly Dictionary<long, PreparedCondition[]> prepared = new();
     private TrainerWorker? worker;
     private long generation;
     private bool stopping;
@@ -76,6 +78,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             return;
         }
 
+        condition = TrainingConditions.For(spec, services.TextEncoder);
+
         // Exported at 0 from the start: a dashboard shows "none" rather than "no data".
         TrainerMetrics.SkippedSteps.WithLabels(modelId);
         TrainerMetrics.PublishFailures.WithLabels(modelId);
@@ -94,16 +98,16 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             m.AckTo.Tell(new BatchHeld(spec.Id, m.BatchId, Self));
             if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
             held[m.BatchId] = m;
-            if (spec.Kind == ConditionKind.Text) Encode(m);
+            if (condition.NeedsPreparation) Prepare(m);
             else Post(m);
         });
-        Receive<Encoded>(m =>
+        Receive<Prepared>(m =>
         {
             if (!held.TryGetValue(m.BatchId, out var batch)) return;  // stored or forgotten meanwhile
-            encoded[m.BatchId] = m.Tokens;
+            prepared[m.BatchId] = m.Conditions;
             Post(batch);
         });
-        Receive<EncodeFailed>(m => Restart(Unwrap(m.Error)));
+        Receive<PrepareFailed>(m => Restart(Unwrap(m.Error)));
         Receive<GetTrainerStatus>(_ => Sender.Tell(worker?.Status ?? new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node)));
         Receive<Stop>(_ =>
         {
@@ -139,16 +143,9 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     /// </summary>
     private async Task<Resumed> FetchLatestAsync(long gen)
     {
-        TokenStates? textNull = null;
-        string? identity = null;
-        if (spec.Kind == ConditionKind.Text)
-        {
-            var encoder = (services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder"))();
-            identity = encoder.Identity;
-            textNull = encoder.TokenStatesOf("");  // the classic modes' dropped caption
-        }
+        var inputs = condition.Inputs();
         var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
-        if (latest is null) return new Resumed(gen, 0, null, 0, textNull, identity);
+        if (latest is null) return new Resumed(gen, 0, null, 0, inputs);
         var problems = new List<string>();
         var candidates = new List<long> { latest.Version };
         candidates.AddRange((await store.ListVersionsAsync(spec.Id).ConfigureAwait(false))
@@ -162,7 +159,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
                 if (problems.Count > 0)
                     logger.LogWarning("trainer {Model}: resuming from v{Version}, the newest snapshot that verifies ({Problems})",
                         spec.Id, version, string.Join("; ", problems));
-                return new Resumed(gen, version, bytes, latest.Version, textNull, identity);
+                return new Resumed(gen, version, bytes, latest.Version, inputs);
             }
             catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException or SnapshotNotFoundException)
             {
@@ -178,7 +175,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         long gen = m.Generation;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
             message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null,
-            textNull: m.TextNull, encoderIdentity: m.Encoder);
+            inputs: m.Inputs);
         worker.Start();
         foreach (var batch in held.Values) Post(batch);
         if (stopping) worker.RequestStop();
@@ -187,24 +184,14 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private void Post(TrainPairs batch)
     {
         if (worker is null) return;  // a new worker gets every held batch when it starts
-        bool posted;
-        if (spec.Kind == ConditionKind.Text)
-        {
-            if (!encoded.TryGetValue(batch.BatchId, out var tokens)) return;  // posted when its encoding arrives
-            posted = worker.TryPost(new TrainerWorker.TextPairs(batch, tokens));
-        }
-        else posted = worker.TryPost(batch);
-        if (!posted) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
+        PreparedCondition[]? conditions = null;
+        if (condition.NeedsPreparation && !prepared.TryGetValue(batch.BatchId, out conditions)) return;  // posted once prepared
+        if (!worker.TryPost(new TrainerWorker.PreparedPairs(batch, conditions))) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
     }
 
-    /// <summary>Encodes a text batch's captions off the actor and the training thread (the encoder caches repeats).</summary>
-    private void Encode(TrainPairs batch)
-    {
-        var encoder = services.TextEncoder ?? throw new InvalidOperationException($"trainer {spec.Id}: a text model needs the node's text encoder");
-        var captions = batch.Pairs.Select(p => p.Caption ?? "").ToArray();
-        Task.Run(() => new Encoded(batch.BatchId, encoder().TokenStatesOf(captions)))
-            .PipeTo(Self, failure: e => new EncodeFailed(e));
-    }
+    /// <summary>Prepares a batch off the actor and the training thread (a text batch's captions, encoded; the encoder caches repeats).</summary>
+    private void Prepare(TrainPairs batch) =>
+        Task.Run(() => new Prepared(batch.BatchId, condition.Prepare(batch))).PipeTo(Self, failure: e => new PrepareFailed(e));
 
     private void OnWorker(object message)
     {
@@ -239,7 +226,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         foreach (var group in ready.BatchIds.Where(held.ContainsKey).GroupBy(id => held[id].AckTo))
         {
             var ids = group.ToArray();
-            foreach (var id in ids) { held.Remove(id); encoded.Remove(id); }
+            foreach (var id in ids) { held.Remove(id); prepared.Remove(id); }
             group.Key.Tell(new BatchesDurable(spec.Id, ids, ready.Version));
         }
         worker?.TryPost(new TrainerWorker.PublishOutcome(ready.Version, Stored: true));
@@ -280,7 +267,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         foreach (var group in held.Values.GroupBy(b => b.AckTo))
             group.Key.Tell(new BatchesLost(spec.Id, group.Select(b => b.BatchId).ToArray()));
         held.Clear();
-        encoded.Clear();
+        prepared.Clear();
         base.PreRestart(reason, message);
     }
 

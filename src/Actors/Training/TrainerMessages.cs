@@ -1,5 +1,5 @@
-using CadStream.Records.Coherence;
 using Akka.Actor;
+using CadStream.Records.Coherence;
 
 namespace CadStream.Actors.Training;
 

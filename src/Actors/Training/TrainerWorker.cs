@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using CadStream.Actors.Training.Conditions;
+using CadStream.Catalog;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Actors.Training;
 
@@ -36,17 +37,17 @@ public sealed class TrainerWorker : IDisposable
     /// </summary>
     public sealed record PublishOutcome(long Version, bool Stored, long StoreLatest = 0);
 
-    /// <summary>A text model's batch with each pair's caption already encoded (off the training thread).</summary>
-    public sealed record TextPairs(TrainPairs Pairs, TokenStates[] Tokens);
+    /// <summary>A batch with what its kind prepared for each pair ahead, off the training thread (null when the kind prepares nothing).</summary>
+    public sealed record PreparedPairs(TrainPairs Pairs, PreparedCondition[]? Conditions);
 
-    private sealed record Item(ScoredPair Pair, long BatchId, TokenStates? Tokens);
+    private sealed record Item(ScoredPair Pair, long BatchId, PreparedCondition? Prepared);
 
     private readonly ModelSpec spec;
     private readonly byte[]? resumeBytes;
     private readonly long resumeVersion, storeLatest;
     private readonly bool tracePairs;
-    private readonly TokenStates? textNull;
-    private readonly string? encoderIdentity;
+    private readonly ITrainingCondition condition;
+    private readonly TrainerInputs inputs;
     private readonly Device device;
     private readonly Action<object> tellOwner;
     private readonly ILogger logger;
@@ -57,11 +58,10 @@ public sealed class TrainerWorker : IDisposable
     /// <param name="tellOwner">Where <see cref="SnapshotReady"/>, <see cref="Stopped"/> and <see cref="Failed"/> go (called on the worker's thread).</param>
     /// <param name="storeLatest">The store's latest version when it is above <paramref name="resumeVersion"/> (a latest that did not verify): snapshots are numbered above it.</param>
     public TrainerWorker(ModelSpec spec, byte[]? resumeBytes, long resumeVersion, Device device, int threads, string node,
-        Action<object> tellOwner, ILogger logger, long storeLatest = 0, bool tracePairs = false,
-        TokenStates? textNull = null, string? encoderIdentity = null)
+        Action<object> tellOwner, ILogger logger, long storeLatest = 0, bool tracePairs = false, TrainerInputs? inputs = null)
     {
-        this.textNull = textNull;
-        this.encoderIdentity = encoderIdentity;
+        condition = TrainingConditions.For(spec);
+        this.inputs = inputs ?? new TrainerInputs();
         this.tracePairs = tracePairs;
         this.storeLatest = Math.Max(storeLatest, resumeVersion);
         this.spec = spec;
@@ -80,8 +80,9 @@ public sealed class TrainerWorker : IDisposable
 
     public void Start() => worker.Start(Run, e => tellOwner(new Failed(e)));
 
-    public bool TryPost(TrainPairs pairs) => worker.TryPost(pairs);
-    public bool TryPost(TextPairs pairs) => worker.TryPost(pairs);
+    /// <summary>A batch its kind need not prepare (a class model's).</summary>
+    public bool TryPost(TrainPairs pairs) => worker.TryPost(new PreparedPairs(pairs, null));
+    public bool TryPost(PreparedPairs pairs) => worker.TryPost(pairs);
     public bool TryPost(PublishOutcome outcome) => worker.TryPost(outcome);
 
     /// <summary>Asks the worker to store what it trained since the last snapshot (a final <see cref="SnapshotReady"/>) and end.</summary>
@@ -92,13 +93,13 @@ public sealed class TrainerWorker : IDisposable
     private void Run(TorchWorker<object>.Inbox inbox)
     {
         CadTrainer trainer;
-        if (resumeBytes is null) trainer = new CadTrainer(spec, device, textNull) { TextEncoder = spec.Kind == ConditionKind.Text ? encoderIdentity : null };
+        if (resumeBytes is null) trainer = new CadTrainer(spec, device, inputs.EmptyCaption) { TextEncoder = inputs.TextEncoder };
         else
         {
             var snapshot = CadSnapshot.FromBytes(resumeBytes);
             // A text model learned its conditioning from one encoder's token states; another encoder's mean nothing to it.
-            if (spec.Kind == ConditionKind.Text) snapshot.RequireEncoder(encoderIdentity);
-            trainer = CadTrainer.FromSnapshot(snapshot, device, spec, textNull);
+            snapshot.RequireEncoder(inputs.TextEncoder);
+            trainer = CadTrainer.FromSnapshot(snapshot, device, spec, inputs.EmptyCaption);
         }
         using var owned = trainer;
         if (resumeBytes is null)
@@ -168,11 +169,8 @@ public sealed class TrainerWorker : IDisposable
             foreach (var message in inbox.TakeAll())
                 switch (message)
                 {
-                    case TrainPairs incoming:
-                        Add(incoming, null);
-                        break;
-                    case TextPairs text:
-                        Add(text.Pairs, text.Tokens);
+                    case PreparedPairs incoming:
+                        Add(incoming.Pairs, incoming.Conditions);
                         break;
                     case PublishOutcome outcome when inFlight is not null && outcome.Version == inFlight.Version:
                         lastTried = Math.Max(lastTried, Math.Max(inFlight.Version, outcome.StoreLatest));
@@ -195,14 +193,14 @@ public sealed class TrainerWorker : IDisposable
                 }
         }
 
-        private void Add(TrainPairs incoming, TokenStates[]? tokens)
+        private void Add(TrainPairs incoming, PreparedCondition[]? prepared)
         {
-            if (spec.Kind == ConditionKind.Text && tokens is null) throw new InvalidOperationException($"trainer {spec.Id}: a text batch arrived without its captions' token states");
+            if (owner.condition.NeedsPreparation && prepared is null) throw new InvalidOperationException($"trainer {spec.Id}: a batch arrived unprepared");
             remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
             for (int i = 0; i < incoming.Pairs.Count; i++)
             {
                 var p = incoming.Pairs[i];
-                buffer.Add(new Item(p, incoming.BatchId, tokens?[i]));
+                buffer.Add(new Item(p, incoming.BatchId, prepared?[i]));
                 recent.Add(p.Coherence);
             }
             if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
@@ -237,15 +235,8 @@ public sealed class TrainerWorker : IDisposable
             var pixels = new byte[items.Count * size];
             for (int i = 0; i < items.Count; i++) Buffer.BlockCopy(items[i].Pair.Pixels, 0, pixels, i * size, size);
             var images = ImageTensors.FromBytes(pixels, items.Count, spec.Channels, spec.ImageSize, spec.ImageSize, owner.device);
-            var labels = items.Select(x => (long)(x.Pair.Label ?? 0)).ToArray();  // a text model reads its captions instead
             var coherence = items.Select(x => x.Pair.Coherence).ToArray();
-            TrainBatch batch;
-            if (spec.Kind == ConditionKind.Text)
-            {
-                var (tokens, mask) = TokenTensors.Pad(items.Select(x => x.Tokens!).ToList(), owner.device);
-                batch = new TrainBatch(images, labels, coherence, tokens, mask);
-            }
-            else batch = new TrainBatch(images, labels, coherence);
+            var batch = owner.condition.Batch(images, coherence, items.Select(x => x.Pair).ToList(), items.Select(x => x.Prepared).ToList(), owner.device);
             long skippedBefore = trainer.SkippedSteps;
             StepResult result;
             using (batch) result = trainer.Step(batch);
