@@ -1,3 +1,5 @@
+using CadStream.Catalog;
+using CadStream.Catalog.Conditions;
 using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
@@ -5,7 +7,6 @@ using CadStream.Model.Scheduling;
 using CadStream.Runtime;
 using CadStream.Snapshots;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Serving;
 
@@ -107,7 +108,7 @@ public sealed class ModelHost : IAsyncDisposable
     private long batchesRun, networkPasses, imagesSampled, modelsDisposed, requestsDropped;
 
     /// <param name="fetch">Fetches a kept version's record and bytes from the store (checked), for requests that name a version.</param>
-    /// <param name="encoderIdentity">A text model's: the identity of the node's text encoder, which a snapshot must have learned from.</param>
+    /// <param name="encoderIdentity">The identity of the text encoder a snapshot must have learned from (a text model's: the node's); null or none: no check.</param>
     public ModelHost(ModelSpec spec, ServingOptions options, Device device,
         Func<long, CancellationToken, Task<(SnapshotInfo Info, byte[] Bytes)>>? fetch = null, Func<string?>? encoderIdentity = null)
     {
@@ -208,7 +209,7 @@ public sealed class ModelHost : IAsyncDisposable
             throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
         var snapshot = CadSnapshot.FromBytes(snapshotBytes);
         CheckCompatible(snapshot.Spec);
-        var denoiser = Spec.Kind == ConditionKind.Text ? snapshot.CreateDenoiser(device, encoderIdentity?.Invoke()) : snapshot.CreateDenoiser(device);
+        var denoiser = snapshot.CreateDenoiser(device, encoderIdentity?.Invoke());
         return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device), snapshot.CoherenceBins, snapshot.TextEncoder);
     }
 
@@ -258,9 +259,8 @@ public sealed class ModelHost : IAsyncDisposable
     {
         if (snapshot.Kind != Spec.Kind)
             throw new SnapshotFormatException($"snapshot for model {ModelId} has condition kind '{snapshot.Kind.Name()}', the catalog says '{Spec.Kind.Name()}'");
-        if (snapshot.Kind == ConditionKind.Class && !snapshot.Classes.SequenceEqual(Spec.Classes))
-            throw new SnapshotFormatException(
-                $"snapshot for model {ModelId} has classes [{string.Join(", ", snapshot.Classes)}], the catalog says [{string.Join(", ", Spec.Classes)}]");
+        if (Spec.Rules().Incompatibility(snapshot, Spec) is { } why)
+            throw new SnapshotFormatException($"snapshot for model {ModelId} {why}");
         if (snapshot.Channels != Spec.Channels || snapshot.ImageSize != Spec.ImageSize)
             throw new SnapshotFormatException(
                 $"snapshot for model {ModelId} makes {snapshot.Channels}x{snapshot.ImageSize}x{snapshot.ImageSize} images, the catalog says {Spec.Channels}x{Spec.ImageSize}x{Spec.ImageSize}");

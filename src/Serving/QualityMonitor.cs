@@ -6,7 +6,7 @@ using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
-using CadStream.Text;
+using CadStream.Serving.Conditions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Prometheus;
@@ -26,11 +26,11 @@ public sealed record SampleQuality(string Model, long SnapshotVersion, double? A
 /// worker, never on the training path, only when the snapshot is new and the model's previous reading ended
 /// at least <see cref="ServingOptions.QualityEverySeconds"/> ago, and only once the judge is ready. The judge scores it; the figure goes to <c>cad_sample_accuracy</c>,
 /// /v1/status, the history and the page, which shows the grids side by side (same seeds for every model).
-/// A text model is asked for each class with a prompt naming it (<paramref name="prompt"/>: held-out wordings
-/// for the data set), against its mode's default negative, when the node has a text encoder.
+/// Each kind asks for a class its own way (<paramref name="fields"/>: a text model with a prompt naming it, held-out
+/// wordings for the data set, against its mode's default negative, when the node has a text encoder).
 /// </summary>
 public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts, ServingOptions options, ISampleJudge? judge,
-    ILogger<QualityMonitor>? logger = null, ITextEncoder? textEncoder = null, IQualityPrompts? prompt = null)
+    ILogger<QualityMonitor>? logger = null, RequestFields? fields = null)
 {
     public const string Part = "sample quality";
     /// <summary>Rows (seeds per class) of the grid the page shows.</summary>
@@ -44,6 +44,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
     private readonly ConcurrentDictionary<string, DateTimeOffset> lastRun = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, bool> waitingLogged = new(StringComparer.Ordinal);
     private readonly ILogger logger = logger ?? NullLogger<QualityMonitor>.Instance;
+    private readonly RequestFields fields = fields ?? new RequestFields();
 
     public SampleQuality? Latest(string model) => latest.GetValueOrDefault(model);
 
@@ -59,7 +60,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             while (true)
             {
-                foreach (var host in hosts.Values.Where(h => h.Spec.Kind != ConditionKind.Text || (textEncoder is not null && prompt is not null)))
+                foreach (var host in hosts.Values.Where(h => this.fields.For(h.Spec.Kind).CanMeasure))
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
@@ -93,13 +94,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         var sampler = new SamplerSettings(options.QualitySteps);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         // The same seed per (class, row) for every model and snapshot: the page's grids compare like with like.
-        SampleRequest Request(int label, double c, double w)
-        {
-            long seed = options.QualitySeed + label;
-            if (spec.Kind != ConditionKind.Text) return new(label, perClass, c, w, seed);
-            var states = textEncoder!.TokenStatesOf([prompt!.For(spec, label), NegativePrompts.For(spec, null, seed)]);
-            return SampleRequest.ForPrompt(states[0], states[1], perClass, c, w, seed, label);
-        }
+        var field = fields.For(spec.Kind);
+        SampleRequest Request(int label, double c, double w) => field.QualityRequest(spec, label, perClass, c, w, options.QualitySeed + label);
         var atOne = Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 1.0, spec.DefaultGuidance), sampler, cancel)).ToArray();
         var atZero = spec.Mode == TrainingMode.Cad
             ? Enumerable.Range(0, classes).Select(c => host.SampleAsync(Request(c, 0.0, 0.0), sampler, cancel)).ToArray()

@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using CadStream.Model;
+using CadStream.Catalog;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
-using CadStream.Catalog;
+using CadStream.Serving.Conditions;
 
 namespace CadStream.Serving;
 
@@ -11,8 +11,9 @@ namespace CadStream.Serving;
 public enum SampleFormat { Png, Json }
 
 /// <summary>
-/// The body of POST /v1/models/{id}/samples (docs/interfaces.md, "HTTP"), parsed and validated:
-/// <c>label</c> (index or name, required), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
+/// The body of POST /v1/models/{id}/samples (docs/interfaces.md, "HTTP"), parsed and validated: the
+/// condition of the model's kind (<see cref="IRequestField"/>: <c>label</c>, index or name; or <c>prompt</c> and
+/// <c>negativePrompt</c>), <c>coherence</c> (default 1, in [0, 1]), <c>guidance</c>
 /// (default the model's, in [0, 100]), <c>steps</c> (default 50, 1..1000), <c>sampler</c> (ddim | ddpm | dpm++; default the server's),
 /// <c>seed</c> (optional, >= 0; random when absent), <c>count</c> (1..64, default 1),
 /// <c>format</c> (png | json, default png), <c>snapshotVersion</c> (optional: a kept older version). Unknown fields are ignored.
@@ -24,109 +25,71 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
     string? Prompt = null, string? NegativePrompt = null)
 {
     public const int MaxCount = SampleRequest.MaxCount;
-    /// <summary>Longest prompt or negative prompt, in characters (Unicode code points).</summary>
-    public const int MaxPromptLength = 1000;
 
-    /// <summary>Parses a body; on bad input returns null and a message saying what is wrong.</summary>
-    public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IReadOnlyList<string> classNames, double defaultGuidance,
-        int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim, string? textModel = null)
+    /// <summary>Parses a body for a model of <paramref name="field"/>'s kind; on bad input returns null and a message saying what is wrong.</summary>
+    public static SampleBody? Parse(ReadOnlySpan<byte> utf8Json, IRequestField field, ModelSpec spec, string modelId, double defaultGuidance,
+        int defaultSteps, out string? error, SamplerKind defaultSampler = SamplerKind.Ddim)
     {
         using var doc = JsonBody.ParseObject(utf8Json, "{\"label\": 3}", out error);
         if (doc is null) return null;
-        try { return FromJson(doc.RootElement, classNames, defaultGuidance, defaultSteps, defaultSampler, textModel); }
-        catch (BadInputException e)
+        try { return FromJson(doc.RootElement, field, spec, modelId, defaultGuidance, defaultSteps, defaultSampler); }
+        catch (BadBodyException e)
         {
             error = e.Message;
             return null;
         }
     }
 
-    sealed class BadInputException(string message) : Exception(message);
-
-    static SampleBody FromJson(JsonElement root, IReadOnlyList<string> classNames, double defaultGuidance, int defaultSteps, SamplerKind defaultSampler,
-        string? textModel)
+    static SampleBody FromJson(JsonElement root, IRequestField field, ModelSpec spec, string modelId, double defaultGuidance, int defaultSteps,
+        SamplerKind defaultSampler)
     {
-        bool hasLabel = root.TryGetProperty("label", out var labelElement) && labelElement.ValueKind != JsonValueKind.Null;
-        bool hasPrompt = root.TryGetProperty("prompt", out var promptElement) && promptElement.ValueKind != JsonValueKind.Null;
-        bool hasNegative = root.TryGetProperty("negativePrompt", out var negativeElement) && negativeElement.ValueKind != JsonValueKind.Null;
-        string? prompt = null, negative = null;
-        int label = -1;
-        if (textModel is not null)
-        {
-            if (hasLabel) throw new BadInputException($"model {textModel} is conditioned on text: send a prompt, not a label");
-            if (!hasPrompt) throw new BadInputException($"prompt is required: text of 1 to {MaxPromptLength} characters");
-            prompt = PromptText(promptElement, "prompt", allowEmpty: false);
-            if (hasNegative) negative = PromptText(negativeElement, "negativePrompt", allowEmpty: true);
-        }
-        else if (hasPrompt || hasNegative) throw new BadInputException("this model is conditioned on classes: send a label, not a prompt");
-        else label = ClassLabel(root, labelElement, hasLabel, classNames);
+        var condition = field.Read(root, spec, modelId);
         double coherence = Number(root, "coherence", 1.0);
-        if (!(coherence >= 0 && coherence <= 1)) throw new BadInputException($"coherence must be in [0, 1] (got {coherence})");
+        if (!(coherence >= 0 && coherence <= 1)) throw new BadBodyException($"coherence must be in [0, 1] (got {coherence})");
         double guidance = Number(root, "guidance", defaultGuidance);
-        if (!(guidance >= 0 && guidance <= 100)) throw new BadInputException($"guidance must be in [0, 100] (got {guidance})");
+        if (!(guidance >= 0 && guidance <= 100)) throw new BadBodyException($"guidance must be in [0, 100] (got {guidance})");
         long steps = Integer(root, "steps", defaultSteps);
-        if (steps is < 1 or > SamplerSettings.MaxSteps) throw new BadInputException($"steps must be in 1..{SamplerSettings.MaxSteps} (got {steps})");
+        if (steps is < 1 or > SamplerSettings.MaxSteps) throw new BadBodyException($"steps must be in 1..{SamplerSettings.MaxSteps} (got {steps})");
         long count = Integer(root, "count", 1);
-        if (count is < 1 or > MaxCount) throw new BadInputException($"count must be in 1..{MaxCount} (got {count})");
+        if (count is < 1 or > MaxCount) throw new BadBodyException($"count must be in 1..{MaxCount} (got {count})");
 
         SamplerKind sampler;
         try { sampler = SamplerKinds.Parse(Text(root, "sampler", defaultSampler.Name())); }
-        catch (ArgumentException e) { throw new BadInputException($"sampler: {e.Message}"); }
+        catch (ArgumentException e) { throw new BadBodyException($"sampler: {e.Message}"); }
         var format = Text(root, "format", "png").Trim().ToLowerInvariant() switch
         {
             "png" => SampleFormat.Png,
             "json" => SampleFormat.Json,
-            var f => throw new BadInputException($"format must be png or json (got '{f}')"),
+            var f => throw new BadBodyException($"format must be png or json (got '{f}')"),
         };
 
-        bool seedGiven = root.TryGetProperty("seed", out var seedElement) && seedElement.ValueKind != JsonValueKind.Null;
+        bool seedGiven = Has(root, "seed");
         long seed;
         if (seedGiven)
         {
             seed = Integer(root, "seed", 0);
-            if (seed < 0) throw new BadInputException($"seed must be >= 0 (got {seed})");
+            if (seed < 0) throw new BadBodyException($"seed must be >= 0 (got {seed})");
         }
         else seed = RandomNumberGenerator.GetInt32(int.MaxValue);
 
         long? version = null;
-        if (root.TryGetProperty("snapshotVersion", out var v) && v.ValueKind != JsonValueKind.Null)
+        if (Has(root, "snapshotVersion"))
         {
             version = Integer(root, "snapshotVersion", 0);
-            if (version < 1) throw new BadInputException($"snapshotVersion must be >= 1 (got {version})");
+            if (version < 1) throw new BadBodyException($"snapshotVersion must be >= 1 (got {version})");
         }
-        return new SampleBody(new SampleRequest(label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven, version,
-            prompt, negative);
+        return new SampleBody(new SampleRequest(condition.Label, (int)count, coherence, guidance, seed), new SamplerSettings((int)steps, sampler), format, seedGiven,
+            version, condition.Prompt, condition.NegativePrompt);
     }
 
-    static int ClassLabel(JsonElement root, JsonElement labelElement, bool hasLabel, IReadOnlyList<string> classNames)
-    {
-        if (!hasLabel)
-            throw new BadInputException($"label is required: a class index 0..{classNames.Count - 1} or a name ({string.Join(", ", classNames)})");
-        string labelText = labelElement.ValueKind switch
-        {
-            JsonValueKind.Number when labelElement.TryGetInt32(out var i) => i.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            JsonValueKind.String => StringOf(labelElement, "label"),
-            _ => throw new BadInputException("label must be an integer class index or a class name"),
-        };
-        try { return ClassNames.Parse(labelText, classNames); }
-        catch (ArgumentException e) { throw new BadInputException(e.Message); }
-    }
-
-    static string PromptText(JsonElement e, string name, bool allowEmpty)
-    {
-        if (e.ValueKind != JsonValueKind.String) throw new BadInputException($"{name} must be a string");
-        string text = StringOf(e, name);
-        int length = text.EnumerateRunes().Count();
-        if (!allowEmpty && text.Trim().Length == 0) throw new BadInputException($"{name} is empty: text of 1 to {MaxPromptLength} characters");
-        if (length > MaxPromptLength) throw new BadInputException($"{name} of {length} characters exceeds {MaxPromptLength}");
-        return text;
-    }
+    /// <summary>Whether the body names the field (a JSON null counts as absent).</summary>
+    internal static bool Has(JsonElement root, string name) => root.TryGetProperty(name, out var e) && e.ValueKind != JsonValueKind.Null;
 
     static double Number(JsonElement root, string name, double fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
         if (e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out var d) && double.IsFinite(d)) return d;
-        throw new BadInputException($"{name} must be a number");
+        throw new BadBodyException($"{name} must be a number");
     }
 
     static long Integer(JsonElement root, string name, long fallback)
@@ -138,22 +101,22 @@ public sealed record SampleBody(SampleRequest Request, SamplerSettings Sampler, 
             // 3.0 is an integer too; 3.5 and 1e30 are not.
             if (e.TryGetDouble(out var d) && d == Math.Floor(d) && Math.Abs(d) < 9e15) return (long)d;
         }
-        throw new BadInputException($"{name} must be an integer");
+        throw new BadBodyException($"{name} must be an integer");
     }
 
     static string Text(JsonElement root, string name, string fallback)
     {
         if (!root.TryGetProperty(name, out var e) || e.ValueKind == JsonValueKind.Null) return fallback;
-        return e.ValueKind == JsonValueKind.String ? StringOf(e, name) : throw new BadInputException($"{name} must be a string");
+        return e.ValueKind == JsonValueKind.String ? StringOf(e, name) : throw new BadBodyException($"{name} must be a string");
     }
 
     /// <summary>
     /// A JSON string's text. The body is UTF-8 by then, but an escape of half a surrogate pair (<c>"\ud800"</c>)
     /// is still no text, and reading it would throw.
     /// </summary>
-    static string StringOf(JsonElement e, string name)
+    internal static string StringOf(JsonElement e, string name)
     {
         try { return e.GetString()!; }
-        catch (InvalidOperationException) { throw new BadInputException($"{name} is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
+        catch (InvalidOperationException) { throw new BadBodyException($"{name} is not valid text: it escapes half a surrogate pair (such as \\ud800)"); }
     }
 }

@@ -296,16 +296,13 @@ public static class ServingApp
         var body = await ReadBodyAsync(context.Request, runtime.Options.MaxBodyBytes, context.RequestAborted);
         if (body is null)
             return Count(id, Error(StatusCodes.Status400BadRequest, $"body is larger than {runtime.Options.MaxBodyBytes} bytes"), 400);
-        var parsed = SampleBody.Parse(body, host.Spec.Classes, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem,
-            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler), host.Spec.Kind == ConditionKind.Text ? id : null);
+        var field = runtime.Fields.For(host.Spec.Kind);
+        var parsed = SampleBody.Parse(body, field, host.Spec, id, host.DefaultGuidance, runtime.Options.DefaultSteps, out var problem,
+            Model.Scheduling.SamplerKinds.Parse(runtime.Options.DefaultSampler));
         if (parsed is null) return Count(id, Error(StatusCodes.Status400BadRequest, problem!), 400);
-        if (host.Spec.Kind == ConditionKind.Text)
-        {
-            if (runtime.TextEncoder is null)
-                return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} reads text, and this node has no text encoder"), 503);
-            // Encoding is the request's own work (thread pool), not the sampling thread's; repeats come from the cache.
-            parsed = parsed with { Request = PromptRequests.Encode(runtime.TextEncoder, parsed, host.Spec) };
-        }
+        if (field.Unavailable(id) is { } unavailable) return Count(id, Error(StatusCodes.Status503ServiceUnavailable, unavailable), 503);
+        // The kind's request (a text request's prompts encoded): the request's own work (thread pool), not the sampling thread's.
+        parsed = parsed with { Request = field.Request(parsed, host.Spec) };
 
         SampleOutput output;
         try { output = await host.SampleAsync(parsed.Request, parsed.Sampler, parsed.SnapshotVersion, context.RequestAborted); }

@@ -3,8 +3,8 @@ using CadStream.Catalog.Judging;
 using CadStream.Catalog.Text;
 using CadStream.Model;
 using CadStream.Runtime;
+using CadStream.Serving.Conditions;
 using CadStream.Snapshots;
-using CadStream.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using static TorchSharp.torch;
@@ -27,7 +27,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
     public ServingRuntime(ServingOptions options, ISnapshotStore store, ModelCatalog catalog, NodeHealth health, Device? device = null,
         ILoggerFactory? loggers = null, ISampleJudge? judge = null, ITextEncoder? textEncoder = null, IQualityPrompts? qualityPrompts = null)
     {
-        TextEncoder = textEncoder;
+        Fields = new RequestFields(textEncoder, qualityPrompts);
         Options = options ?? throw new ArgumentNullException(nameof(options));
         options.Validate();
         Store = store ?? throw new ArgumentNullException(nameof(store));
@@ -36,7 +36,7 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
         var dev = device ?? TorchRuntime.Device;
         hosts = catalog.All.ToDictionary(m => m.Id, m => new ModelHost(m, options, dev, (v, cancel) => Follower!.FetchVersionAsync(m.Id, v, cancel),
             // A text snapshot loads only under the encoder it learned from (asked when its first snapshot loads).
-            m.Kind == ConditionKind.Text ? () => textEncoder?.Identity : null), StringComparer.Ordinal);
+            () => Fields.For(m.Kind).EncoderIdentity), StringComparer.Ordinal);
         foreach (var (id, version) in options.Pins)
         {
             if (!hosts.TryGetValue(id, out var pinned)) throw new ArgumentException($"Serving:Pins names model '{id}', which is not configured");
@@ -46,13 +46,13 @@ public sealed class ServingRuntime : BackgroundService, IAsyncDisposable
             h.Completion.ContinueWith(t => health.FailedForGood($"sampling thread of {h.ModelId}", t.Exception!.GetBaseException().Message),
                 TaskContinuationOptions.OnlyOnFaulted);
         Follower = new SnapshotFollower(store, hosts.Values, options.SnapshotPollInterval, loggers?.CreateLogger<SnapshotFollower>());
-        Quality = new QualityMonitor(hosts, options, judge, loggers?.CreateLogger<QualityMonitor>(), textEncoder, qualityPrompts);
+        Quality = new QualityMonitor(hosts, options, judge, loggers?.CreateLogger<QualityMonitor>(), Fields);
         StartedAt = DateTimeOffset.UtcNow;
     }
 
     public ServingOptions Options { get; }
-    /// <summary>The node's frozen text encoder (text models' prompts), or null when the node has none.</summary>
-    public ITextEncoder? TextEncoder { get; }
+    /// <summary>Each condition kind's part of a request (a text model's prompts through the node's text encoder, if it has one).</summary>
+    public RequestFields Fields { get; }
     public ISnapshotStore Store { get; }
     public ModelCatalog Catalog { get; }
     public NodeHealth Health { get; }

@@ -14,4 +14,9 @@ public sealed class ClassRules : IConditionRules
     {
         if (spec.NumClasses < 1) throw new ArgumentException($"{where}: a class model needs class names (Classes, or a Dataset that has them)");
     }
+
+    // A label is an index into the classes: another list would make every label mean another class.
+    public string? Incompatibility(ModelSpec snapshot, ModelSpec configured) => snapshot.Classes.SequenceEqual(configured.Classes)
+        ? null
+        : $"has classes [{string.Join(", ", snapshot.Classes)}], the catalog says [{string.Join(", ", configured.Classes)}]";
 }

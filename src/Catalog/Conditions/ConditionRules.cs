@@ -19,6 +19,12 @@ public interface IConditionRules
 
     /// <summary>Throws <see cref="ArgumentException"/> saying which of the kind's settings is wrong, starting with <paramref name="where"/>.</summary>
     void Validate(ModelSpec spec, string where);
+
+    /// <summary>
+    /// Why a snapshot's spec cannot be served as the configured one, as far as the kind's settings go (a class model's
+    /// classes), or null. Said after "snapshot for model X".
+    /// </summary>
+    string? Incompatibility(ModelSpec snapshot, ModelSpec configured);
 }
 
 /// <summary>The one place the model description picks a kind's rules.</summary>
@@ -40,5 +46,6 @@ public static class ConditionRules
         public ConditionKind Kind => kind;
         public bool ReadsText => false;
         public void Validate(ModelSpec spec, string where) => throw new ArgumentException($"{where}: {ConditionKinds.NotAvailable(kind)}");
+        public string? Incompatibility(ModelSpec snapshot, ModelSpec configured) => ConditionKinds.NotAvailable(kind);
     }
 }

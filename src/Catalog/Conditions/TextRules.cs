@@ -10,6 +10,9 @@ public sealed class TextRules : IConditionRules
     public ConditionKind Kind => ConditionKind.Text;
     public bool ReadsText => true;
 
+    // Text models may name their data set's classes for evaluation; they do not learn them.
+    public string? Incompatibility(ModelSpec snapshot, ModelSpec configured) => null;
+
     public void Validate(ModelSpec spec, string where)
     {
         if (spec.TextWidth < 1) throw new ArgumentException($"{where}: TextWidth must be >= 1 (the text encoder's token width, 384 for MiniLM)");
