@@ -2,11 +2,11 @@ using System.Diagnostics;
 using Akka.Actor;
 using CadStream.Actors;
 using CadStream.Actors.Training;
+using CadStream.Catalog;
 using CadStream.Host.Cli;
 using CadStream.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 /// <summary>
 /// The demo's training on this machine: two streaming trainers (fashion-cad and fashion-baseline)
@@ -55,10 +55,8 @@ sealed class DemoTrainBench : ICommand
                 var worker = new TrainerWorker(spec, null, 0, device, threads, "bench", m => { if (m is TrainerWorker.Failed f) failure = f.Error; },
                     NullLogger.Instance);
                 // Enough pairs that the worker never waits: replay keeps stepping once fresh ones are used.
-                int size = spec.ImageBytes;
                 for (int b = 0; b < count / 32; b++)
-                    worker.TryPost(new TrainPairs(id, b, ActorRefs.Nobody, Enumerable.Range(b * 32, 32)
-                        .Select(i => new ScoredPair($"bench-{i}", pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray()));
+                    worker.TryPost(new TrainPairs(id, b, ActorRefs.Nobody, Bench.Scored(pairs, b * 32, 32)));
                 worker.Start();
                 workers.Add(worker);
             }

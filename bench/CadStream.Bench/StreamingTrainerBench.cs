@@ -44,13 +44,8 @@ sealed class StreamingTrainerBench : ICommand
         Exception? failure = null;
         using var worker = new TrainerWorker(spec, null, 0, device, 0, "bench", m => { if (m is TrainerWorker.Failed f) failure = f.Error; },
             NullLogger.Instance);
-        int size = spec.ImageBytes;
         for (int b = 0; b * 32 < count; b++)
-        {
-            var items = Enumerable.Range(b * 32, Math.Min(32, count - b * 32))
-                .Select(i => new ScoredPair($"bench-{i}", pairs.Pixels.AsSpan(i * size, size).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray();
-            worker.TryPost(new TrainPairs(spec.Id, b, ActorRefs.Nobody, items));
-        }
+            worker.TryPost(new TrainPairs(spec.Id, b, ActorRefs.Nobody, Bench.Scored(pairs, b * 32, Math.Min(32, count - b * 32))));
         worker.Start();
         while (worker.Status.Steps < 3) { if (failure is not null) throw failure; Thread.Sleep(5); }
         long start = worker.Status.Steps;

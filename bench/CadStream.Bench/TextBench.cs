@@ -1,15 +1,14 @@
-using CadStream.Catalog.Text;
 using System.Diagnostics;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
 using CadStream.Host.Configuration;
-using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;
-using CadStream.Catalog;
 
 /// <summary>
 /// Captions/s through the frozen MiniLM encoder (token states and pooled vectors) in batches, next to
@@ -76,8 +75,7 @@ sealed class TextBench : ICommand
         int width = a.Int("train-width", 8, 1024), trainBatch = a.Int("train-batch", 1, 4096);
         var device = TorchRuntime.Initialize();
         int n = Math.Min(count, data.Count);
-        var pairs = new PairSet(data.Pixels[..(n * FashionMnist.ImageBytes)], n, 1, FashionMnist.Side, FashionMnist.Side, data.Labels[..n].Select(l => (int)l).ToArray(),
-            Enumerable.Repeat(1f, n).ToArray()).WithCaptions(new TokenBankCaptions(TokenBank.Build(encoder, captions[..n])));
+        var pairs = data.Slice(0, n).Pairs().WithCaptions(new TokenBankCaptions(TokenBank.Build(encoder, captions[..n])));
         var spec = CadStreamSettings.Complete(new ModelSpec { Id = "bench-text", Kind = ConditionKind.Text, Dataset = FashionMnist.DatasetName, Width = width, Batch = trainBatch });
         using var trainer = new CadTrainer(spec, device, encoder.TokenStatesOf("")) { TextEncoder = encoder.Identity };
         OfflineTraining.Run(trainer, pairs, 3, trainBatch, seed: 0); // warm-up

@@ -1,10 +1,10 @@
 using System.Diagnostics;
+using CadStream.Catalog;
 using CadStream.Host.Cli;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 /// <summary>
 /// Offline training throughput of the U-Net (random pairs of Fashion-MNIST's shape), next to a matmul anchor of
@@ -165,15 +165,13 @@ static class Bench
     public static ModelSpec Spec(string id, int width) =>
         CadStream.Host.Configuration.CadStreamSettings.Complete(new ModelSpec { Id = id, Dataset = CadStream.Data.FashionMnist.DatasetName, Width = width });
 
-    public static PairSet RandomPairs(int count, ModelSpec spec, int seed = 0)
-    {
-        var rng = new Random(seed);
-        var pixels = new byte[count * spec.ImageBytes];
-        rng.NextBytes(pixels);
-        return new PairSet(pixels, count, spec.Channels, spec.ImageSize, spec.ImageSize,
-            Enumerable.Range(0, count).Select(i => i % spec.NumClasses).ToArray(),
-            Enumerable.Range(0, count).Select(_ => (float)rng.NextDouble()).ToArray());
-    }
+    public static PairSet RandomPairs(int count, ModelSpec spec, int seed = 0) =>
+        CadStream.Data.FashionPairs.Random(count, spec.Channels, spec.ImageSize, spec.NumClasses, seed);
+
+    /// <summary>Pairs <paramref name="from"/> .. from + count - 1 as a scorer hands them to a trainer.</summary>
+    public static CadStream.Actors.Training.ScoredPair[] Scored(PairSet pairs, int from, int count) =>
+        Enumerable.Range(from, count).Select(i => new CadStream.Actors.Training.ScoredPair($"bench-{i}",
+            pairs.Pixels.AsSpan(i * pairs.ImageBytes, pairs.ImageBytes).ToArray(), pairs.Labels[i], pairs.Coherence[i])).ToArray();
 
     public static void Synchronize(Device device)
     {

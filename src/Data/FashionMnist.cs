@@ -136,6 +136,19 @@ public sealed class FashionMnist
         throw new DatasetMissingException(folder, $"{stem}.gz is missing");
     }
 
+    /// <summary>The images at <paramref name="indices"/>, in that order, with their labels (copies).</summary>
+    public FashionMnist Select(IReadOnlyList<int> indices)
+    {
+        var pixels = new byte[indices.Count * ImageBytes];
+        var labels = new byte[indices.Count];
+        for (int j = 0; j < indices.Count; j++)
+        {
+            Array.Copy(Pixels, indices[j] * ImageBytes, pixels, j * ImageBytes, ImageBytes);
+            labels[j] = Labels[indices[j]];
+        }
+        return new FashionMnist(pixels, labels);
+    }
+
     /// <summary>A contiguous slice sharing nothing with this set (copies), e.g. a quick-test subset.</summary>
     public FashionMnist Slice(int start, int count)
     {

@@ -27,8 +27,7 @@ public sealed class ClassifierSampleJudge(ClassifierSource source) : ISampleJudg
             if (classifier.Get() is not { } c) return null;
             using var scope = NewDisposeScope();
             var images = ImageTensors.FromBytes(pixels, count, 1, FashionMnist.Side, FashionMnist.Side);
-            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(c, images));
-            return Enumerable.Range(0, count).Count(i => predicted[i] == labels[i]) / (double)count;
+            return ClassifierTraining.Accuracy(c, images, labels.Take(count).ToArray());
         }
     }
 
@@ -36,16 +35,4 @@ public sealed class ClassifierSampleJudge(ClassifierSource source) : ISampleJudg
     {
         lock (gate) classifier.Dispose();
     }
-}
-
-/// <summary>
-/// Text models of Fashion-MNIST are asked for each class with its first held-out prompt (a wording no
-/// generated training caption uses), so their live accuracy is a prompt accuracy; other data sets with
-/// their class name.
-/// </summary>
-public sealed class HeldOutQualityPrompts : IQualityPrompts
-{
-    public string For(ModelSpec model, int label) => model.Classes.SequenceEqual(FashionMnist.ClassNames)
-        ? CadStream.Data.Captions.CaptionGenerator.HeldOutPrompts(label)[0]
-        : $"a photo of a {model.Classes[label].ToLowerInvariant()}";
 }

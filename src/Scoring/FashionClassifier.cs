@@ -256,6 +256,14 @@ public static class ClassifierTraining
         return (double)correct / data.Count;
     }
 
+    /// <summary>Share of <paramref name="images"/> (N, 1, 28, 28) in [-1, 1] whose argmax logit is the class <paramref name="labels"/> asked for.</summary>
+    public static double Accuracy(FashionClassifier model, Tensor images, IReadOnlyList<int> labels)
+    {
+        var predicted = FashionClassifier.ArgMax(PredictLogits(model, images));
+        if (predicted.Length != labels.Count) throw new ArgumentException($"{predicted.Length} images for {labels.Count} labels");
+        return Enumerable.Range(0, predicted.Length).Count(i => predicted[i] == labels[i]) / (double)predicted.Length;
+    }
+
     /// <summary>Logits for every image, N x 10 row-major (eval mode, no grad).</summary>
     public static float[] PredictLogits(FashionClassifier model, FashionMnist data, int batch = 500) =>
         Run(model, data.Count, FashionClassifier.NumClasses, batch, (start, b, device) => data.ToTensor(Range(start, b), device), model.call);

@@ -87,6 +87,31 @@ public sealed class TokenBank
         return new TokenBank(encoder.Identity, KeyOf(captions), width, all, offsets, tokens, pooled);
     }
 
+    /// <summary>
+    /// The captions' bank from <paramref name="cacheDir"/> when an earlier run saved it for these captions and this
+    /// encoder, else encoded now and saved there (offline training reads a caption set many times, and several
+    /// runs read the same one). <paramref name="progress"/> hears a line now and then while it encodes;
+    /// <paramref name="done"/> the last line (where the bank came from).
+    /// </summary>
+    public static TokenBank LoadOrBuild(ITextEncoder encoder, IReadOnlyList<string> captions, string cacheDir,
+        Action<string>? progress = null, Action<string>? done = null, CancellationToken cancel = default)
+    {
+        var key = KeyOf(captions);
+        Directory.CreateDirectory(cacheDir);
+        var path = Path.Combine(cacheDir, $"captions-{key[..Math.Min(16, key.Length)]}.bank");
+        if (TryLoad(path, encoder.Identity, key) is { } cached)
+        {
+            done?.Invoke($"captions: {captions.Count} token states from {path}");
+            return cached;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var bank = Build(encoder, captions, progress: n => progress?.Invoke(
+            $"captions: encoding {n}/{captions.Count} through {encoder.Identity.Split(' ')[0]} ({n / Math.Max(clock.Elapsed.TotalSeconds, 1e-3):F0}/s)"), cancel: cancel);
+        bank.Save(path);
+        done?.Invoke($"captions: {captions.Count} encoded in {clock.Elapsed.TotalSeconds:F0} s ({captions.Count / clock.Elapsed.TotalSeconds:F0}/s), kept in {path}");
+        return bank;
+    }
+
     public int TokensOf(int i) => tokens[i];
 
     /// <summary>Caption i's token states, unpadded: TokensOf(i) x Width.</summary>

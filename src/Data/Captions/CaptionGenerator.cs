@@ -1,4 +1,5 @@
 using System.Globalization;
+using CadStream.Catalog;
 
 namespace CadStream.Data.Captions;
 
@@ -88,6 +89,29 @@ public sealed class CaptionGenerator
         if (after > 0) text = text + " " + Clutter(rng, after);
         if (rng.NextDouble() < 0.4) text = char.ToUpperInvariant(text[0]) + text[1..];
         return new GeneratedCaption(text, label, named, named == label ? CaptionTruth.Correct : CaptionTruth.WrongClass, attributes);
+    }
+
+    /// <summary>
+    /// The caption of each pair of a set (pair i is sample i), naming <paramref name="named"/>[i] (a noisy label, say;
+    /// default the pair's own label): offline text training sets are made of these.
+    /// </summary>
+    public string[] Captions(PairSet pairs, IReadOnlyList<int>? named = null)
+    {
+        var captions = new string[pairs.Count];
+        for (int i = 0; i < pairs.Count; i++)
+            captions[i] = Generate(pairs.Pixels.AsSpan(i * pairs.ImageBytes, pairs.ImageBytes), pairs.Width, pairs.Height, named?[i] ?? pairs.Labels[i], i).Text;
+        return captions;
+    }
+
+    /// <summary>
+    /// The one way a class is asked for in words it was never trained on: its held-out prompts in turn
+    /// (<paramref name="turn"/> modulo their count). Evaluation asks chunk by chunk, so the prompts rotate; a
+    /// live quality reading asks once per class (turn 0), so its readings compare like with like.
+    /// </summary>
+    public static string HeldOutPrompt(int label, int turn)
+    {
+        var prompts = HeldOutPrompts(label);
+        return prompts[turn % prompts.Count];
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using CadStream.Catalog;
+using CadStream.Evaluation.Conditions;
 using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;
@@ -37,13 +38,13 @@ public sealed record EvalResult(
 /// and guidance sweeps, sample grids and plots, written as report.md, report.json and PNGs.
 /// </summary>
 /// <param name="progress">Where a progress line goes (a console line, say) while images are generated.</param>
-/// <param name="prompts">
-/// A text model's requests: (class, count, coherence, guidance, seed, chunk) to a request that names the class
-/// in words, labelled with it, so accuracy is the prompt accuracy; with <paramref name="encoderIdentity"/>, the
-/// encoder the snapshot must have learnt from. Null for class models.
+/// <param name="requests">
+/// How the model is asked for a class (its kind's unit: a text model's held-out prompts, labelled with the class, so
+/// accuracy is the prompt accuracy); default the label (<see cref="EvaluationRequests.For"/> without an encoder).
 /// </param>
+/// <param name="encoderIdentity">The text encoder the snapshot must have learnt from (a text model's); null: none.</param>
 public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, Device device, Action<string>? progress = null,
-    Func<int, int, double, double, long, int, SampleRequest>? prompts = null, string? encoderIdentity = null)
+    IEvaluationRequests? requests = null, string? encoderIdentity = null)
 {
     public const string FeaturesNote = "penultimate (128-d) features of the clean-label Fashion-MNIST CNN; no Inception weights exist here, so FID/precision/recall/density/coverage compare only with each other";
 
@@ -51,8 +52,8 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
     {
         Directory.CreateDirectory(outDir);
         var clock = Stopwatch.StartNew();
-        using var model = snapshot.Spec.Kind == ConditionKind.Text ? snapshot.CreateDenoiser(device, encoderIdentity) : snapshot.CreateDenoiser(device);
-        if (snapshot.Spec.Kind == ConditionKind.Text && prompts is null) throw new ArgumentException($"{snapshot.Spec.Id} is a text model: its evaluation needs prompts");
+        var ask = requests ?? EvaluationRequests.For(snapshot.Spec);
+        using var model = snapshot.CreateDenoiser(device, encoderIdentity);
         var pipeline = new CadPipeline(model, device);
         var sampler = new SamplerSettings(settings.Steps, settings.Sampler);
         var names = snapshot.Spec.Classes;
@@ -67,7 +68,7 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
             {
                 double elapsed = clock.Elapsed.TotalSeconds, frac = (finished + done) / (double)total;
                 progress?.Invoke($"eval {what}: {done}/{n} images  [{Bar(frac)}] {frac:P0}  ETA {Eta.Format(elapsed / Math.Max(frac, 1e-9) - elapsed)}");
-            }, prompts is null ? null : (k, take, s, chunk) => prompts(k, take, c, w, s, chunk));
+            }, (k, take, s, chunk) => ask.For(k, take, c, w, s, chunk));
             finished += n;
             return evaluator.Score(set, c, w);
         }
@@ -79,8 +80,8 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
 
         if (sweeps)
         {
-            WriteGrid(pipeline, Path.Combine(outDir, "grid_coherence.png"), settings.CoherenceSweep.Select(c => (c, 0.0)).ToArray(), names.Length, sampler, prompts);
-            WriteGrid(pipeline, Path.Combine(outDir, "grid_guidance.png"), settings.GuidanceSweep.Select(w => (1.0, w)).ToArray(), names.Length, sampler, prompts);
+            WriteGrid(pipeline, Path.Combine(outDir, "grid_coherence.png"), settings.CoherenceSweep.Select(c => (c, 0.0)).ToArray(), names.Length, sampler, ask);
+            WriteGrid(pipeline, Path.Combine(outDir, "grid_guidance.png"), settings.GuidanceSweep.Select(w => (1.0, w)).ToArray(), names.Length, sampler, ask);
             Plots.CoherenceSweep(cohSweep, Path.Combine(outDir, "sweep_coherence.png"));
             Plots.GuidanceSweep(guideSweep, Path.Combine(outDir, "sweep_guidance.png"));
         }
@@ -92,11 +93,9 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
     }
 
     /// <summary>Rows = (coherence, guidance) settings, columns = classes; the same seed per column across rows.</summary>
-    static void WriteGrid(CadPipeline pipeline, string path, (double C, double W)[] rows, int classes, SamplerSettings sampler,
-        Func<int, int, double, double, long, int, SampleRequest>? prompts)
+    static void WriteGrid(CadPipeline pipeline, string path, (double C, double W)[] rows, int classes, SamplerSettings sampler, IEvaluationRequests ask)
     {
-        var jobs = rows.SelectMany(r => Enumerable.Range(0, classes).Select(c =>
-            prompts?.Invoke(c, 1, r.C, r.W, 1000 + c, 0) ?? new SampleRequest(c, 1, r.C, r.W, 1000 + c))).ToArray();
+        var jobs = rows.SelectMany(r => Enumerable.Range(0, classes).Select(c => ask.For(c, 1, r.C, r.W, 1000 + c, 0))).ToArray();
         var images = pipeline.Sample(jobs, sampler);
         using var all = cat(images, 0);
         foreach (var t in images) t.Dispose();

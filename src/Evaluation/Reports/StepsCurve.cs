@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CadStream.Evaluation.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using ScottPlot;
@@ -24,8 +25,9 @@ public static class StepsCurve
 {
     public static StepsCurveResult Run(Evaluator evaluator, CadPipeline pipeline, IReadOnlyList<SamplerKind> samplers, IReadOnlyList<int> steps,
         int n, double coherence, double guidance, long seed, int batch, (SamplerKind Kind, int Steps) reference, double tolerance,
-        Action<string>? progress = null)
+        Action<string>? progress = null, IEvaluationRequests? requests = null)
     {
+        var ask = requests ?? EvaluationRequests.For(pipeline.Spec);
         var points = new List<StepsPoint>();
         var settings = samplers.SelectMany(k => steps.Select(s => (Kind: k, Steps: s))).ToList();
         if (!settings.Contains(reference)) settings.Add(reference);
@@ -33,7 +35,7 @@ public static class StepsCurve
         {
             var clock = Stopwatch.StartNew();
             using var set = Evaluator.Generate(pipeline, n, coherence, guidance, new SamplerSettings(s, kind), seed, batch,
-                done => progress?.Invoke($"steps curve {kind.Name()} {s} steps: {done}/{n} images"));
+                done => progress?.Invoke($"steps curve {kind.Name()} {s} steps: {done}/{n} images"), (k, take, sd, chunk) => ask.For(k, take, coherence, guidance, sd, chunk));
             double seconds = clock.Elapsed.TotalSeconds;
             var m = evaluator.Score(set, coherence, guidance);
             points.Add(new StepsPoint(kind.Name(), s, m.Fid, m.Accuracy, seconds, n));

@@ -1,13 +1,13 @@
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
 using CadStream.Host.Cli;
-using CadStream.Host.Text;
-using CadStream.Text;
+using CadStream.Host.Commands.Conditions;
 using CadStream.Model;
 using CadStream.Model.Scheduling;
 using CadStream.Runtime;
-using CadStream.Catalog;
+using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 
@@ -56,29 +56,27 @@ public sealed class EvalCommand : ICommand
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), Path.Combine(outDir, "classifier.bin"));
         var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), settings.N);
         var line = new ProgressLine();
+        // A text model is asked for each class with its held-out prompts; its accuracy is the prompt accuracy.
+        using var condition = CommandConditions.For(snapshot.Spec.Kind);
+        try { snapshot.RequireEncoder(condition.EncoderIdentity); }
+        catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
+        var requests = condition.EvaluationRequests(snapshot.Spec);
         if (a.String("steps-curve") is { } curveSteps)
         {
             var counts = curveSteps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => int.TryParse(v, out var s) && s is >= 1 and <= 1000 ? s : throw new UsageException($"--steps-curve: '{v}' is not a step count in 1..1000")).ToArray();
             var samplers = a.RequireString("curve-samplers").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(v => { try { return SamplerKinds.Parse(v); } catch (ArgumentException e) { throw new UsageException($"--curve-samplers: {e.Message}"); } }).ToArray();
-            if (snapshot.Spec.Kind == ConditionKind.Text) throw new UsageException("--steps-curve is for class models for now");
-            using var model = snapshot.CreateDenoiser(device);
+            using var model = snapshot.CreateDenoiser(device, condition.EncoderIdentity);
             var curve = StepsCurve.Run(evaluator, new Model.Sampling.CadPipeline(model, device), samplers, counts, settings.N, 1.0,
-                snapshot.Spec.DefaultGuidance, settings.Seed, settings.Batch, (SamplerKind.Ddim, 50), 0.05, text => line.Update(text));
+                snapshot.Spec.DefaultGuidance, settings.Seed, settings.Batch, (SamplerKind.Ddim, 50), 0.05, text => line.Update(text), requests);
             StepsCurve.Write(curve, outDir);
             line.Finish("steps curve done");
             Console.Error.WriteLine($"wrote {Path.Combine(outDir, "steps_curve.md")}: fewest steps within 5 % of ddim-50's FID {curve.Reference.Fid:F2}: " +
                                     $"{curve.Recommended.Sampler} at {curve.Recommended.Steps} steps (FID {curve.Recommended.Fid:F2})");
             return 0;
         }
-        // A text model is asked for each class with its held-out prompts; its accuracy is the prompt accuracy.
-        using var encoder = snapshot.Spec.Kind == ConditionKind.Text ? new LazyTextEncoder() : null;
-        var prompts = encoder is null ? null : PromptEncoding.HeldOutRequests(encoder, snapshot.Spec);
-        if (encoder is not null)
-            try { snapshot.RequireEncoder(encoder.Identity); }
-            catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
-        var result = new EvaluationRun(evaluator, settings, device, text => line.Update(text), prompts, encoder?.Identity).Run(path, snapshot, outDir);
+        var result = new EvaluationRun(evaluator, settings, device, text => line.Update(text), requests, condition.EncoderIdentity).Run(path, snapshot, outDir);
         line.Finish("evaluation done");
         var m = result.Main;
         Console.Error.WriteLine($"wrote {Path.Combine(outDir, "report.md")}: FID {m.Fid:F2}, precision {m.Precision:F3}, recall {m.Recall:F3}, density {m.Density:F3}, coverage {m.Coverage:F3}, accuracy {m.Accuracy:F3}");

@@ -8,8 +8,8 @@ using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
 using CadStream.Host.Cli;
+using CadStream.Host.Commands.Conditions;
 using CadStream.Host.Configuration;
-using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
@@ -75,8 +75,6 @@ public sealed class ExperimentCommand : ICommand
         int seed = a.Int("seed");
         var outDir = a.RequireString("out");
         var kind = a.Condition();
-        var condition = kind.Name();
-        bool text = kind == ConditionKind.Text;
         var evalSettings = new EvalSettings { N = a.Int("n", 10, 1_000_000), SweepN = a.Int("sweep-n", 10, 1_000_000), Steps = a.Int("eval-steps", 1, 1000), Seed = seed };
         Directory.CreateDirectory(Path.Combine(outDir, "models"));
         var total = Stopwatch.StartNew();
@@ -89,10 +87,8 @@ public sealed class ExperimentCommand : ICommand
         int limitArg = a.Int("limit", 0);
         int? limit = limitArg > 0 ? limitArg : null;
         var clean = TrainCommand.LoadPairs("none", seed, limit, null, 0.5);
-        using var encoder = text ? new LazyTextEncoder(cacheCapacity: 8192) : null;
-        var textNull = encoder is null ? null : encoder.TokenStatesOf("");
         // Text models read each pair's generated caption (naming its noisy label, so a wrong label is a wrong caption).
-        PairSet Condition(PairSet pairs, int s) => encoder is null ? pairs : CaptionedPairs.Caption(pairs, encoder, s, a.RequireString("text-cache"), cancel);
+        using var condition = CommandConditions.For(kind, textCacheCapacity: 8192);
 
         var runs = models.Select(m => (Name: m, Seed: seed)).Concat(models.Where(twice.Contains).Select(m => (Name: m, Seed: seed + 1))).ToList();
         var rows = new List<Row>();
@@ -110,7 +106,7 @@ public sealed class ExperimentCommand : ICommand
             var snapshotPath = Path.Combine(outDir, "models", tag + ".cadsnap");
             // A run of hours is resumable: a model whose snapshot and record match these settings is not
             // trained again, and one already evaluated on this grid keeps its rows.
-            var key = new RunKey(condition, limitArg, mode.Name(), steps, batch, width, lr, noise, beta, runSeed, grid, evalSettings.N, evalSettings.Steps);
+            var key = new RunKey(kind.Name(), limitArg, mode.Name(), steps, batch, width, lr, noise, beta, runSeed, grid, evalSettings.N, evalSettings.Steps);
             var recordPath = Path.Combine(outDir, "models", tag + ".json");
             var record = RunRecord.Read(recordPath, key);
             if (record?.Rows is { Count: > 0 } kept && File.Exists(snapshotPath))
@@ -139,9 +135,10 @@ public sealed class ExperimentCommand : ICommand
                 });
                 var clock = Stopwatch.StartNew();
                 Console.Error.WriteLine($"[{done}/{runs.Count} {tag}] training mode {mode.Name()} for {steps} steps, batch {batch}, width {width}");
-                using var trainer = new CadTrainer(config, device, textNull) { TextEncoder = encoder?.Identity };
+                using var trainer = new CadTrainer(config, device, condition.EmptyCaption) { TextEncoder = condition.EncoderIdentity };
                 var line = new ProgressLine();
-                var trainingPairs = Condition(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, limit, null, 0.5) : noisy, runSeed);
+                var trainingPairs = condition.TrainingPairs(name == "clean" ? TrainCommand.LoadPairs("none", runSeed, limit, null, 0.5) : noisy, runSeed,
+                    a.RequireString("text-cache"), cancel);
                 var final = OfflineTraining.Run(trainer, trainingPairs, steps, batch, runSeed,
                     p => line.Update($"[{tag}] step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F0} img/s  ETA {Eta.Format(p.EtaSeconds)}"), cancel);
                 line.Finish($"[{tag}] trained {trainer.Steps} steps in {clock.Elapsed.TotalSeconds:F0} s, final loss {final.SmoothedLoss:F4}");
@@ -154,23 +151,23 @@ public sealed class ExperimentCommand : ICommand
             }
 
             // The CAD model's own report (coherence and guidance sweeps, grids) for the first seed.
-            var prompts = encoder is null ? null : PromptEncoding.HeldOutRequests(encoder, snapshot.Spec);
+            var requests = condition.EvaluationRequests(snapshot.Spec);
             if (name == "cad" && runSeed == seed)
             {
                 var reportLine = new ProgressLine();
-                new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, line => reportLine.Update($"[{tag}] {line}"), prompts, encoder?.Identity)
+                new EvaluationRun(evaluator, evalSettings with { Sweeps = true }, device, line => reportLine.Update($"[{tag}] {line}"), requests, condition.EncoderIdentity)
                     .Run(snapshotPath, snapshot, Path.Combine(outDir, name), $"{name}: mode {mode.Name()} on noisy Fashion-MNIST");
                 reportLine.Finish($"[{tag}] report written");
             }
             // Every model on the same guidance grid, same seeds of the starting noise.
-            using var model = encoder is null ? snapshot.CreateDenoiser(device) : snapshot.CreateDenoiser(device, encoder.Identity);
+            using var model = snapshot.CreateDenoiser(device, condition.EncoderIdentity);
             var pipeline = new CadPipeline(model, device);
             var gridLine = new ProgressLine();
             var modelRows = new List<Row>();
             foreach (var w in grid)
             {
                 using var set = Evaluator.Generate(pipeline, evalSettings.N, 1.0, w, new SamplerSettings(evalSettings.Steps), evalSettings.Seed, evalSettings.Batch,
-                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"), encoder is null ? null : (k, take, s, chunk) => prompts!(k, take, 1.0, w, s, chunk));
+                    n => gridLine.Update($"[{tag}] evaluating w = {w}: {n}/{evalSettings.N} images"), (k, take, s, chunk) => requests.For(k, take, 1.0, w, s, chunk));
                 var m = evaluator.Score(set, 1.0, w);
                 modelRows.Add(new Row(name, mode.Name(), w, m.Fid, m.Accuracy, runSeed, m.Precision, m.Recall, m.Density, m.Coverage, trainSeconds, finalLoss));
             }
@@ -180,7 +177,7 @@ public sealed class ExperimentCommand : ICommand
             trained.Add(new Trained(name, runSeed, trainSeconds));
         }
 
-        var summary = new RunSummary(condition, models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
+        var summary = new RunSummary(kind.Name(), models, twice.Where(models.Contains).ToArray(), grid, steps, batch, width, lr, noise, seed, clean.Count, wrong,
             evalSettings, EvaluationRun.FeaturesNote, EvaluationRun.Machine(), total.Elapsed.TotalSeconds, rows);
         File.WriteAllText(Path.Combine(outDir, "comparison.json"), JsonSerializer.Serialize(summary, EvaluationRun.Json));
         WriteFigures(summary, outDir);

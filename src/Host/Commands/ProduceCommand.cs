@@ -1,14 +1,15 @@
 using System.Globalization;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
+using CadStream.Host.Commands.Conditions;
 using CadStream.Host.Configuration;
-using CadStream.Ingress.Kafka;
 using CadStream.Ingress;
+using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
 using Confluent.Kafka;
-using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -72,7 +73,8 @@ public sealed class ProduceCommand : ICommand
 
         var data = FashionMnist.Load(train: true);
         int size = count == 0 ? 0 : (int)Math.Min(count, data.Count);
-        var captions = kind == ConditionKind.Text ? new CaptionGenerator(captionNoise, seed) : null;
+        using var condition = CommandConditions.For(kind);
+        var captions = condition.StreamCaptions(captionNoise, seed);
         var stream = FashionPairStream.Create(data, noise, beta, ClassifierFile.Logits(classifier), seed, size, model, captions);
         Console.Error.WriteLine($"data: {stream.Size} Fashion-MNIST training images, noise {noise.ToString().ToLowerInvariant()}: " +
                                 $"{stream.WrongFraction:P1} of labels wrong" + (captions is null

@@ -1,7 +1,8 @@
-using CadStream.Catalog.Text;
 using System.Diagnostics;
+using CadStream.Catalog;
+using CadStream.Catalog.Text;
 using CadStream.Host.Cli;
-using CadStream.Host.Text;
+using CadStream.Host.Commands.Conditions;
 using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Networks;
@@ -10,7 +11,6 @@ using CadStream.Model.Scheduling;
 using CadStream.Runtime;
 using CadStream.Text;
 using static TorchSharp.torch;
-using CadStream.Catalog;
 
 namespace CadStream.Host.Commands;
 
@@ -53,44 +53,16 @@ public sealed class SampleCommand : ICommand
         try { snapshot = CadSnapshot.Load(path); }
         catch (SnapshotFormatException e) { throw new UsageException($"'{path}': {e.Message}"); }
         var spec = snapshot.Spec;
-        string? prompt = a.String("prompt"), negativePrompt = a.String("negative-prompt");
-        if (spec.Kind != ConditionKind.Text && (prompt is not null || negativePrompt is not null))
-            throw new UsageException($"{spec.Id} is a class model: name a class with --label, not --prompt");
-        if (spec.Kind == ConditionKind.Text && a.Has("label"))
-            throw new UsageException($"{spec.Id} is a text model: say what to draw with --prompt, not --label");
-        if (spec.Kind == ConditionKind.Text && string.IsNullOrWhiteSpace(prompt))
-            throw new UsageException($"{spec.Id} is a text model: --prompt TEXT is required (e.g. --prompt \"a pair of ankle boots\")");
+        using var condition = CommandConditions.For(spec.Kind);
+        condition.CheckSampleOptions(a, spec);
         double guidance = a.Has("guidance") ? a.Double("guidance", 0, 100) : spec.DefaultGuidance;
 
         var device = TorchRuntime.Initialize(threads: TrainCommand.Threads(a));
-        SampleRequest[] jobs;
-        string what;
         CadDenoiser model;
-        if (spec.Kind == ConditionKind.Text)
-        {
-            using var encoder = new LazyTextEncoder();
-            try { model = snapshot.CreateDenoiser(device, encoder.Identity); }
-            catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
-            var negative = NegativePrompts.For(spec, negativePrompt, seed);
-            jobs = [SampleRequest.ForPrompt(encoder.TokenStatesOf(prompt!), encoder.TokenStatesOf(negative), count, coherence, guidance, seed)];
-            what = $"\"{prompt}\" (negative \"{negative}\")";
-        }
-        else
-        {
-            var names = spec.Classes;
-            var labelArg = a.RequireString("label");
-            int[] labels;
-            if (labelArg.Equals("all", StringComparison.OrdinalIgnoreCase)) labels = Enumerable.Range(0, names.Length).ToArray();
-            else
-            {
-                try { labels = [ClassNames.Parse(labelArg, names)]; }
-                catch (ArgumentException e) { throw new UsageException($"--label: {e.Message}"); }
-            }
-            model = snapshot.CreateDenoiser(device);
-            jobs = labels.Select(l => new SampleRequest(l, count, coherence, guidance, seed)).ToArray();
-            what = string.Join(", ", labels.Select(l => names[l]));
-        }
+        try { model = snapshot.CreateDenoiser(device, condition.EncoderIdentity); }
+        catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
         using var _ = model;
+        var (jobs, what) = condition.SampleJobs(a, spec, count, coherence, guidance, seed);
         var pipeline = new CadPipeline(model, device);
         var line = new ProgressLine();
         var clock = Stopwatch.StartNew();

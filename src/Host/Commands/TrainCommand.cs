@@ -4,8 +4,8 @@ using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
+using CadStream.Host.Commands.Conditions;
 using CadStream.Host.Configuration;
-using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
@@ -88,23 +88,18 @@ public sealed class TrainCommand : ICommand
             throw new UsageException($"snapshot file '{resume}' does not exist");
 
         var device = TorchRuntime.Initialize(threads: Threads(a));
-        var pairs = LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta);
-        using var encoder = kind == ConditionKind.Text ? new LazyTextEncoder() : null;
-        TokenStates? textNull = null;
-        if (encoder is not null)
-        {
-            pairs = CaptionedPairs.Caption(pairs, encoder, seed, a.RequireString("text-cache"), cancel);
-            textNull = encoder.TokenStatesOf("");
-        }
+        using var condition = CommandConditions.For(kind);
+        var pairs = condition.TrainingPairs(LoadPairs(noise, seed, a.Has("limit") ? a.Int("limit", 1) : null, classifierPath, beta),
+            seed, a.RequireString("text-cache"), cancel);
 
         var resumed = resume is not null ? CadSnapshot.Load(resume) : null;
         if (resumed is not null && resumed.Spec.Kind != kind)
             throw new UsageException($"'{resume}' holds a {resumed.Spec.Kind.Name()} model; --condition {kind.Name()} trains a {kind.Name()} one");
-        if (resumed is not null && encoder is not null)
-            try { resumed.RequireEncoder(encoder.Identity); } catch (TextEncoderMismatchException e) { throw new UsageException($"'{resume}': {e.Message}"); }
+        if (resumed is not null)
+            try { resumed.RequireEncoder(condition.EncoderIdentity); } catch (TextEncoderMismatchException e) { throw new UsageException($"'{resume}': {e.Message}"); }
         using var trainer = resumed is not null
-            ? CadTrainer.FromSnapshot(resumed, device, spec, textNull)
-            : new CadTrainer(spec, device, textNull) { TextEncoder = encoder?.Identity };
+            ? CadTrainer.FromSnapshot(resumed, device, spec, condition.EmptyCaption)
+            : new CadTrainer(spec, device, condition.EmptyCaption) { TextEncoder = condition.EncoderIdentity };
         if (resume is not null && trainer.Spec.Mode != mode && a.Has("mode"))
             throw new UsageException($"--mode {mode.Name()} differs from the resumed snapshot's mode {trainer.Spec.Mode.Name()}");
         Console.Error.WriteLine($"model: mode {trainer.Spec.Mode.Name()}, {trainer.Model.ParameterCount() / 1e6:F2}M parameters, {TorchRuntime.Describe()}");
@@ -140,6 +135,6 @@ public sealed class TrainCommand : ICommand
         if (kind == LabelNoiseKind.Temperature && classifierPath is null) throw new UsageException("--noise temperature needs --classifier FILE");
         var noisy = LabelNoise.Apply(kind, data, beta, ClassifierFile.Logits(classifierPath), seed);
         Console.Error.WriteLine($"data: {count} Fashion-MNIST images, noise {noise}: {noisy.WrongFraction:P1} of labels wrong, mean coherence {noisy.Coherence.Average():F3}");
-        return new PairSet(data.Pixels, count, 1, FashionMnist.Side, FashionMnist.Side, noisy.Labels, noisy.Coherence);
+        return data.Pairs(noisy.Labels, noisy.Coherence);
     }
 }

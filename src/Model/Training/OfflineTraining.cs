@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CadStream.Catalog;
 
 namespace CadStream.Model.Training;
 

@@ -297,6 +297,19 @@ public static class ClusterTestKit
         return p;
     }
 
+    /// <summary>Pipes one record per line into the pairs topic through kcat, as a user would, and waits for kcat to finish.</summary>
+    public static async Task KcatProduceAsync(string bootstrap, IEnumerable<string> lines)
+    {
+        var psi = new ProcessStartInfo("kcat") { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-P", "-b", bootstrap, "-t", IngressTopics.Pairs }) psi.ArgumentList.Add(a);
+        using var kcat = Process.Start(psi)!;
+        var stderr = kcat.StandardError.ReadToEndAsync();
+        foreach (var line in lines) await kcat.StandardInput.WriteLineAsync(line);
+        kcat.StandardInput.Close();
+        Assert.True(kcat.WaitForExit(30_000), "kcat did not finish in 30 s");
+        Assert.True(kcat.ExitCode == 0, $"kcat failed: {await stderr}");
+    }
+
     public static int FreePort()
     {
         var l = new TcpListener(IPAddress.Loopback, 0);

@@ -1,9 +1,9 @@
-using CadStream.Imaging;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using CadStream.Actors.Training;
 using CadStream.Host.Cluster;
+using CadStream.Imaging;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
@@ -185,16 +185,7 @@ public sealed class SingleNodeTests(ITestOutputHelper output)
                 Coherence = i % 3 == 0 ? null : 0.9,
                 Score = i % 3 == 0 ? 20 + i : null,
             })));
-            var psi = new ProcessStartInfo("kcat") { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "-P", "-b", kafka.BootstrapServers, "-t", IngressTopics.Pairs }) psi.ArgumentList.Add(a);
-            using (var kcat = Process.Start(psi)!)
-            {
-                var stderr = kcat.StandardError.ReadToEndAsync();
-                foreach (var line in lines) await kcat.StandardInput.WriteLineAsync(line);
-                kcat.StandardInput.Close();
-                Assert.True(kcat.WaitForExit(30_000), "kcat did not finish in 30 s");
-                Assert.True(kcat.ExitCode == 0, $"kcat failed: {await stderr}");
-            }
+            await KcatProduceAsync(kafka.BootstrapServers, lines);
             Assert.Equal(count, EndOffsets(kafka).Values.Sum());
 
             await WaitUntilAsync(() => node.Consumer!.Accepted == count, TimeSpan.FromSeconds(30),

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cluster;
@@ -12,7 +13,6 @@ using CadStream.Model;
 using CadStream.Records;
 using Xunit.Abstractions;
 using static CadStream.Tests.Cluster.ClusterTestKit;
-using CadStream.Catalog;
 
 namespace CadStream.Tests.Cluster;
 
@@ -52,16 +52,7 @@ public sealed class TextStreamTests(ITestOutputHelper output)
                     Coherence = caption.Truth == CaptionTruth.Correct ? 1.0 : 0.0,
                 }));
             }).ToList();
-            var psi = new ProcessStartInfo("kcat") { RedirectStandardInput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var a in new[] { "-P", "-b", kafka.BootstrapServers, "-t", IngressTopics.Pairs }) psi.ArgumentList.Add(a);
-            using (var kcat = Process.Start(psi)!)
-            {
-                var stderr = kcat.StandardError.ReadToEndAsync();
-                foreach (var line in lines) await kcat.StandardInput.WriteLineAsync(line);
-                kcat.StandardInput.Close();
-                Assert.True(kcat.WaitForExit(30_000), "kcat did not finish in 30 s");
-                Assert.True(kcat.ExitCode == 0, $"kcat failed: {await stderr}");
-            }
+            await KcatProduceAsync(kafka.BootstrapServers, lines);
 
             // Both models learn from the one stream; every pair ends up in a stored snapshot of each.
             await WaitForAllCommittedAsync(kafka, (await WaitForConsumer(node)), TimeSpan.FromSeconds(120));

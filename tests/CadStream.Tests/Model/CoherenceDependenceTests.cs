@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Model;
@@ -37,19 +38,9 @@ public class CoherenceDependenceTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         int[] classes = [1, 7, 8];
         var all = FashionMnist.Load(train: true);
-        var chosen = Enumerable.Range(0, all.Count).Where(i => classes.Contains(all.Labels[i])).Take(4500).ToArray();
-        var pixels = new byte[chosen.Length * 28 * 28];
-        var random = new Random(3);
-        var labels = new int[chosen.Length];
-        var coherence = new float[chosen.Length];
-        for (int j = 0; j < chosen.Length; j++)
-        {
-            Array.Copy(all.Pixels, chosen[j] * 784, pixels, j * 784, 784);
-            bool trusted = j % 2 == 0;
-            labels[j] = trusted ? all.Labels[chosen[j]] : classes[random.Next(classes.Length)];
-            coherence[j] = trusted ? 1f : 0f;
-        }
-        var pairs = new PairSet(pixels, chosen.Length, 1, 28, 28, labels, coherence);
+        var data = all.Select(Enumerable.Range(0, all.Count).Where(i => classes.Contains(all.Labels[i])).Take(4500).ToArray());
+        var (labels, coherence) = TestClassifier.HalfTrusted(data, classes);
+        var pairs = data.Pairs(labels, coherence);
         var spec = TestModels.Tiny() with
         {
             Classes = FashionMnist.ClassNames.ToArray(), Width = 16, ChannelMultipliers = [1, 2], PaddedSize = 32,
@@ -66,13 +57,7 @@ public class CoherenceDependenceTests(ITestOutputHelper output)
         {
             // CA-CFG at w = 3 as served: at c = 1 it pushes away from the c = 0 prediction; at c = 0 both branches are
             // the same input, so guidance changes nothing. A network blind to c gets no push at either.
-            var requests = classes.Select(k => new SampleRequest(k, 30, c, 3, Seed: 9 + k)).ToArray();
-            var images = pipeline.Sample(requests, new SamplerSettings(20));
-            using var batch = cat(images, 0);
-            foreach (var t in images) t.Dispose();
-            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(classifier, batch));
-            var asked = requests.SelectMany(r => Enumerable.Repeat(r.Label, r.Count)).ToArray();
-            return predicted.Zip(asked).Count(p => p.First == p.Second) / (double)asked.Length;
+            return TestClassifier.Agreement(classifier, pipeline, classes.Select(k => new SampleRequest(k, 30, c, 3, Seed: 9 + k)).ToArray());
         }
         double atOne = Agreement(1), atZero = Agreement(0);
         return new Figures(atOne, atZero, trainedIn, clock.Elapsed);

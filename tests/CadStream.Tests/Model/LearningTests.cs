@@ -1,6 +1,7 @@
-using CadStream.Model;
+using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Evaluation;
+using CadStream.Model;
 using CadStream.Model.Training;
 using Xunit.Abstractions;
 
@@ -19,7 +20,7 @@ public class LearningTests(ITestOutputHelper output)
     {
         var data = FashionMnist.Load(train: true).Slice(0, 2048);
         var noisy = LabelNoise.Entropy(data.Labels, 10, seed: 1);
-        var pairs = new PairSet(data.Pixels, data.Count, 1, 28, 28, noisy.Labels, noisy.Coherence);
+        var pairs = data.Pairs(noisy.Labels, noisy.Coherence);
         var config = TestModels.Tiny() with { Classes = FashionMnist.ClassNames.ToArray(), PaddedSize = 32, LearningRate = 2e-3, WarmupSteps = 10, Seed = seed };
         using var trainer = new CadTrainer(config, TestModels.Cpu);
         var losses = new List<double>();

@@ -1,6 +1,9 @@
 using CadStream.Data;
 using CadStream.Evaluation;
+using CadStream.Model.Sampling;
+using CadStream.Model.Scheduling;
 using CadStream.Scoring;
+using TorchSharp;
 
 namespace CadStream.Tests.Model;
 
@@ -24,4 +27,31 @@ public static class TestClassifier
     });
 
     public static string File => Trained.Value;
+
+    /// <summary>
+    /// The labels and coherence of the coherence-dependence tests: every other pair trusted (its own label, c = 1), the
+    /// others a random class of <paramref name="classes"/> at c = 0, drawn from a fixed seed.
+    /// </summary>
+    public static (int[] Labels, float[] Coherence) HalfTrusted(FashionMnist data, int[] classes)
+    {
+        var random = new Random(3);
+        var labels = new int[data.Count];
+        var coherence = new float[data.Count];
+        for (int j = 0; j < data.Count; j++)
+        {
+            bool trusted = j % 2 == 0;
+            labels[j] = trusted ? data.Labels[j] : classes[random.Next(classes.Length)];
+            coherence[j] = trusted ? 1f : 0f;
+        }
+        return (labels, coherence);
+    }
+
+    /// <summary>Samples the requests (20 DDIM steps) and returns the share of images the classifier assigns to the class each asked for.</summary>
+    public static double Agreement(FashionClassifier classifier, CadPipeline pipeline, IReadOnlyList<SampleRequest> requests)
+    {
+        var images = pipeline.Sample(requests, new SamplerSettings(20));
+        using var batch = torch.cat(images, 0);
+        foreach (var t in images) t.Dispose();
+        return ClassifierTraining.Accuracy(classifier, batch, requests.SelectMany(r => Enumerable.Repeat(r.Label, r.Count)).ToArray());
+    }
 }

@@ -4,7 +4,6 @@ using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Evaluation;
-using CadStream.Host.Text;
 using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
@@ -48,23 +47,13 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
         var clock = Stopwatch.StartNew();
         int[] classes = [1, 7, 8];
         var all = FashionMnist.Load(train: true);
-        var chosen = Enumerable.Range(0, all.Count).Where(i => classes.Contains(all.Labels[i])).Take(Images).ToArray();
-        var pixels = new byte[chosen.Length * 784];
-        var random = new Random(3);
-        var generator = new CaptionGenerator(CaptionNoise.None, seed: 5);
-        var captions = new string[chosen.Length];
-        var coherence = new float[chosen.Length];
-        for (int j = 0; j < chosen.Length; j++)
-        {
-            Array.Copy(all.Pixels, chosen[j] * 784, pixels, j * 784, 784);
-            bool trusted = j % 2 == 0;
-            int named = trusted ? all.Labels[chosen[j]] : classes[random.Next(classes.Length)];
-            captions[j] = generator.Generate(pixels.AsSpan(j * 784, 784), named, j).Text;
-            coherence[j] = trusted ? 1f : 0f;
-        }
-        var bank = TokenBank.Build(encoder, captions);
+        var data = all.Select(Enumerable.Range(0, all.Count).Where(i => classes.Contains(all.Labels[i])).Take(Images).ToArray());
+        // The caption of an untrusted pair names a random class of the three; the pair keeps its true label.
+        var (named, coherence) = TestClassifier.HalfTrusted(data, classes);
+        var pairs = data.Pairs(coherence: coherence);
+        var bank = TokenBank.Build(encoder, new CaptionGenerator(CaptionNoise.None, seed: 5).Captions(pairs, named));
         var encodedIn = clock.Elapsed;
-        var pairs = new PairSet(pixels, chosen.Length, 1, 28, 28, chosen.Select(i => (int)all.Labels[i]).ToArray(), coherence) { Captions = new TokenBankCaptions(bank) };
+        pairs = pairs.WithCaptions(new TokenBankCaptions(bank));
         var spec = TestModels.Tiny() with
         {
             Kind = ConditionKind.Text, Classes = FashionMnist.ClassNames.ToArray(), Width = 16, ChannelMultipliers = [1, 2], PaddedSize = 32,
@@ -86,12 +75,7 @@ public class TextCoherenceDependenceTests(MiniLmFixture fixture, ITestOutputHelp
                 var negative = encoder.TokenStatesOf(NegativePrompts.For(spec, null, sampleSeed));
                 return SampleRequest.ForPrompt(encoder.TokenStatesOf(p), negative, 12, c, 3, sampleSeed, label: k);
             })).ToArray();
-            var images = pipeline.Sample(requests, new SamplerSettings(20));
-            using var batch = cat(images, 0);
-            foreach (var t in images) t.Dispose();
-            var predicted = FashionClassifier.ArgMax(ClassifierTraining.PredictLogits(classifier, batch));
-            var asked = requests.SelectMany(r => Enumerable.Repeat(r.Label, r.Count)).ToArray();
-            return predicted.Zip(asked).Count(p => p.First == p.Second) / (double)asked.Length;
+            return TestClassifier.Agreement(classifier, pipeline, requests);
         }
         IEnumerable<string> HeldOut(int k) => CaptionGenerator.HeldOutPrompts(k);
         IEnumerable<string> Trained(int k) => CaptionVocabulary.TrainingNames[k].Take(4).Select(n => "a photo of " + n.Text);

@@ -1,8 +1,7 @@
-using CadStream.Catalog.Text;
 using CadStream.Actors.Training;
+using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
-using CadStream.Host.Text;
 using CadStream.Text;
 
 namespace CadStream.Tests.Text;

@@ -1,7 +1,6 @@
-using CadStream.Model.Training;
-using CadStream.Text;
+using CadStream.Catalog;
 
-namespace CadStream.Host.Text;
+namespace CadStream.Text;
 
 /// <summary>
 /// A <see cref="TokenBank"/> as the captions of a pair set: pair i's caption is the bank's caption i, or
