@@ -31,7 +31,7 @@ public sealed class TextAgreementModels : IDisposable
     /// <exception cref="InvalidDataException">A path to an image-text model, or an unknown value (<see cref="ScoringOptions.TextAgreementProblem"/>).</exception>
     /// <param name="encoder">The node's shared text encoder (loaded on first use).</param>
     /// <param name="classifier">The node's classifier, which may still be training (default: <c>Scoring:Classifier</c>, which must exist).</param>
-    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores, ITextEncoder encoder,
+    public static TextAgreementModels Create(ScoringOptions scoring, ModelCatalog catalog, bool scores, ITextEncoder? encoder,
         ClassifierSource? classifier = null)
     {
         if (scoring.TextAgreementProblem() is { } problem) throw new InvalidDataException(problem);
@@ -42,6 +42,7 @@ public sealed class TextAgreementModels : IDisposable
         if (classifier is null)
             return None("the built-in agreement needs the clean-label classifier (Scoring:Classifier)");
 
+        if (encoder is null) return None("this node has no text encoder");
         var agreement = new CaptionAgreement(encoder, ClassDescriptions.FashionMnist);
         return new TextAgreementModels(() => new ClassifierTextAgreement(new ClassifierCopy(classifier), agreement), null);
     }

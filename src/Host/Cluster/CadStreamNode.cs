@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Hosting;
 using CadStream.Actors;
@@ -5,6 +6,7 @@ using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Catalog;
+using CadStream.Catalog.Conditions;
 using CadStream.Catalog.Judging;
 using CadStream.Catalog.Text;
 using CadStream.Evaluation;
@@ -43,8 +45,11 @@ public sealed class CadStreamNode : IAsyncDisposable
     private readonly IngressBridge bridge;
     private readonly ILoggerFactory loggers;
     private readonly TextAgreementModels textAgreement;
-    /// <summary>The node's one text encoder (MiniLM with a caption cache), loaded on first use by scorers, trainers or serving.</summary>
-    public LazyTextEncoder TextEncoder { get; }
+    /// <summary>
+    /// The node's one text encoder (MiniLM with a caption cache), loaded on first use by scorers, trainers or serving;
+    /// null on a node none of whose models reads text, which never loads ONNX Runtime or the MiniLM assembly.
+    /// </summary>
+    public ITextEncoder? TextEncoder { get; }
     private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int failed, disposed;
 
@@ -64,7 +69,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
     public Task<int> Exited => exit.Task;
 
-    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, LazyTextEncoder textEncoder, TextAgreementModels textAgreement,
+    private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ITextEncoder? textEncoder, TextAgreementModels textAgreement,
         ILoggerProvider? logs, Action<PairsStored>? pairsStored, ClassifierSource? classifier)
     {
         TextEncoder = textEncoder;
@@ -99,9 +104,9 @@ public sealed class CadStreamNode : IAsyncDisposable
             loggers.CreateLogger<CadStreamNode>().LogWarning(
                 "until the clean-label classifier is trained ({Path}), pairs without coherence or score get c = 1", classifier.Path);
         builder.Services.AddSingleton(CoherenceTables);
-        builder.Services.AddSingleton<ITextEncoder>(textEncoder);
+        if (textEncoder is not null) builder.Services.AddSingleton(textEncoder);
         var services = new ActorServices(Catalog, store, settings.Scoring, CoherenceModels(classifier, settings.Scoring),
-            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored, () => textEncoder),
+            new TrainerServices(device, node.ThreadsPerTrainer(Catalog.All.Count), Health, loggers, pairsStored, textEncoder is null ? null : () => textEncoder),
             CoherenceTables, textAgreement.Factory);
         builder.Services.AddAkka(node.SystemName, (akka, _) => akka.AddCadStream(node, services));
         if (node.Has("ingress"))
@@ -151,7 +156,7 @@ public sealed class CadStreamNode : IAsyncDisposable
                 new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
         CadStreamNode node;
         TextAgreementModels? textAgreement = null;
-        var textEncoder = new LazyTextEncoder();
+        var textEncoder = TextEncoderFor(settings.Catalog());
         try
         {
             classifier ??= settings.Scoring.Classifier is { } path ? ClassifierSource.Existing(path) : null;
@@ -161,7 +166,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         catch
         {
             textAgreement?.Dispose();
-            textEncoder.Dispose();
+            (textEncoder as IDisposable)?.Dispose();
             await store.DisposeAsync();
             throw;
         }
@@ -210,6 +215,13 @@ public sealed class CadStreamNode : IAsyncDisposable
 
     public NodeStatus CurrentStatus() => status.Current();
 
+    /// <summary>The node's text encoder when one of its models reads text; none otherwise.</summary>
+    static ITextEncoder? TextEncoderFor(ModelCatalog catalog) => catalog.All.Any(m => m.Rules().ReadsText) ? NewTextEncoder() : null;
+
+    // Its own method, compiled only when called: a node without a text model never resolves the text project's types.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    static ITextEncoder NewTextEncoder() => new LazyTextEncoder();
+
     static Func<ICoherenceModel?> CoherenceModels(ClassifierSource? classifier, ScoringOptions scoring)
     {
         if (classifier is null) return () => null;
@@ -226,7 +238,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             await app.DisposeAsync();
             await Store.DisposeAsync();
             textAgreement.Dispose();
-            TextEncoder.Dispose();
+            (TextEncoder as IDisposable)?.Dispose();
             loggers.Dispose();
             exit.TrySetResult(Volatile.Read(ref failed));
         }

@@ -266,15 +266,17 @@ public static class ClusterTestKit
 
     /// <summary>
     /// `cadstream node` as its own process (a real process, so a test can kill it outright), joining the test's
-    /// cluster at <paramref name="seed"/> with the given roles and models; its output goes to the test log.
+    /// cluster at <paramref name="seed"/> (null: founding its own) with the given roles and models, its snapshots in
+    /// <paramref name="redis"/> (null: in a folder under <paramref name="folder"/>); its output goes to the test log.
     /// </summary>
-    public static Process StartNodeProcess(IEnumerable<ModelSpec> models, string[] roles, string redis, string seed, string folder, TestLog log,
-        string name, string kafka = "")
+    public static Process StartNodeProcess(IEnumerable<ModelSpec> models, string[] roles, string? redis, string? seed, string folder, TestLog log,
+        string name, string kafka = "", int? httpPort = null)
     {
         var config = Path.Combine(folder, $"{name}.json");
         File.WriteAllText(config, JsonSerializer.Serialize(new
         {
             Node = new { Roles = roles, Port = 0 },
+            Snapshots = new { Folder = Path.Combine(folder, $"{name}-snapshots") },
             Scoring = new { PoolSize = 1 },
             Models = models.Select(model => new
             {
@@ -285,8 +287,10 @@ public static class ClusterTestKit
         }));
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cadstream.dll"));
-        var args = new List<string> { "node", "--config", config, "--roles", string.Join(',', roles), "--port", "0", "--seed", seed, "--redis", redis,
-            "--http", $"127.0.0.1:{FreePort()}", "--duration", "5m" };  // ends by itself should the test host die
+        var args = new List<string> { "node", "--config", config, "--roles", string.Join(',', roles), "--port", "0",
+            "--http", $"127.0.0.1:{httpPort ?? FreePort()}", "--duration", "5m" };  // ends by itself should the test host die
+        if (seed is not null) args.AddRange(["--seed", seed]);
+        if (redis is not null) args.AddRange(["--redis", redis]);
         if (kafka.Length > 0) args.AddRange(["--kafka", kafka]);
         foreach (var a in args) psi.ArgumentList.Add(a);
         var p = Process.Start(psi)!;
