@@ -9,17 +9,49 @@ namespace CadStream.Tests.Deploy;
 /// bench/gpu/run.sh runs once, on a machine lent for minutes: a renamed option would waste the run.
 /// Every command line it builds is parsed here by the command it names, for the GPU and the dry-run sizes.
 /// (The script itself runs end to end with `bash bench/gpu/prepare.sh && bash bench/gpu/run.sh --dry-run`.)
+/// The tests do not reference the bench: its commands' options are read from the built bench's --help (the
+/// solution's build, which CI runs before the tests, builds it beside them).
 /// </summary>
 public class GpuScriptTests
 {
     static readonly string Script = Repo.Read("bench", "gpu", "run.sh");
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<OptionSpec>> benchOptions = new();
 
-    static ICommand Command(string assembly, string name)
+    /// <summary>The command's options: cadstream's from its assembly, cadstream-bench's from the built executable's --help.</summary>
+    static IReadOnlyList<OptionSpec> Options(string assembly, string name)
     {
+        if (assembly == "cadstream-bench") return benchOptions.GetOrAdd(name, BenchOptions);
         var commands = Assembly.Load(assembly).GetTypes()
             .Where(t => typeof(ICommand).IsAssignableFrom(t) && !t.IsAbstract && t.GetConstructor(Type.EmptyTypes) is not null)
             .Select(t => (ICommand)Activator.CreateInstance(t)!);
-        return commands.SingleOrDefault(c => c.Name == name) ?? throw new InvalidOperationException($"{assembly} has no command '{name}'");
+        return (commands.SingleOrDefault(c => c.Name == name) ?? throw new InvalidOperationException($"{assembly} has no command '{name}'")).Options;
+    }
+
+    /// <summary>The bench built in the tests' configuration: bench/CadStream.Bench/bin/CONFIGURATION/TFM/cadstream-bench.dll.</summary>
+    static string BenchDll()
+    {
+        var tfm = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var dll = Repo.File("bench", "CadStream.Bench", "bin", tfm.Parent!.Name, tfm.Name, "cadstream-bench.dll");
+        Assert.True(File.Exists(dll), $"the bench is not built: {dll} does not exist (dotnet build CadStream.sln -c {tfm.Parent.Name} builds it with the tests)");
+        return dll;
+    }
+
+    /// <summary>A bench command's options as its --help lists them: "--name VALUE", "--flag", "--name VALUE ..." (repeatable).</summary>
+    static IReadOnlyList<OptionSpec> BenchOptions(string command)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { BenchDll(), command, "--help" }) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        Assert.True(p.WaitForExit(60_000), $"cadstream-bench {command} --help did not answer in 60 s");
+        Assert.True(p.ExitCode == 0, $"cadstream-bench {command} --help exited {p.ExitCode}: {stderr.Result}");
+        var options = Regex.Matches(stdout.Result, @"^  --(?<name>[a-z0-9-]+)(?<value> \S+)?(?<repeat> \.\.\.)?\s{2,}", RegexOptions.Multiline)
+            .Where(m => m.Groups["name"].Value != "help")
+            .Select(m => new OptionSpec(m.Groups["name"].Value, "", IsFlag: !m.Groups["value"].Success, Repeatable: m.Groups["repeat"].Success))
+            .ToList();
+        Assert.True(options.Count > 0, $"cadstream-bench {command} --help lists no options:\n{stdout.Result}");
+        return options;
     }
 
     /// <summary>Every value of a bash array assignment NAME=(...) in the script (one per size set), as words.</summary>
@@ -36,9 +68,9 @@ public class GpuScriptTests
 
     static void Parses(string assembly, string command, string[] args)
     {
-        var cmd = Command(assembly, command);
-        var parsed = new ParsedArgs(args, cmd.Options);   // throws on an unknown option or a flag without its value
-        foreach (var o in cmd.Options.Where(o => !o.IsFlag && parsed.Has(o.Name)))
+        var options = Options(assembly, command);
+        var parsed = new ParsedArgs(args, options);   // throws on an unknown option or a flag without its value
+        foreach (var o in options.Where(o => !o.IsFlag && parsed.Has(o.Name)))
             Assert.False(string.IsNullOrWhiteSpace(parsed.String(o.Name)), $"{command} --{o.Name} has no value in run.sh");
     }
 
