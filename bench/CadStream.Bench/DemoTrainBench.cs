@@ -4,7 +4,6 @@ using CadStream.Actors;
 using CadStream.Actors.Training;
 using CadStream.Catalog;
 using CadStream.Host.Cli;
-using CadStream.Model;
 using Microsoft.Extensions.Logging.Abstractions;
 using static TorchSharp.torch;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Catalog;
 using CadStream.Data;
@@ -7,7 +6,6 @@ using CadStream.Host.Cli;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model;
 using CadStream.Scoring;
 
 /// <summary>

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CadStream.Host.Cli;
-using CadStream.Model;
 using CadStream.Catalog;
 
 /// <summary>

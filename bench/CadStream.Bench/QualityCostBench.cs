@@ -4,7 +4,6 @@ using CadStream.Model;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
-using static TorchSharp.torch;
 using CadStream.Catalog;
 
 /// <summary>

@@ -3,11 +3,9 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using CadStream.Host.Cli;
-using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Serving;
 using CadStream.Snapshots;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 using CadStream.Catalog;
 

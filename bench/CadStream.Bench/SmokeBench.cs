@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CadStream.Catalog;
-using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Model;
 using CadStream.Model.Sampling;

@@ -2,10 +2,8 @@ using System.Diagnostics;
 using Akka.Actor;
 using CadStream.Actors.Training;
 using CadStream.Host.Cli;
-using CadStream.Model;
 using CadStream.Model.Training;
 using Microsoft.Extensions.Logging.Abstractions;
-using static TorchSharp.torch;
 
 /// <summary>
 /// Training steps/s of the streaming trainer (TrainerWorker: inbox, replay buffer, batch assembly

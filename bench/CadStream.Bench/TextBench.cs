@@ -5,7 +5,6 @@ using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cli;
 using CadStream.Host.Configuration;
-using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using CadStream.Text;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using CadStream.Catalog;
 using CadStream.Host.Cli;
-using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
 using static TorchSharp.torch;

@@ -7,16 +7,13 @@ using Akka.Cluster.Sharding;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Akka.Routing;
-using CadStream.Actors.Ingest;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Serialization;
 using CadStream.Actors.Training;
 using CadStream.Catalog;
-using CadStream.Ingress;
 using CadStream.Model;
 using CadStream.Scoring;
 using CadStream.Snapshots;
-using Microsoft.Extensions.Logging;
 
 namespace CadStream.Actors;
 

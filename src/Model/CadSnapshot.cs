@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using CadStream.Catalog;
 using CadStream.Catalog.Conditions;

@@ -1,6 +1,5 @@
 using CadStream.Catalog;
 using CadStream.Catalog.Text;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model;

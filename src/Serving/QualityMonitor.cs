@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using CadStream.Catalog;
 using CadStream.Catalog.Judging;
-using CadStream.Catalog.Text;
 using CadStream.Imaging;
 using CadStream.Model;
 using CadStream.Model.Sampling;

@@ -1,7 +1,6 @@
 using CadStream.Catalog;
 using CadStream.Catalog.Judging;
 using CadStream.Catalog.Text;
-using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Serving.Conditions;
 using CadStream.Snapshots;

@@ -2,7 +2,6 @@ using Akka.Actor;
 using CadStream.Actors.Training;
 using CadStream.Actors.Training.Conditions;
 using CadStream.Catalog;
-using CadStream.Model;
 using CadStream.Records.Coherence;
 using CadStream.Scoring;
 using CadStream.Scoring.Conditions;

@@ -1,5 +1,3 @@
-using CadStream.Catalog;
-
 namespace CadStream.Catalog.Conditions;
 
 /// <summary>A class model learns labels: it needs its class names.</summary>

@@ -1,5 +1,3 @@
-using CadStream.Catalog;
-
 namespace CadStream.Catalog.Conditions;
 
 /// <summary>

@@ -1,5 +1,3 @@
-using CadStream.Catalog;
-
 namespace CadStream.Catalog.Conditions;
 
 /// <summary>A text model reads a caption's token states: the text settings must fit the encoder and the U-Net.</summary>

@@ -1,5 +1,4 @@
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Scoring;
 

@@ -1,14 +1,11 @@
 using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Data.Captions;
-using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Host.Cluster;
 using CadStream.Host.Configuration;
-using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
-using CadStream.Model;
 using CadStream.Records;
 using CadStream.Scoring;
 

@@ -1,4 +1,3 @@
-using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
@@ -7,7 +6,6 @@ using CadStream.Host.Commands.Conditions;
 using CadStream.Model;
 using CadStream.Model.Scheduling;
 using CadStream.Runtime;
-using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 

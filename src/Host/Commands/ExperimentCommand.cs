@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using CadStream.Catalog;
-using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Evaluation.Reports;
@@ -15,7 +14,6 @@ using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Runtime;
-using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using CadStream.Catalog;
 using CadStream.Catalog.Text;
 using CadStream.Host.Cli;
 using CadStream.Host.Commands.Conditions;
@@ -9,7 +8,6 @@ using CadStream.Model.Networks;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Runtime;
-using CadStream.Text;
 using static TorchSharp.torch;
 
 namespace CadStream.Host.Commands;

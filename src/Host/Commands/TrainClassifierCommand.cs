@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Host.Cli;
 using CadStream.Runtime;
 using CadStream.Scoring;

@@ -1,15 +1,12 @@
 using System.Diagnostics;
 using CadStream.Catalog;
-using CadStream.Catalog.Text;
 using CadStream.Data;
-using CadStream.Data.Captions;
 using CadStream.Host.Cli;
 using CadStream.Host.Commands.Conditions;
 using CadStream.Host.Configuration;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;
-using CadStream.Text;
 
 namespace CadStream.Host.Commands;
 

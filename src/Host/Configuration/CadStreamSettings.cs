@@ -1,11 +1,9 @@
 using System.Text.Json;
 using CadStream.Actors;
-using CadStream.Actors.Scoring;
 using CadStream.Catalog;
 using CadStream.Data;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
-using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Scoring;
 using CadStream.Serving;

@@ -2,7 +2,6 @@ using CadStream.Catalog;
 using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Training;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model.Conditions;

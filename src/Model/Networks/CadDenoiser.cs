@@ -1,7 +1,6 @@
 using CadStream.Catalog;
 using CadStream.Model.Conditions;
 using CadStream.Model.Networks.Conditions;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

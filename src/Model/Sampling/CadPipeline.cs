@@ -1,9 +1,7 @@
 using CadStream.Catalog;
 using CadStream.Model.Conditions;
 using CadStream.Model.Networks;
-using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Scheduling;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model.Sampling;

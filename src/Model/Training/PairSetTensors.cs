@@ -1,5 +1,4 @@
 using CadStream.Catalog;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Model.Training;

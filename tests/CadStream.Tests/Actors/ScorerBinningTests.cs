@@ -4,7 +4,6 @@ using Akka.Configuration;
 using Akka.Routing;
 using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
-using CadStream.Model;
 using CadStream.Records.Coherence;
 using CadStream.Scoring;
 using CadStream.Tests.Ingress;

@@ -1,10 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using CadStream.Catalog.Judging;
-using CadStream.Evaluation;
 using CadStream.Host.Cluster;
 using CadStream.Scoring;
-using CadStream.Serving;
 using CadStream.Snapshots;
 using CadStream.Tests.Browser;
 using CadStream.Tests.Model;

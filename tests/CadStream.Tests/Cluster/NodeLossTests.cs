@@ -5,7 +5,6 @@ using CadStream.Actors.Training;
 using CadStream.Host.Cluster;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
-using CadStream.Model;
 using CadStream.Records;
 using CadStream.Tests.Snapshots;
 using Confluent.Kafka;

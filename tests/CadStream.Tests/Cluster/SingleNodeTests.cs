@@ -6,7 +6,6 @@ using CadStream.Host.Cluster;
 using CadStream.Imaging;
 using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
-using CadStream.Ingress.Producing;
 using CadStream.Records;
 using CadStream.Tests.Ingress;
 using Confluent.Kafka;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +6,6 @@ using CadStream.Data;
 using CadStream.Data.Captions;
 using CadStream.Host.Cluster;
 using CadStream.Imaging;
-using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Model;
 using CadStream.Records;

@@ -1,5 +1,4 @@
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Runtime;

@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using CadStream.Catalog;
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Scoring;
 

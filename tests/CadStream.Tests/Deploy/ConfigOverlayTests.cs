@@ -1,4 +1,3 @@
-using CadStream.Model;
 using CadStream.Host.Configuration;
 using CadStream.Catalog;
 

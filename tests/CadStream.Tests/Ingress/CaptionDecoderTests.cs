@@ -1,7 +1,6 @@
 using System.Text;
 using CadStream.Imaging;
 using CadStream.Ingress;
-using CadStream.Model;
 using CadStream.Records;
 using Google.Protobuf;
 using static CadStream.Tests.Ingress.IngressTestKit;

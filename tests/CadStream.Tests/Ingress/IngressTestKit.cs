@@ -3,9 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using CadStream.Imaging;
 using CadStream.Ingress;
-using CadStream.Ingress.Producing;
 using CadStream.Records;
-using CadStream.Model;
 using SkiaSharp;
 using CadStream.Catalog;
 

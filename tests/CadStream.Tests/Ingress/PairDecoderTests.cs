@@ -1,7 +1,6 @@
 using System.Text;
 using CadStream.Ingress;
 using CadStream.Imaging;
-using CadStream.Ingress.Producing;
 using CadStream.Records;
 using Google.Protobuf;
 using SkiaSharp;

@@ -1,10 +1,8 @@
-using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
 using CadStream.Tests.Host;
 using Xunit.Abstractions;
-using static CadStream.Tests.Ingress.IngressTestKit;
 using static CadStream.Tests.Ingress.KafkaTestKit;
 
 namespace CadStream.Tests.Ingress;

@@ -1,14 +1,10 @@
 using System.Diagnostics;
-using CadStream.Catalog;
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Sampling;
-using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Scoring;
 using Xunit.Abstractions;
-using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 

@@ -4,7 +4,6 @@ using CadStream.Model.Networks;
 using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;

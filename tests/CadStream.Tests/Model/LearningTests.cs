@@ -1,6 +1,4 @@
-using CadStream.Catalog;
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Training;
 using Xunit.Abstractions;

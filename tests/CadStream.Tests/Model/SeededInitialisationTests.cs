@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using CadStream.Catalog;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Training;

@@ -1,5 +1,4 @@
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
 using CadStream.Scoring;

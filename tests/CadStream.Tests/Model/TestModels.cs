@@ -1,4 +1,3 @@
-using CadStream.Model;
 using CadStream.Runtime;
 using CadStream.Catalog;
 

@@ -3,16 +3,13 @@ using CadStream.Catalog;
 using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;
-using CadStream.Evaluation;
 using CadStream.Model;
 using CadStream.Model.Sampling;
-using CadStream.Model.Scheduling;
 using CadStream.Model.Training;
 using CadStream.Scoring;
 using CadStream.Tests.Text;
 using CadStream.Text;
 using Xunit.Abstractions;
-using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;
 

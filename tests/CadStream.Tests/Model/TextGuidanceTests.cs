@@ -5,7 +5,6 @@ using CadStream.Model.Networks;
 using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Sampling;
 using CadStream.Model.Scheduling;
-using CadStream.Text;
 using static TorchSharp.torch;
 
 namespace CadStream.Tests.Model;

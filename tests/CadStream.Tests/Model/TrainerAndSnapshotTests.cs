@@ -3,7 +3,6 @@ using CadStream.Model;
 using CadStream.Model.Networks;
 using CadStream.Model.Networks.Conditions;
 using CadStream.Model.Training;
-using CadStream.Snapshots;
 using CadStream.Snapshots.Redis;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

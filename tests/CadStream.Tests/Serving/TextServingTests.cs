@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using CadStream.Model;
 using CadStream.Model.Training;
 using CadStream.Serving;
 using CadStream.Snapshots;

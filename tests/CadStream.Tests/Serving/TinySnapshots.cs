@@ -1,6 +1,5 @@
 using CadStream.Model;
 using CadStream.Data;
-using CadStream.Evaluation;
 using CadStream.Model.Training;
 using CadStream.Tests.Model;
 using static TorchSharp.torch;

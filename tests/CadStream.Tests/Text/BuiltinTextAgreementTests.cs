@@ -5,12 +5,10 @@ using CadStream.Actors.Scoring;
 using CadStream.Actors.Training;
 using CadStream.Data;
 using CadStream.Data.Captions;
-using CadStream.Evaluation;
 using CadStream.Records.Coherence;
 using CadStream.Scoring;
 using CadStream.Tests.Ingress;
 using CadStream.Tests.Model;
-using CadStream.Text;
 using Xunit.Abstractions;
 using static CadStream.Tests.Cluster.ClusterTestKit;
 

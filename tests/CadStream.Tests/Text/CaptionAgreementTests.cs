@@ -1,6 +1,5 @@
 using CadStream.Data.Captions;
 using CadStream.Scoring;
-using CadStream.Text;
 using Xunit.Abstractions;
 
 namespace CadStream.Tests.Text;

@@ -1,4 +1,3 @@
-using CadStream.Actors.Training;
 using CadStream.Catalog.Text;
 using CadStream.Data;
 using CadStream.Data.Captions;

@@ -1,5 +1,4 @@
 using CadStream.Catalog;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
