@@ -94,7 +94,12 @@ public static class ServingApp
             foreach (var h in runtime.Hosts.Values) models.Add(ModelJson(h, await KeptAsync(runtime, h.ModelId, cancel), runtime.Quality.Latest(h.ModelId)));
             return Results.Json(models, Json);
         });
-        endpoints.MapGet("/v1/status", () => Results.Json(StatusJson(runtime, status.Current()), Json));
+        endpoints.MapGet("/v1/status", () =>
+        {
+            var node = status.Current();
+            var document = StatusDocument.Of(node, runtime.Health, runtime.StartedAt, runtime.Store.Description, runtime.Hosts.Keys, runtime);
+            return Results.Json(document, StatusDocument.JsonFor(node.Roles));
+        });
         endpoints.MapPost("/v1/models/{id}/samples", (HttpContext context, string id) => SampleAsync(context, id, runtime));
         endpoints.MapGet("/v1/models/{id}/history", (string id) => runtime.Hosts.ContainsKey(id)
             ? Results.Json(HistoryJson(runtime, id), Json)
@@ -193,52 +198,6 @@ public static class ServingApp
         return Results.Json(new { model = id, pinnedVersion = (long?)null, snapshotVersion = host.Current?.Version }, Json);
     }
 
-    static object StatusJson(ServingRuntime runtime, NodeStatus node) => new
-    {
-        node = new
-        {
-            id = node.NodeId,
-            roles = node.Roles,
-            uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds, 1),
-        },
-        cluster = new { members = node.Members },
-        kafka = new
-        {
-            bootstrap = node.KafkaBootstrap,
-            client = node.KafkaClient,
-            consumerLag = node.ConsumerLag.Select(l => new { topic = l.Topic, partition = l.Partition, lag = l.Lag }),
-            totalLag = node.ConsumerLag.Sum(l => l.Lag),
-        },
-        snapshotStore = runtime.Store.Description,
-        health = HealthJson(runtime.Health),
-        // The live sample accuracy's judge: readings wait while it is being made (the demo trains its classifier in the background).
-        sampleJudge = runtime.Quality.Judge is { } judge
-            ? new { state = judge.Readiness.ToString().ToLowerInvariant(), ready = judge.Ready, progress = judge.Progress, text = judge.Text }
-            : null,
-        models = runtime.Hosts.Values.Select(h =>
-        {
-            var s = h.Current;
-            var t = node.Training.GetValueOrDefault(h.ModelId);
-            return new
-            {
-                id = h.ModelId,
-                snapshotVersion = s?.Version,
-                steps = s?.Steps,
-                samplesSeen = s?.Samples,
-                updated = s?.Created,
-                training = t is null ? null : new { steps = t.Steps, samplesSeen = t.SamplesSeen, loss = t.Loss, stepsPerSecond = t.StepsPerSecond, snapshotVersion = t.SnapshotVersion, node = t.Node },
-                queue = h.QueueLength,
-                batchesRun = h.BatchesRun,
-                imagesSampled = h.ImagesSampled,
-                lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
-                pinnedVersion = h.PinnedVersion,
-                sampleQuality = runtime.Quality.Latest(h.ModelId) is { } q
-                    ? new { snapshotVersion = q.SnapshotVersion, accuracy = q.Accuracy, accuracyAtZero = q.AccuracyAtZero, at = q.At, images = q.Images }
-                    : null,
-            };
-        }),
-    };
-
     /// <summary>GET /healthz: 200 "ok" while every long-lived part works, 503 with a JSON reason when one has failed for good or keeps failing.</summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder endpoints, NodeHealth health)
     {
@@ -247,14 +206,6 @@ public static class ServingApp
             : Results.Text("ok", "text/plain; charset=utf-8"));
         return endpoints;
     }
-
-    /// <summary>Each long-lived part of the node and where it stands, for /v1/status.</summary>
-    public static object HealthJson(NodeHealth health) => new
-    {
-        healthy = health.IsHealthy,
-        problem = health.Problem,
-        parts = health.Parts.Select(p => new { part = p.Part, state = p.State.ToString().ToLowerInvariant(), failures = p.Failures, lastError = p.LastError, since = p.Since.ToUnixTimeMilliseconds() }),
-    };
 
     static IResult Error(int code, string message) => Results.Json(new { error = message }, Json, statusCode: code);
 
