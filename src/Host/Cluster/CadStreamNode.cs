@@ -21,7 +21,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Prometheus;
 
 namespace CadStream.Host.Cluster;
 
@@ -129,7 +128,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             var startedAt = DateTimeOffset.UtcNow;
             var modelIds = Catalog.All.Select(m => m.Id).ToArray();
             app.MapHealth(Health);
-            app.MapMetrics("/metrics");
+            app.MapPrometheus();
             app.MapGet("/v1/status", () =>
             {
                 var current = status.Current();
