@@ -55,6 +55,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     // A text model's held batches whose captions are encoded (a batch is posted to the worker once encoded).
     private readonly Dictionary<long, TokenStates[]> encoded = new();
     private TrainerWorker? worker;
+    private bool workerStarted;
     private long generation;
     private bool stopping;
 
@@ -102,7 +103,9 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             Post(batch);
         });
         Receive<EncodeFailed>(m => Restart(Unwrap(m.Error)));
-        Receive<GetTrainerStatus>(_ => Sender.Tell(worker?.Status ?? new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node)));
+        // Counters only once the worker has resumed: before, it would say step 0 for a model whose snapshot holds more, and
+        // the asker (the node's status, which asks every second) keeps the last figures it heard instead.
+        Receive<GetTrainerStatus>(_ => { if (worker is { } w && workerStarted) Sender.Tell(w.Status); });
         Receive<Stop>(_ =>
         {
             stopping = true;
@@ -174,6 +177,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         var self = Self;
         long gen = m.Generation;
+        workerStarted = false;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
             message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null,
             textNull: m.TextNull, encoderIdentity: m.Encoder);
@@ -220,6 +224,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         switch (message)
         {
             case TrainerWorker.Started:
+                workerStarted = true;
                 services.Health.Running(part);
                 break;
             case TrainerWorker.SnapshotReady ready:
@@ -275,6 +280,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         worker?.Dispose();
         worker = null;
+        workerStarted = false;
         generation++;  // whatever the old worker or its fetch still sends is ignored
         // The health line says what failed; the stack goes to the debug log for whoever digs deeper.
         logger.LogDebug(error, "trainer {Model}: failure details", spec.Id);
