@@ -9,7 +9,8 @@ namespace CadStream.Serving;
 /// <summary>
 /// API keys for the HTTP API (docs/interfaces.md, "Access"). With keys configured, every request needs
 /// <c>Authorization: Bearer KEY</c> except the open paths: <c>/</c> (the page, which asks for the key
-/// itself), <c>/healthz</c> and <c>/readyz</c> (probes), and <c>/metrics</c> unless metrics are protected.
+/// itself), <c>/healthz</c> and <c>/readyz</c> (probes), <c>/openapi/v1.json</c> (the API's description, which
+/// holds no data: tools fetch it before they have a key), and <c>/metrics</c> unless metrics are protected.
 /// Everything else is closed by default, so a route added later is never open by accident. Without
 /// keys the gate lets everything through.
 /// </summary>
@@ -46,6 +47,7 @@ public sealed class ApiKeyGate
         return p.Length == 0 || p == "/"
             || p.Equals("/healthz", StringComparison.OrdinalIgnoreCase)
             || p.Equals("/readyz", StringComparison.OrdinalIgnoreCase)
+            || p.Equals(OpenApiDescription.Route, StringComparison.OrdinalIgnoreCase)
             || (!ProtectMetrics && p.Equals("/metrics", StringComparison.OrdinalIgnoreCase));
     }
 
@@ -80,7 +82,7 @@ public sealed class ApiKeyGate
         }
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
         context.Response.Headers.WWWAuthenticate = "Bearer realm=\"cadstream\"";
-        await context.Response.WriteAsJsonAsync(new { error = problem }, Json, context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(new ErrorAnswer(problem), Json, context.RequestAborted);
     }
 }
 

@@ -41,7 +41,7 @@ public static class JsonErrors
     {
         context.Response.Clear();
         context.Response.StatusCode = code;
-        try { await context.Response.WriteAsJsonAsync(new { error = message }, Json, context.RequestAborted); }
+        try { await context.Response.WriteAsJsonAsync(new ErrorAnswer(message), Json, context.RequestAborted); }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested) { }
     }
 }

@@ -9,7 +9,7 @@ public sealed record ConsumerLag(string Topic, int Partition, long Lag);
 public sealed record TrainingStatus(long Steps, long SamplesSeen, double? Loss = null, double? StepsPerSecond = null, string? Node = null,
     long? SnapshotVersion = null, int[]? CoherenceCounts = null);
 
-/// <summary>What /v1/status reports about the node and cluster, besides the served snapshots.</summary>
+/// <summary>What /v1/status reports about the node and cluster, besides the served snapshots and health (<see cref="StatusDocument"/>).</summary>
 public sealed record NodeStatus
 {
     public string NodeId { get; init; } = Environment.MachineName;
@@ -21,8 +21,6 @@ public sealed record NodeStatus
     public IReadOnlyList<ConsumerLag> ConsumerLag { get; init; } = [];
     /// <summary>By model id.</summary>
     public IReadOnlyDictionary<string, TrainingStatus> Training { get; init; } = new Dictionary<string, TrainingStatus>();
-    /// <summary>The node's long-lived parts and where they stand (<see cref="ServingApp.HealthJson"/>).</summary>
-    public object? Health { get; init; }
 }
 
 /// <summary>

@@ -14,6 +14,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using Microsoft.OpenApi;
 using Prometheus;
 
 namespace CadStream.Serving;
@@ -67,6 +68,7 @@ public static class ServingApp
         services.AddSingleton(sp => new ServingRuntime(options, store, catalog, sp.GetRequiredService<NodeHealth>(), null, sp.GetService<ILoggerFactory>(),
             sp.GetService<ISampleJudge>(), sp.GetService<CadStream.Catalog.Text.ITextEncoder>(), sp.GetService<IQualityPrompts>()));
         services.AddHostedService(sp => sp.GetRequiredService<ServingRuntime>());
+        services.AddCadStreamOpenApi();
         if (nodeStatus is not null) services.AddSingleton(nodeStatus);
         else services.TryAddSingleton<INodeStatus>(new StaticNodeStatus());
         services.AddHostedService(sp =>
@@ -77,56 +79,86 @@ public static class ServingApp
         return services;
     }
 
-    /// <summary>Maps GET /, /healthz, /readyz, /metrics, /v1/status, /v1/models and POST /v1/models/{id}/samples.</summary>
+    /// <summary>
+    /// Maps GET /, /healthz, /readyz, /metrics, /openapi/v1.json, /v1/status, /v1/models, /v1/models/{id}/history,
+    /// POST /v1/models/{id}/samples and PUT and DELETE /v1/models/{id}/pin. Each endpoint declares its body and answers,
+    /// from which the OpenAPI document is generated.
+    /// </summary>
     public static IEndpointRouteBuilder MapCadStream(this IEndpointRouteBuilder endpoints)
     {
         var runtime = endpoints.ServiceProvider.GetRequiredService<ServingRuntime>();
         var status = endpoints.ServiceProvider.GetRequiredService<INodeStatus>();
         var page = ServingPage.For(endpoints.ServiceProvider.GetService<ApiKeyGate>()?.Enabled == true);
 
-        endpoints.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"));
+        endpoints.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"))
+            .WithSummary("The web page: sample the models, watch them train").Produces(200, typeof(string), "text/html");
         endpoints.MapHealth(runtime.Health);
         endpoints.MapGet("/readyz", () => runtime.IsReady
             ? Results.Text("ready", "text/plain; charset=utf-8")
-            : Error(StatusCodes.Status503ServiceUnavailable, "no model has a snapshot loaded yet"));
-        endpoints.MapMetrics("/metrics");
+            : Error(StatusCodes.Status503ServiceUnavailable, "no model has a snapshot loaded yet"))
+            .WithSummary("Ready once a model has a snapshot loaded").Produces(200, typeof(string), "text/plain").Errors(503);
+        endpoints.MapPrometheus();
+        endpoints.MapOpenApiDocument();
         endpoints.MapGet("/v1/models", async (CancellationToken cancel) =>
         {
-            var models = new List<object>();
+            var models = new List<ModelInfo>();
             foreach (var h in runtime.Hosts.Values) models.Add(ModelJson(h, await KeptAsync(runtime, h.ModelId, cancel), runtime.Quality.Latest(h.ModelId)));
             return Results.Json(models, Json);
-        });
-        endpoints.MapGet("/v1/status", () => Results.Json(StatusJson(runtime, status.Current()), Json));
-        endpoints.MapPost("/v1/models/{id}/samples", (HttpContext context, string id) => SampleAsync(context, id, runtime));
+        }).WithSummary("The served models").Produces<IReadOnlyList<ModelInfo>>();
+        endpoints.MapGet("/v1/status", () =>
+        {
+            var node = status.Current();
+            var document = StatusDocument.Of(node, runtime.Health, runtime.StartedAt, runtime.Store.Description, runtime.Hosts.Keys, runtime);
+            return Results.Json(document, StatusDocument.JsonFor(node.Roles));
+        }).WithSummary("The node, its cluster, Kafka, health and models; a role's fields only on nodes with that role").Produces<StatusDocument>();
+        endpoints.MapPost("/v1/models/{id}/samples", (HttpContext context, string id) => SampleAsync(context, id, runtime))
+            .WithSummary("Sample images from a model")
+            .DescribesBody<RouteHandlerBuilder, SampleBodyDocument>(new Dictionary<string, (string, string)>
+            {
+                ["class"] = ("A class model", SampleBodyDocument.ClassExample.ToJson()),
+                ["text"] = ("A text model", SampleBodyDocument.TextExample.ToJson()),
+            })
+            .Produces<SampleImages>(200, "application/json")
+            .Errors(400, 404, 415, 503)
+            .Produces<CostErrorAnswer>(429, "application/json")
+            .AddOpenApiOperationTransformer((operation, _, _) =>
+            {
+                // "format": "png" answers one PNG: a second content type of 200, which a second Produces would replace.
+                if (operation.Responses?.TryGetValue("200", out var ok) == true && ok.Content is { } content)
+                    content["image/png"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" } };
+                return Task.CompletedTask;
+            });
         endpoints.MapGet("/v1/models/{id}/history", (string id) => runtime.Hosts.ContainsKey(id)
             ? Results.Json(HistoryJson(runtime, id), Json)
-            : UnknownModel(runtime, id));
-        endpoints.MapPut("/v1/models/{id}/pin", (HttpContext context, string id) => PinAsync(context, id, runtime));
-        endpoints.MapDelete("/v1/models/{id}/pin", (HttpContext context, string id) => UnpinAsync(context, id, runtime));
+            : UnknownModel(runtime, id))
+            .WithSummary("A model's recent training curve, the coherence of its recent pairs, its latest live sample quality")
+            .Produces<HistoryDocument>().Errors(404);
+        endpoints.MapPut("/v1/models/{id}/pin", (HttpContext context, string id) => PinAsync(context, id, runtime))
+            .WithSummary("Serve a kept version until unpinned (a rollback)")
+            .DescribesBody<RouteHandlerBuilder, PinBody>().Produces<PinAnswer>().Errors(400, 404, 415);
+        endpoints.MapDelete("/v1/models/{id}/pin", (HttpContext context, string id) => UnpinAsync(context, id, runtime))
+            .WithSummary("Follow the newest snapshot again").Produces<PinAnswer>().Errors(404);
         return endpoints;
     }
 
-    static object ModelJson(ModelHost h, IReadOnlyList<long> kept, SampleQuality? quality)
+    /// <summary>Declares the <see cref="ErrorAnswer"/> an endpoint gives with each of <paramref name="codes"/>.</summary>
+    static RouteHandlerBuilder Errors(this RouteHandlerBuilder builder, params int[] codes)
+    {
+        foreach (var code in codes) builder.Produces<ErrorAnswer>(code, "application/json");
+        return builder;
+    }
+
+    /// <summary>GET /metrics: Prometheus text format (prometheus-net's middleware, which is no route handler: described by hand).</summary>
+    public static IEndpointConventionBuilder MapPrometheus(this IEndpointRouteBuilder endpoints) =>
+        endpoints.MapMetrics("/metrics").WithMetadata(new DescribedRoute("Prometheus metrics, text format", "text/plain"));
+
+    static ModelInfo ModelJson(ModelHost h, IReadOnlyList<long> kept, SampleQuality? quality)
     {
         var s = h.Current;
-        return new
-        {
-            id = h.ModelId,
-            kind = h.Spec.Kind,
-            mode = h.Spec.Mode.Name(),
-            classes = h.Spec.Classes,
-            snapshotVersion = s?.Version,
-            steps = s?.Steps,
-            samplesSeen = s?.Samples,
-            updated = s?.Created,
-            defaultGuidance = h.DefaultGuidance,
-            keptVersions = kept,
-            pinnedVersion = h.PinnedVersion,
-            sampleAccuracy = quality?.Accuracy,
+        return new ModelInfo(h.ModelId, h.Spec.Kind, h.Spec.Mode.Name(), h.Spec.Classes, s?.Version, s?.Steps, s?.Samples, s?.Created,
+            h.DefaultGuidance, kept, h.PinnedVersion, quality?.Accuracy,
             // What c meant when the served snapshot learned (score-derived coherences), and a text model's encoder.
-            coherenceBins = h.CurrentCoherenceBins is { } bins ? JsonDocument.Parse(bins).RootElement.Clone() : (JsonElement?)null,
-            textEncoder = h.CurrentTextEncoder,
-        };
+            h.CurrentCoherenceBins is { } bins ? JsonDocument.Parse(bins).RootElement.Clone() : null, h.CurrentTextEncoder);
     }
 
     /// <summary>The versions the store keeps for a model; empty when the store cannot be asked right now.</summary>
@@ -136,31 +168,13 @@ public static class ServingApp
         catch (Exception e) when (e is not OperationCanceledException) { return []; }
     }
 
-    static object? QualityJson(SampleQuality? q) => q is null ? null : new
-    {
-        snapshotVersion = q.SnapshotVersion,
-        accuracy = q.Accuracy,
-        accuracyAtZero = q.AccuracyAtZero,
-        at = q.At,
-        perClass = q.PerClass,
-        images = q.Images,
-        gridRows = Math.Min(q.PerClass, QualityMonitor.GridRows),
-        steps = q.Steps,
-        grid = Convert.ToBase64String(q.GridPng),
-    };
+    static QualityReading? QualityJson(SampleQuality? q) => q is null ? null
+        : new QualityReading(q.SnapshotVersion, q.Accuracy, q.AccuracyAtZero, q.At, q.PerClass, q.Images, Math.Min(q.PerClass, QualityMonitor.GridRows),
+            q.Steps, Convert.ToBase64String(q.GridPng));
 
     /// <summary>GET /v1/models/{id}/history: the recent training curve, the coherence of recent pairs and the latest live sample quality.</summary>
-    static object HistoryJson(ServingRuntime runtime, string id) => new
-    {
-        model = id,
-        points = runtime.History.Points(id).Select(p => new
-        {
-            t = p.T, step = p.Step, loss = p.Loss, stepsPerSecond = p.StepsPerSecond, snapshotVersion = p.SnapshotVersion,
-            accuracy = p.Accuracy, accuracyAtZero = p.AccuracyAtZero,
-        }),
-        coherence = new { edges = TrainingHistory.CoherenceEdges, counts = runtime.History.Coherence(id) },
-        quality = QualityJson(runtime.Quality.Latest(id)),
-    };
+    static HistoryDocument HistoryJson(ServingRuntime runtime, string id) => new(id, runtime.History.Points(id),
+        new CoherenceHistogram(TrainingHistory.CoherenceEdges, runtime.History.Coherence(id)), QualityJson(runtime.Quality.Latest(id)));
 
     static IResult UnknownModel(ServingRuntime runtime, string id) =>
         Error(StatusCodes.Status404NotFound, $"unknown model '{id}'; models: {string.Join(", ", runtime.Hosts.Keys)}");
@@ -183,7 +197,7 @@ public static class ServingApp
         catch (SnapshotNotFoundException e) { return Error(StatusCodes.Status404NotFound, e.Message); }
         host.Pin(version);
         await runtime.Follower.CheckAsync(id, context.RequestAborted);
-        return Results.Json(new { model = id, pinnedVersion = host.PinnedVersion, snapshotVersion = host.Current?.Version }, Json);
+        return Results.Json(new PinAnswer(id, host.PinnedVersion, host.Current?.Version), Json);
     }
 
     /// <summary>DELETE /v1/models/{id}/pin: follow the newest snapshot again.</summary>
@@ -192,73 +206,20 @@ public static class ServingApp
         if (!runtime.Hosts.TryGetValue(id, out var host)) return UnknownModel(runtime, id);
         host.Pin(null);
         await runtime.Follower.CheckAsync(id, context.RequestAborted);
-        return Results.Json(new { model = id, pinnedVersion = (long?)null, snapshotVersion = host.Current?.Version }, Json);
+        return Results.Json(new PinAnswer(id, null, host.Current?.Version), Json);
     }
-
-    static object StatusJson(ServingRuntime runtime, NodeStatus node) => new
-    {
-        node = new
-        {
-            id = node.NodeId,
-            roles = node.Roles,
-            uptimeSeconds = Math.Round((DateTimeOffset.UtcNow - runtime.StartedAt).TotalSeconds, 1),
-        },
-        cluster = new { members = node.Members },
-        kafka = new
-        {
-            bootstrap = node.KafkaBootstrap,
-            client = node.KafkaClient,
-            consumerLag = node.ConsumerLag.Select(l => new { topic = l.Topic, partition = l.Partition, lag = l.Lag }),
-            totalLag = node.ConsumerLag.Sum(l => l.Lag),
-        },
-        snapshotStore = runtime.Store.Description,
-        health = HealthJson(runtime.Health),
-        // The live sample accuracy's judge: readings wait while it is being made (the demo trains its classifier in the background).
-        sampleJudge = runtime.Quality.Judge is { } judge
-            ? new { state = judge.Readiness.ToString().ToLowerInvariant(), ready = judge.Ready, progress = judge.Progress, text = judge.Text }
-            : null,
-        models = runtime.Hosts.Values.Select(h =>
-        {
-            var s = h.Current;
-            var t = node.Training.GetValueOrDefault(h.ModelId);
-            return new
-            {
-                id = h.ModelId,
-                snapshotVersion = s?.Version,
-                steps = s?.Steps,
-                samplesSeen = s?.Samples,
-                updated = s?.Created,
-                training = t is null ? null : new { steps = t.Steps, samplesSeen = t.SamplesSeen, loss = t.Loss, stepsPerSecond = t.StepsPerSecond, snapshotVersion = t.SnapshotVersion, node = t.Node },
-                queue = h.QueueLength,
-                batchesRun = h.BatchesRun,
-                imagesSampled = h.ImagesSampled,
-                lastError = runtime.Follower.LastErrors.GetValueOrDefault(h.ModelId),
-                pinnedVersion = h.PinnedVersion,
-                sampleQuality = runtime.Quality.Latest(h.ModelId) is { } q
-                    ? new { snapshotVersion = q.SnapshotVersion, accuracy = q.Accuracy, accuracyAtZero = q.AccuracyAtZero, at = q.At, images = q.Images }
-                    : null,
-            };
-        }),
-    };
 
     /// <summary>GET /healthz: 200 "ok" while every long-lived part works, 503 with a JSON reason when one has failed for good or keeps failing.</summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder endpoints, NodeHealth health)
     {
         endpoints.MapGet("/healthz", () => health.Problem is { } problem
             ? Error(StatusCodes.Status503ServiceUnavailable, problem)
-            : Results.Text("ok", "text/plain; charset=utf-8"));
+            : Results.Text("ok", "text/plain; charset=utf-8"))
+            .WithSummary("ok while the node's long-lived parts work").Produces(200, typeof(string), "text/plain").Errors(503);
         return endpoints;
     }
 
-    /// <summary>Each long-lived part of the node and where it stands, for /v1/status.</summary>
-    public static object HealthJson(NodeHealth health) => new
-    {
-        healthy = health.IsHealthy,
-        problem = health.Problem,
-        parts = health.Parts.Select(p => new { part = p.Part, state = p.State.ToString().ToLowerInvariant(), failures = p.Failures, lastError = p.LastError, since = p.Since.ToUnixTimeMilliseconds() }),
-    };
-
-    static IResult Error(int code, string message) => Results.Json(new { error = message }, Json, statusCode: code);
+    static IResult Error(int code, string message) => Results.Json(new ErrorAnswer(message), Json, statusCode: code);
 
     /// <summary>
     /// 415 unless the body is declared <c>application/json</c> (a charset parameter may say UTF-8):
@@ -311,7 +272,7 @@ public static class ServingApp
         catch (QueueFullException e) { return Count(id, Error(StatusCodes.Status429TooManyRequests, e.Message), 429); }
         catch (RequestCostException e)
         {
-            return Count(id, Results.Json(new { error = e.Message, cost = e.Cost, limit = e.Limit }, Json, statusCode: StatusCodes.Status429TooManyRequests), 429);
+            return Count(id, Results.Json(new CostErrorAnswer(e.Message) { Cost = e.Cost, Limit = e.Limit }, Json, statusCode: StatusCodes.Status429TooManyRequests), 429);
         }
         catch (ObjectDisposedException) { return Count(id, Error(StatusCodes.Status503ServiceUnavailable, $"model {id} is shutting down"), 503); }
         catch (ArgumentException e) { return Count(id, Error(StatusCodes.Status400BadRequest, e.Message), 400); }
@@ -342,7 +303,7 @@ public static class ServingApp
                 var images = new string[count];
                 for (int i = 0; i < count; i++)
                     images[i] = Convert.ToBase64String(ImageGrid.EncodePng(pixels[(i * each)..((i + 1) * each)], 1, c, side, side, columns: 1, scale: 1, gap: 0));
-                result = Results.Json(new { images, snapshotVersion = output.Snapshot.Version, seed = parsed.Request.Seed }, Json);
+                result = Results.Json(new SampleImages(images, output.Snapshot.Version, parsed.Request.Seed), Json);
             }
         }
         ServingMetrics.SampleSeconds.WithLabels(id).Observe(clock.Elapsed.TotalSeconds);

@@ -59,6 +59,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     // Held batches whose kind prepared them (a text model's, encoded): a batch that needs it is posted once prepared.
     private readonly Dictionary<long, PreparedCondition[]> prepared = new();
     private TrainerWorker? worker;
+    private bool workerStarted;
     private long generation;
     private bool stopping;
 
@@ -108,7 +109,9 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             Post(batch);
         });
         Receive<PrepareFailed>(m => Restart(Unwrap(m.Error)));
-        Receive<GetTrainerStatus>(_ => Sender.Tell(worker?.Status ?? new TrainerStatus(spec.Id, 0, 0, 0, double.NaN, 0, 0, 0, node)));
+        // Counters only once the worker has resumed: before, it would say step 0 for a model whose snapshot holds more, and
+        // the asker (the node's status, which asks every second) keeps the last figures it heard instead.
+        Receive<GetTrainerStatus>(_ => { if (worker is { } w && workerStarted) Sender.Tell(w.Status); });
         Receive<Stop>(_ =>
         {
             stopping = true;
@@ -173,6 +176,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         var self = Self;
         long gen = m.Generation;
+        workerStarted = false;
         worker = new TrainerWorker(spec, m.Bytes, m.Version, services.Device, services.Threads, node,
             message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null,
             inputs: m.Inputs);
@@ -198,6 +202,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         switch (message)
         {
             case TrainerWorker.Started:
+                workerStarted = true;
                 services.Health.Running(part);
                 break;
             case TrainerWorker.SnapshotReady ready:
@@ -253,6 +258,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         worker?.Dispose();
         worker = null;
+        workerStarted = false;
         generation++;  // whatever the old worker or its fetch still sends is ignored
         // The health line says what failed; the stack goes to the debug log for whoever digs deeper.
         logger.LogDebug(error, "trainer {Model}: failure details", spec.Id);

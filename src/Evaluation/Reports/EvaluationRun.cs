@@ -153,7 +153,7 @@ public sealed class EvaluationRun(Evaluator evaluator, EvalSettings settings, De
         s.AppendLine($"# {title ?? "Evaluation of " + Path.GetFileName(r.Snapshot.Path)}");
         s.AppendLine();
         s.AppendLine($"Snapshot `{r.Snapshot.Path}`: mode {r.Snapshot.Mode}, {r.Snapshot.Steps} steps, {r.Snapshot.SamplesSeen} samples seen, {r.Snapshot.Parameters / 1e6:F2}M parameters.");
-        s.AppendLine($"Sampling: {r.Settings.Sampler.ToString().ToUpperInvariant()} {r.Settings.Steps} steps, seed {r.Settings.Seed}; {r.Main.Count} generated vs {r.RealImages} real test images (sweeps: {r.Settings.SweepN} each).");
+        s.AppendLine($"Sampling: {r.Settings.Sampler.Name()} {r.Settings.Steps} steps, seed {r.Settings.Seed}; {r.Main.Count} generated vs {r.RealImages} real test images (sweeps: {r.Settings.SweepN} each).");
         s.AppendLine($"Features: {r.Features}.");
         s.AppendLine($"Machine: {r.Machine}; wall time {r.Seconds:F0} s.");
         s.AppendLine();

@@ -23,7 +23,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Prometheus;
 
 namespace CadStream.Host.Cluster;
 
@@ -88,7 +87,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         if (node.Has("ingress")) KafkaClientSettings.Check(kafkaClient);
         // Likewise a remoting certificate that cannot be used (missing, wrong password, no private key).
         if (node.Tls.Enabled) RemotingTls.Load(node.Tls).Dispose();
-        status = new ClusterStatus(node, settings.Kafka.Bootstrap, KafkaClientSettings.Redacted(kafkaClient), () => bridge.Consumer, Catalog, Health);
+        status = new ClusterStatus(node, settings.Kafka.Bootstrap, KafkaClientSettings.Redacted(kafkaClient), () => bridge.Consumer, Catalog);
 
         builder.Services.AddSingleton(Health);
         builder.Services.AddSingleton(bridge);
@@ -130,9 +129,16 @@ public sealed class CadStreamNode : IAsyncDisposable
         if (node.Has("serving")) app.MapCadStream();
         else
         {
+            // The same /v1/status as a serving node's, without the serving role's fields.
+            var startedAt = DateTimeOffset.UtcNow;
+            var modelIds = Catalog.All.Select(m => m.Id).ToArray();
             app.MapHealth(Health);
-            app.MapMetrics("/metrics");
-            app.MapGet("/v1/status", () => Results.Json(status.Current()));
+            app.MapPrometheus();
+            app.MapGet("/v1/status", () =>
+            {
+                var current = status.Current();
+                return Results.Json(StatusDocument.Of(current, Health, startedAt, store.Description, modelIds), StatusDocument.JsonFor(current.Roles));
+            });
         }
     }
 
@@ -342,9 +348,9 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
     }
 }
 
-/// <summary>/v1/status for any node: roles, members, Kafka, lag, each model's counters, and the node's health.</summary>
+/// <summary>What /v1/status says of any node besides its health and served models: roles, members, Kafka, lag, each model's training counters.</summary>
 /// <param name="kafkaClient">The Kafka client settings as they may be shown (<see cref="KafkaClientSettings.Redacted"/>).</param>
-public sealed class ClusterStatus(NodeSettings node, string kafka, IReadOnlyDictionary<string, string> kafkaClient, Func<PairConsumer?> consumer, ModelCatalog catalog, NodeHealth health) : INodeStatus
+public sealed class ClusterStatus(NodeSettings node, string kafka, IReadOnlyDictionary<string, string> kafkaClient, Func<PairConsumer?> consumer, ModelCatalog catalog) : INodeStatus
 {
     private IServiceProvider? services;
     private readonly Dictionary<string, TrainerStatus> trainers = new();
@@ -374,7 +380,6 @@ public sealed class ClusterStatus(NodeSettings node, string kafka, IReadOnlyDict
             KafkaClient = kafkaClient,
             ConsumerLag = lag,
             Training = training,
-            Health = ServingApp.HealthJson(health),
         };
     }
 

@@ -69,7 +69,7 @@ public sealed class SampleCommand : ICommand
         using var all = cat(images, 0);
         foreach (var t in images) t.Dispose();
         File.WriteAllBytes(outPath, ImageGrid.EncodePng(ImageTensors.ToBytes(all), (int)all.shape[0], spec.Channels, spec.ImageSize, spec.ImageSize, columns: count, scale: 2));
-        Console.Error.WriteLine($"wrote {outPath}: {what} at coherence {coherence}, guidance {guidance}, {steps} {sampler.ToString().ToLowerInvariant()} steps, seed {seed} (snapshot step {snapshot.Steps})");
+        Console.Error.WriteLine($"wrote {outPath}: {what} at coherence {coherence}, guidance {guidance}, {steps} {sampler.Name()} steps, seed {seed} (snapshot step {snapshot.Steps})");
         return 0;
     }
 }

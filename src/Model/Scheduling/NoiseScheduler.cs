@@ -1,9 +1,13 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using static TorchSharp.torch;
 using CadStream.Catalog;
 
 namespace CadStream.Model.Scheduling;
 
 /// <summary>The reverse step: DDIM, DDPM (ancestral), or DPM-Solver++(2M) (Lu et al. 2022, multistep, second order).</summary>
+/// <remarks>Shown to users, in JSON too, by its name (<see cref="SamplerKinds.Name"/>): ddim, ddpm, dpm++.</remarks>
+[JsonConverter(typeof(SamplerKindJson))]
 public enum SamplerKind { Ddim, Ddpm, DpmPlusPlus }
 
 public static class SamplerKinds
@@ -21,6 +25,25 @@ public static class SamplerKinds
         SamplerKind.DpmPlusPlus => "dpm++",
         _ => k.ToString().ToLowerInvariant(),
     };
+}
+
+/// <summary>A sampler in JSON (evaluation reports) by its name; a number, as reports before names were written, still reads.</summary>
+public sealed class SamplerKindJson : JsonConverter<SamplerKind>
+{
+    public override SamplerKind Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => reader.TokenType switch
+    {
+        JsonTokenType.String => ParseOrThrow(reader.GetString()!),
+        JsonTokenType.Number when reader.TryGetInt32(out var n) && Enum.IsDefined((SamplerKind)n) => (SamplerKind)n,
+        _ => throw new JsonException("a sampler is ddim, ddpm or dpm++"),
+    };
+
+    static SamplerKind ParseOrThrow(string name)
+    {
+        try { return SamplerKinds.Parse(name); }
+        catch (ArgumentException e) { throw new JsonException(e.Message); }
+    }
+
+    public override void Write(Utf8JsonWriter writer, SamplerKind value, JsonSerializerOptions options) => writer.WriteStringValue(value.Name());
 }
 
 /// <summary>How to walk back from noise: which reverse step, how many steps, DDIM's eta.</summary>

@@ -110,7 +110,7 @@ public sealed class MultiNodeTests(ITestOutputHelper output)
             // Nodes without the serving role answer health, metrics and status.
             using var trainerHttp = Http(trainer);
             Assert.Equal("ok", await trainerHttp.GetStringAsync("/healthz"));
-            Assert.Equal("trainer", Assert.Single((await GetJsonAsync(trainerHttp, "/v1/status")).GetProperty("roles").EnumerateArray()).GetString());
+            Assert.Equal("trainer", Assert.Single((await GetJsonAsync(trainerHttp, "/v1/status")).GetProperty("node").GetProperty("roles").EnumerateArray()).GetString());
         }
         finally
         {

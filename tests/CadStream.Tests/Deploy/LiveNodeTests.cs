@@ -158,7 +158,7 @@ public sealed class LiveNodeTests(LiveNodeFixture node, ITestOutputHelper output
     }
 
     [Fact]
-    public async Task With_an_api_key_v1_needs_it_and_the_probes_and_metrics_stay_open()
+    public async Task With_an_api_key_v1_needs_it_and_the_probes_metrics_and_api_description_stay_open()
     {
         foreach (var path in new[] { "/v1/status", "/v1/models", $"/v1/models/{LiveNodeFixture.ModelId}/history" })
         {
@@ -168,11 +168,17 @@ public sealed class LiveNodeTests(LiveNodeFixture node, ITestOutputHelper output
             using var keyed = await node.Http.GetAsync(path);
             Assert.Equal(HttpStatusCode.OK, keyed.StatusCode);
         }
-        foreach (var path in new[] { "/", "/healthz", "/readyz", "/metrics" })
+        foreach (var path in new[] { "/", "/healthz", "/readyz", "/metrics", "/openapi/v1.json" })
         {
             using var open = await node.Anonymous.GetAsync(path);
             Assert.True(open.StatusCode == HttpStatusCode.OK, $"{path} answered {(int)open.StatusCode} without a key");
         }
+        // The node's own document (a slim-built host with every role) names the key on /v1 and not on the probes.
+        var doc = JsonDocument.Parse(await node.Anonymous.GetStringAsync("/openapi/v1.json")).RootElement;
+        Assert.StartsWith("3.1.", doc.GetProperty("openapi").GetString());
+        var paths = doc.GetProperty("paths");
+        Assert.True(paths.GetProperty("/v1/status").GetProperty("get").TryGetProperty("security", out _));
+        Assert.False(paths.GetProperty("/healthz").GetProperty("get").TryGetProperty("security", out _));
     }
 
     [Fact]

@@ -48,12 +48,13 @@ public class CliTests : IClassFixture<CliTests.TrainedSnapshot>
     }
 
     [Fact]
-    public void Sample_writes_a_png_grid()
+    public void Sample_writes_a_png_grid_and_names_its_sampler_as_the_user_does()
     {
         var png = System.IO.Path.Combine(trained.Folder, "grid.png");
         var r = CliRunner.Run(["sample", "--snapshot", trained.Path, "--label", "Sneaker", "--coherence", "1", "--guidance", "1",
-            "--steps", "3", "--seed", "7", "--count", "4", "--out", png]);
+            "--steps", "3", "--sampler", "dpm++", "--seed", "7", "--count", "4", "--out", png]);
         Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains(r.StderrLines, l => l.Contains($"wrote {png}", StringComparison.Ordinal) && l.Contains(", 3 dpm++ steps,", StringComparison.Ordinal));
         using var bitmap = SKBitmap.Decode(png);
         Assert.NotNull(bitmap);
         Assert.Equal(4 * 56 + 5 * 2, bitmap.Width);   // 4 images of 28 px at scale 2, 2 px gaps

@@ -1,3 +1,4 @@
+using CadStream.Evaluation.Reports;
 using CadStream.Model;
 using CadStream.Model.Scheduling;
 using static TorchSharp.torch;
@@ -92,5 +93,16 @@ public class DpmSolverTests
         Assert.Equal(kind, SamplerKinds.Parse(kind.Name()));
         var e = Assert.Throws<ArgumentException>(() => SamplerKinds.Parse("euler"));
         Assert.Contains("dpm++", e.Message);
+    }
+
+    [Fact]
+    public void Reports_write_the_sampler_by_its_name_and_still_read_the_old_numbers()
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(new EvalSettings { Sampler = SamplerKind.DpmPlusPlus }, EvaluationRun.Json);
+        Assert.Equal("dpm++", System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("sampler").GetString());
+        Assert.Equal(SamplerKind.DpmPlusPlus, System.Text.Json.JsonSerializer.Deserialize<EvalSettings>(json, EvaluationRun.Json)!.Sampler);
+        // docs/results/*/report.json of earlier runs hold "sampler": 0.
+        Assert.Equal(SamplerKind.Ddim, System.Text.Json.JsonSerializer.Deserialize<EvalSettings>("""{"sampler": 0}""", EvaluationRun.Json)!.Sampler);
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<EvalSettings>("""{"sampler": "euler"}""", EvaluationRun.Json));
     }
 }

@@ -15,7 +15,8 @@ public sealed class ServingAppFixture : IAsyncLifetime
     public async Task InitializeAsync() => Test = await ServingTestApp.StartAsync(status: new StaticNodeStatus(new NodeStatus
     {
         NodeId = "node-a",
-        Roles = ["serving", "trainer"],
+        // Kafka and its lag are an ingress node's.
+        Roles = ["ingress", "serving"],
         Members = ["node-a", "node-b"],
         KafkaBootstrap = "127.0.0.1:9092",
         ConsumerLag = [new ConsumerLag("cad.pairs", 0, 5), new ConsumerLag("cad.pairs", 1, 7)],
@@ -90,7 +91,8 @@ public sealed class ServingHttpTests(ServingAppFixture fixture) : IClassFixture<
     public async Task Status_shows_roles_members_kafka_lag_and_model_figures()
     {
         var s = await JsonOf(await App.Http.GetAsync("/v1/status"));
-        Assert.Equal(["serving", "trainer"], s.GetProperty("node").GetProperty("roles").EnumerateArray().Select(e => e.GetString()));
+        Docs.StatusShape.AssertFollowsTheDocs(s);
+        Assert.Equal(["ingress", "serving"], s.GetProperty("node").GetProperty("roles").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal(2, s.GetProperty("cluster").GetProperty("members").GetArrayLength());
         Assert.Equal("127.0.0.1:9092", s.GetProperty("kafka").GetProperty("bootstrap").GetString());
         Assert.Equal(12, s.GetProperty("kafka").GetProperty("totalLag").GetInt64());
