@@ -31,11 +31,11 @@ public sealed record SampleBodyDocument
     public JsonElement? Label { get; init; }
 
     [Description("Text models: what to draw, 1 to 1000 characters. Class models refuse it.")]
-    [StringLength(SampleBody.MaxPromptLength, MinimumLength = 1)]
+    [StringLength(Conditions.TextRequestField.MaxPromptLength, MinimumLength = 1)]
     public string? Prompt { get; init; }
 
     [Description("Text models: what to steer away from, 0 to 1000 characters; by default random gibberish for CAD models, the empty caption otherwise.")]
-    [StringLength(SampleBody.MaxPromptLength)]
+    [StringLength(Conditions.TextRequestField.MaxPromptLength)]
     public string? NegativePrompt { get; init; }
 
     [Description("Segmap models, which no node serves yet (class and text models ignore it): a base64 grey PNG of class indices.")]

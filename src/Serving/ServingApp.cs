@@ -155,7 +155,7 @@ public static class ServingApp
     static ModelInfo ModelJson(ModelHost h, IReadOnlyList<long> kept, SampleQuality? quality)
     {
         var s = h.Current;
-        return new ModelInfo(h.ModelId, h.Spec.Kind, h.Spec.Mode.Name(), h.Spec.Classes, s?.Version, s?.Steps, s?.Samples, s?.Created,
+        return new ModelInfo(h.ModelId, h.Spec.Kind.Name(), h.Spec.Mode.Name(), h.Spec.Classes, s?.Version, s?.Steps, s?.Samples, s?.Created,
             h.DefaultGuidance, kept, h.PinnedVersion, quality?.Accuracy,
             // What c meant when the served snapshot learned (score-derived coherences), and a text model's encoder.
             h.CurrentCoherenceBins is { } bins ? JsonDocument.Parse(bins).RootElement.Clone() : null, h.CurrentTextEncoder);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using CadStream.Catalog.Judging;
 using CadStream.Runtime;
 
 namespace CadStream.Serving;
