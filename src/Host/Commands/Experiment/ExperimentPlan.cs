@@ -1,6 +1,5 @@
 using CadStream.Catalog;
 using CadStream.Evaluation.Reports;
-using CadStream.Model.Training;
 
 namespace CadStream.Host.Commands.Experiment;
 
