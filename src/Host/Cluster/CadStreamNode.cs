@@ -1,27 +1,19 @@
-using System.Runtime.CompilerServices;
 using Akka.Actor;
 using Akka.Hosting;
 using CadStream.Actors;
-using CadStream.Actors.Ingest;
 using CadStream.Actors.Training;
 using CadStream.Catalog;
-using CadStream.Catalog.Conditions;
 using CadStream.Catalog.Judging;
 using CadStream.Catalog.Text;
 using CadStream.Host.Configuration;
-using CadStream.Ingress;
 using CadStream.Ingress.Kafka;
 using CadStream.Runtime;
 using CadStream.Scoring;
 using CadStream.Serving;
 using CadStream.Snapshots;
-using CadStream.Snapshots.Redis;
-using CadStream.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace CadStream.Host.Cluster;
@@ -46,8 +38,8 @@ public sealed class CadStreamNode : IAsyncDisposable
     /// null on a node none of whose models reads text, which never loads ONNX Runtime or the MiniLM assembly.
     /// </summary>
     public ITextEncoder? TextEncoder { get; }
-    private readonly TaskCompletionSource<int> exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int failed, disposed;
+    private readonly NodeExit exit = new();
+    private int disposed;
 
     public CadStreamSettings Settings { get; }
     public string KafkaBootstrap => Settings.Kafka.Bootstrap;
@@ -63,7 +55,7 @@ public sealed class CadStreamNode : IAsyncDisposable
     public CoherenceTables CoherenceTables { get; }
     public IServiceProvider Services => app.Services;
     /// <summary>Completes with the exit code once the node has stopped: 0 when asked to, 1 when a part failed for good.</summary>
-    public Task<int> Exited => exit.Task;
+    public Task<int> Exited => exit.Exited;
 
     private CadStreamNode(CadStreamSettings settings, ISnapshotStore store, ITextEncoder? textEncoder, TextAgreementModels textAgreement,
         ILoggerProvider? logs, Action<PairsStored>? pairsStored, ClassifierSource? classifier)
@@ -127,19 +119,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         app.UseApiKeys(gate);
 
         if (node.Has("serving")) app.MapCadStream();
-        else
-        {
-            // The same /v1/status as a serving node's, without the serving role's fields.
-            var startedAt = DateTimeOffset.UtcNow;
-            var modelIds = Catalog.All.Select(m => m.Id).ToArray();
-            app.MapHealth(Health);
-            app.MapPrometheus();
-            app.MapGet("/v1/status", () =>
-            {
-                var current = status.Current();
-                return Results.Json(StatusDocument.Of(current, Health, startedAt, store.Description, modelIds), StatusDocument.JsonFor(current.Roles));
-            });
-        }
+        else app.MapNodeStatus(Health, status, store, Catalog);
     }
 
     /// <summary>Builds the node's snapshot store (Redis when configured, else a folder) and starts everything.</summary>
@@ -152,14 +132,10 @@ public sealed class CadStreamNode : IAsyncDisposable
     public static async Task<CadStreamNode> StartAsync(CadStreamSettings settings, ILoggerProvider? logs = null, CancellationToken cancel = default,
         Action<PairsStored>? pairsStored = null, ClassifierSource? classifier = null)
     {
-        using var storeLoggers = LoggerFactory.Create(b => NodeLogging.Configure(b, logs));
-        ISnapshotStore store = string.IsNullOrWhiteSpace(settings.Redis.Endpoint)
-            ? new FolderSnapshotStore(settings.Snapshots.Folder, new FolderSnapshotStoreOptions { KeepVersions = settings.Snapshots.Keep })
-            : await RedisSnapshotStore.ConnectAsync(settings.Redis.Endpoint, settings.Redis.Password,
-                new RedisSnapshotStoreOptions { KeyPrefix = settings.Redis.Prefix, KeepVersions = settings.Snapshots.Keep });
+        var store = await NodeSnapshotStore.OpenAsync(settings);
         CadStreamNode node;
         TextAgreementModels? textAgreement = null;
-        var textEncoder = TextEncoderFor(settings.Catalog());
+        var textEncoder = NodeTextEncoder.For(settings.Catalog());
         try
         {
             classifier ??= settings.Scoring.Classifier is { } path ? ClassifierSource.Existing(path) : null;
@@ -174,7 +150,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             throw;
         }
         await node.app.StartAsync(cancel);
-        node.Watch();
+        node.exit.Watch(node.app, node.Health, node.System, () => Volatile.Read(ref node.disposed) != 0);
         // An ingress node is up once its consumer runs (the hosted service starts it once the ingest actor exists).
         if (settings.Node.Has("ingress"))
         {
@@ -188,42 +164,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         return node;
     }
 
-    /// <summary>Stops the node with exit code 1 when a part fails for good or the actor system ends under it.</summary>
-    private void Watch()
-    {
-        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        Health.Changed += s =>
-        {
-            if (s.State == PartState.Failed) Fail();
-        };
-        if (Health.Parts.Any(p => p.State == PartState.Failed)) Fail();
-        System.WhenTerminated.ContinueWith(_ =>
-        {
-            if (!lifetime.ApplicationStopping.IsCancellationRequested && Volatile.Read(ref disposed) == 0)
-                Health.FailedForGood("actor system", "it ended while the node was running (the cluster downed this node?)");
-        }, TaskScheduler.Default);
-        lifetime.ApplicationStopped.Register(() => exit.TrySetResult(Volatile.Read(ref failed)));
-
-        void Fail()
-        {
-            if (Interlocked.Exchange(ref failed, 1) != 0) return;
-            // Off the reporting thread: stopping waits for hosted services, one of which may be reporting.
-            Task.Run(async () =>
-            {
-                try { await app.StopAsync(); } catch (Exception) { /* stopping anyway */ }
-                exit.TrySetResult(1);
-            });
-        }
-    }
-
     public NodeStatus CurrentStatus() => status.Current();
-
-    /// <summary>The node's text encoder when one of its models reads text; none otherwise.</summary>
-    static ITextEncoder? TextEncoderFor(ModelCatalog catalog) => catalog.All.Any(m => m.Rules().ReadsText) ? NewTextEncoder() : null;
-
-    // Its own method, compiled only when called: a node without a text model never resolves the text project's types.
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    static ITextEncoder NewTextEncoder() => new LazyTextEncoder();
 
     static Func<ICoherenceModel?> CoherenceModels(ClassifierSource? classifier, ScoringOptions scoring)
     {
@@ -243,165 +184,7 @@ public sealed class CadStreamNode : IAsyncDisposable
             textAgreement.Dispose();
             (TextEncoder as IDisposable)?.Dispose();
             loggers.Dispose();
-            exit.TrySetResult(Volatile.Read(ref failed));
+            exit.Stopped();
         }
-    }
-}
-
-/// <summary>The running consumer of an ingress node, for the actors (durable positions) and status (lag).</summary>
-public sealed class IngressBridge
-{
-    private readonly TaskCompletionSource first = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile PairConsumer? consumer;
-
-    public PairConsumer? Consumer
-    {
-        get => consumer;
-        set
-        {
-            consumer = value;
-            if (value is not null) first.TrySetResult();
-        }
-    }
-
-    /// <summary>Completes when the first consumer runs.</summary>
-    public Task FirstConsumer => first.Task;
-}
-
-/// <summary>
-/// The Kafka consumer of an ingress node as a hosted service: consumes into an ingest actor under the
-/// node's restart policy. Consumer and ingest actor live and die together (one run): if either fails
-/// (a fatal Kafka error; the actor stopped, or restarted and so forgot its batches in flight), both are
-/// replaced and the new consumer resumes from the group's committed offsets, so nothing that was not
-/// yet reflected in a stored snapshot is skipped.
-/// </summary>
-public sealed class IngressService(CadStreamSettings settings, ModelCatalog catalog, IngressBridge bridge, NodeHealth health,
-    ActorSystem system, ActorRegistry registry, ILoggerFactory loggers) : BackgroundService
-{
-    public const string Part = "kafka consumer";
-    private int runs;
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var scorers = await registry.GetAsync<ScorerRouterKey>(stoppingToken);
-        await Supervision.RunAsync(Part, (stop, up) => ConsumeAsync(scorers, stop, up), health, stoppingToken);
-    }
-
-    private async Task ConsumeAsync(IActorRef scorers, CancellationToken stop, Action up)
-    {
-        var forgot = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        PairConsumer? consumer = null;
-        var ingest = system.ActorOf(IngestActor.PropsFor(scorers, positions => consumer?.MarkDurable(positions),
-            new IngestActor.Options { RedeliverAfter = TimeSpan.FromSeconds(settings.Node.RedeliverAfterSeconds) },
-            loggers.CreateLogger<IngestActor>(),
-            restarted: e => forgot.TrySetException(new InvalidOperationException($"the ingest actor restarted after {e.GetType().Name}: {e.Message}; re-reading from the last commit"))),
-            $"ingest-{Interlocked.Increment(ref runs)}");
-        var gone = ingest.WatchAsync(CancellationToken.None);
-        try
-        {
-            await RunConsumerAsync(new PairConsumerOptions
-            {
-                BootstrapServers = settings.Kafka.Bootstrap,
-                Topic = settings.Kafka.Topic,
-                DeadLetterTopic = settings.Kafka.DeadLetterTopic,
-                MaxInFlight = settings.Node.MaxInFlightPairs,
-                ConsumerConfig = settings.Kafka.ClientProperties(),
-                ProducerConfig = settings.Kafka.ClientProperties(),
-                Logger = loggers.CreateLogger<PairConsumer>(),
-            }, new PairDecoder(catalog, settings.Ingress), new ActorPairSink(ingest), bridge, stop, up,
-                // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
-                parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())),
-                started: c => consumer = c,
-                alsoEndsOn: Task.WhenAny(forgot.Task, gone.ContinueWith(_ => throw new InvalidOperationException("the ingest actor stopped; re-reading from the last commit"),
-                    TaskScheduler.Default)).Unwrap());
-        }
-        finally { system.Stop(ingest); }
-    }
-
-    /// <summary>
-    /// One consumer's life: starts it, publishes it on the bridge, calls <paramref name="up"/>, and ends when
-    /// <paramref name="stop"/> fires (stopping it cleanly), when the consumer fails, or when
-    /// <paramref name="alsoEndsOn"/> faults (rethrowing that failure, which the supervision turns into a restart).
-    /// </summary>
-    public static async Task RunConsumerAsync(PairConsumerOptions options, PairDecoder decoder, IPairSink sink, IngressBridge bridge,
-        CancellationToken stop, Action up, Action<IReadOnlyList<Confluent.Kafka.TopicPartition>>? revoked = null,
-        Action<PairConsumer>? started = null, Task? alsoEndsOn = null)
-    {
-        using var consumer = new PairConsumer(options, decoder, sink);
-        if (revoked is not null) consumer.PartitionsRevoked += revoked;
-        started?.Invoke(consumer);
-        consumer.Start();
-        bridge.Consumer = consumer;
-        up();
-        try
-        {
-            var ended = await Task.WhenAny(consumer.Completion, alsoEndsOn ?? Task.Delay(Timeout.Infinite, stop)).WaitAsync(stop);
-            await ended;  // rethrows what ended the run
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
-        finally
-        {
-            if (ReferenceEquals(bridge.Consumer, consumer)) bridge.Consumer = null;
-            await consumer.StopAsync();
-        }
-        await consumer.Completion;  // rethrows the consumer's failure, if it failed
-    }
-}
-
-/// <summary>What /v1/status says of any node besides its health and served models: roles, members, Kafka, lag, each model's training counters.</summary>
-/// <param name="kafkaClient">The Kafka client settings as they may be shown (<see cref="KafkaClientSettings.Redacted"/>).</param>
-public sealed class ClusterStatus(NodeSettings node, string kafka, IReadOnlyDictionary<string, string> kafkaClient, Func<PairConsumer?> consumer, ModelCatalog catalog) : INodeStatus
-{
-    private IServiceProvider? services;
-    private readonly Dictionary<string, TrainerStatus> trainers = new();
-    // Steps per second from the last two answers of each trainer, at least 5 s apart.
-    private readonly Dictionary<string, (long Steps, DateTime At, double? Rate)> rates = new();
-    private DateTime lastAsk = DateTime.MinValue;
-
-    public void Attach(IServiceProvider sp) => services = sp;
-
-    public NodeStatus Current()
-    {
-        var system = services?.GetService<ActorSystem>();
-        var members = system is null ? [] : Akka.Cluster.Cluster.Get(system).State.Members.Select(m => $"{m.Address} [{string.Join(",", m.Roles)}] {m.Status}").ToArray();
-        RefreshTrainers(system);
-        var lag = consumer()?.Lag.Select(kv => new ConsumerLag(kv.Key.Topic, kv.Key.Partition.Value, kv.Value)).ToArray() ?? [];
-        Dictionary<string, TrainingStatus> training;
-        lock (trainers)
-            training = trainers.ToDictionary(kv => kv.Key, kv => new TrainingStatus(kv.Value.Steps, kv.Value.SamplesSeen, double.IsFinite(kv.Value.Loss) ? kv.Value.Loss : null,
-                rates.GetValueOrDefault(kv.Key).Rate, kv.Value.Node,
-                SnapshotVersion: kv.Value.SnapshotVersion, CoherenceCounts: kv.Value.CoherenceCounts));
-        return new NodeStatus
-        {
-            NodeId = system is null ? Environment.MachineName : Akka.Cluster.Cluster.Get(system).SelfAddress.ToString(),
-            Roles = node.Roles,
-            Members = members,
-            KafkaBootstrap = string.IsNullOrEmpty(kafka) ? null : kafka,
-            KafkaClient = kafkaClient,
-            ConsumerLag = lag,
-            Training = training,
-        };
-    }
-
-    // Trainer counters are asked for in the background; a status request never waits on the cluster.
-    private void RefreshTrainers(ActorSystem? system)
-    {
-        if (system is null || DateTime.UtcNow - lastAsk < TimeSpan.FromSeconds(1)) return;
-        lastAsk = DateTime.UtcNow;
-        var registry = ActorRegistry.For(system);
-        if (!registry.TryGet<TrainerRegion>(out var region)) return;
-        foreach (var m in catalog.All)
-            _ = region.Ask<TrainerStatus>(new GetTrainerStatus(m.Id), TimeSpan.FromSeconds(2)).ContinueWith(t =>
-            {
-                if (!t.IsCompletedSuccessfully) return;
-                lock (trainers)
-                {
-                    trainers[m.Id] = t.Result;
-                    var now = DateTime.UtcNow;
-                    if (!rates.TryGetValue(m.Id, out var last) || t.Result.Steps < last.Steps) rates[m.Id] = (t.Result.Steps, now, null);
-                    else if ((now - last.At).TotalSeconds >= 5)
-                        rates[m.Id] = (t.Result.Steps, now, (t.Result.Steps - last.Steps) / (now - last.At).TotalSeconds);
-                }
-            });
     }
 }
