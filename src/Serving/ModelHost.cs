@@ -10,27 +10,6 @@ using static TorchSharp.torch;
 
 namespace CadStream.Serving;
 
-/// <summary>A request's images, (Count, C, H, W) on the CPU in [-1, 1], and the snapshot that made them. Dispose it.</summary>
-public sealed class SampleOutput(Tensor images, SnapshotInfo snapshot) : IDisposable
-{
-    public Tensor Images { get; } = images;
-    public SnapshotInfo Snapshot { get; } = snapshot;
-    public void Dispose() => Images.Dispose();
-}
-
-/// <summary>The model's sampling queue is full, in requests or in waiting cost (HTTP 429).</summary>
-public sealed class QueueFullException(string message) : Exception(message);
-
-/// <summary>One request asks for more work (images x steps) than <see cref="ServingOptions.MaxRequestCost"/> allows (HTTP 429).</summary>
-public sealed class RequestCostException(long cost, long limit, string message) : Exception(message)
-{
-    public long Cost { get; } = cost;
-    public long Limit { get; } = limit;
-}
-
-/// <summary>The model has no snapshot loaded yet (HTTP 503).</summary>
-public sealed class NoSnapshotException(string message) : Exception(message);
-
 /// <summary>
 /// Serves one model: holds the loaded snapshot and runs queued requests in batches on its
 /// <see cref="TorchWorker{T}"/>, the one thread that runs this model's network.
