@@ -8,7 +8,7 @@ using CadStream.Records;
 using CsCheck;
 using Google.Protobuf;
 using Xunit.Abstractions;
-using static CadStream.Tests.HostileInput;
+using static CadStream.Tests.TestKit.HostileInput;
 using static CadStream.Tests.Ingress.IngressTestKit;
 
 namespace CadStream.Tests.Ingress;

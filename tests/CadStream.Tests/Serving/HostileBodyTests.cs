@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
-using static CadStream.Tests.HostileInput;
+using static CadStream.Tests.TestKit.HostileInput;
 
 namespace CadStream.Tests.Serving;
 

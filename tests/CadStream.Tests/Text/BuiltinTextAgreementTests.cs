@@ -10,7 +10,7 @@ using CadStream.Scoring;
 using CadStream.Tests.Ingress;
 using CadStream.Tests.Model;
 using Xunit.Abstractions;
-using static CadStream.Tests.Cluster.ClusterTestKit;
+using static CadStream.Tests.Host.Cluster.ClusterTestKit;
 
 namespace CadStream.Tests.Text;
 
