@@ -12,6 +12,7 @@ using CadStream.Tests.Host.Cluster;
 using CadStream.Tests.Snapshots.Redis;
 using Xunit.Abstractions;
 using static CadStream.Tests.Host.Cluster.ClusterTestKit;
+using static CadStream.Tests.Ingress.Kafka.KafkaTestKit;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace CadStream.Tests.Deploy;

@@ -108,15 +108,6 @@ public static class ClusterTestKit
         Coherence = 0.25 + 0.75 * (seed % 4) / 3.0,
     };
 
-    public static IProducer<byte[]?, byte[]?> RawProducer(EmbeddedKafka kafka) =>
-        new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig { BootstrapServers = kafka.BootstrapServers, Acks = Acks.All })
-            .SetLogHandler((_, _) => { }).Build();
-
-    /// <summary>Produces one record and waits for the broker's acknowledgement; returns where it landed.</summary>
-    public static TopicPartitionOffset Send(IProducer<byte[]?, byte[]?> producer, string key, byte[] value, string topic = IngressTopics.Pairs) =>
-        producer.ProduceAsync(topic, new Message<byte[]?, byte[]?> { Key = System.Text.Encoding.UTF8.GetBytes(key), Value = value })
-            .GetAwaiter().GetResult().TopicPartitionOffset;
-
     /// <summary>Per partition of cad.pairs: the high watermark (offset of the next record to be written).</summary>
     public static Dictionary<int, long> EndOffsets(EmbeddedKafka kafka)
     {
@@ -189,6 +180,24 @@ public static class ClusterTestKit
             if (m.GetProperty("id").GetString() == modelId) return m;
         return null;
     }
+
+    /// <summary>The model's <c>training</c> object in GET /v1/status (null while no trainer holds it); with no id, the first model's.</summary>
+    public static async Task<JsonElement?> TrainingAsync(HttpClient http, string? modelId = null)
+    {
+        var status = await GetJsonAsync(http, "/v1/status");
+        foreach (var m in status.GetProperty("models").EnumerateArray())
+            if (modelId is null || m.GetProperty("id").GetString() == modelId)
+                return m.GetProperty("training") is { ValueKind: JsonValueKind.Object } t ? t : null;
+        return null;
+    }
+
+    /// <summary>The cluster address of the node training the model (null while none does).</summary>
+    public static async Task<string?> TrainingNodeAsync(HttpClient http, string? modelId = null) =>
+        (await TrainingAsync(http, modelId))?.GetProperty("node").GetString();
+
+    /// <summary>The model's trained steps (-1 while no trainer holds it).</summary>
+    public static async Task<long> StepsAsync(HttpClient http, string modelId) =>
+        (await TrainingAsync(http, modelId))?.GetProperty("steps").GetInt64() ?? -1;
 
     /// <summary>POST /v1/models/{id}/samples as JSON; asserts 200 and one decodable PNG; returns the snapshot version it came from.</summary>
     public static async Task<long> SampleOneAsync(HttpClient http, string modelId)

@@ -150,13 +150,4 @@ public sealed class FailoverTests(ITestOutputHelper output)
 
     static (long Version, long Steps, long Samples)? Latest(ConcurrentQueue<(long Version, long Steps, long Samples)> history) =>
         history.IsEmpty ? null : history.Last();
-
-    static async Task<JsonElement?> TrainingAsync(HttpClient http)
-    {
-        var status = await GetJsonAsync(http, "/v1/status");
-        var t = status.GetProperty("models")[0].GetProperty("training");
-        return t.ValueKind == JsonValueKind.Object ? t : null;
-    }
-
-    static async Task<string?> TrainingNodeAsync(HttpClient http) => (await TrainingAsync(http))?.GetProperty("node").GetString();
 }

@@ -13,6 +13,7 @@ using CadStream.Tests.Ingress;
 using CadStream.Tests.Model;
 using Xunit.Abstractions;
 using static CadStream.Tests.Host.Cluster.ClusterTestKit;
+using static CadStream.Tests.Ingress.Kafka.KafkaTestKit;
 
 namespace CadStream.Tests.Host.Cluster;
 

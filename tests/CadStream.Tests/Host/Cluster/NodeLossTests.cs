@@ -285,17 +285,4 @@ public sealed class NodeLossTests(ITestOutputHelper output)
         for (int i = 0; ; i++)
             if (Shard(a) != Shard($"{b}{(i == 0 ? "" : i)}")) return (a, $"{b}{(i == 0 ? "" : i)}");
     }
-
-    static async Task<JsonElement?> TrainingAsync(HttpClient http, string modelId)
-    {
-        var status = await GetJsonAsync(http, "/v1/status");
-        foreach (var m in status.GetProperty("models").EnumerateArray())
-            if (m.GetProperty("id").GetString() == modelId)
-                return m.GetProperty("training") is { ValueKind: JsonValueKind.Object } t ? t : null;
-        return null;
-    }
-
-    static async Task<string?> TrainingNodeAsync(HttpClient http, string modelId) => (await TrainingAsync(http, modelId))?.GetProperty("node").GetString();
-
-    static async Task<long> StepsAsync(HttpClient http, string modelId) => (await TrainingAsync(http, modelId))?.GetProperty("steps").GetInt64() ?? -1;
 }

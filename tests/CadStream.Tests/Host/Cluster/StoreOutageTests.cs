@@ -11,6 +11,7 @@ using CadStream.Snapshots.Redis;
 using CadStream.Tests.Snapshots.Redis;
 using Xunit.Abstractions;
 using static CadStream.Tests.Host.Cluster.ClusterTestKit;
+using static CadStream.Tests.Ingress.Kafka.KafkaTestKit;
 
 namespace CadStream.Tests.Host.Cluster;
 
@@ -159,14 +160,5 @@ public sealed class StoreOutageTests(ITestOutputHelper output)
             await redis.DisposeAsync();
             Directory.Delete(folder, recursive: true);
         }
-    }
-
-    static async Task<long> StepsAsync(HttpClient http, string modelId)
-    {
-        var status = await GetJsonAsync(http, "/v1/status");
-        foreach (var m in status.GetProperty("models").EnumerateArray())
-            if (m.GetProperty("id").GetString() == modelId && m.GetProperty("training") is { ValueKind: System.Text.Json.JsonValueKind.Object } t)
-                return t.GetProperty("steps").GetInt64();
-        return -1;
     }
 }

@@ -3,6 +3,7 @@ using CadStream.Ingress.Kafka;
 using CadStream.Records;
 using Xunit.Abstractions;
 using static CadStream.Tests.Host.Cluster.ClusterTestKit;
+using static CadStream.Tests.Ingress.Kafka.KafkaTestKit;
 
 namespace CadStream.Tests.Host.Cluster;
 
