@@ -22,7 +22,7 @@ public sealed class OpenApiTextExampleTests(MiniLmFixture minilm)
     public async Task A_request_built_from_the_documents_text_example_samples_a_text_model()
     {
         const string id = "text-example";
-        var spec = TestModels.Tiny() with { Id = id, Kind = ConditionKind.Text, Classes = [], CrossAttentionResolutions = [7], Seed = 3 };
+        var spec = TestModels.TinyText() with { Id = id, Seed = 3 };
         var root = Path.Combine(Path.GetTempPath(), "cadstream-tests", "openapi-text-" + Guid.NewGuid().ToString("N"));
         var store = new FolderSnapshotStore(root, new FolderSnapshotStoreOptions { PollInterval = TimeSpan.FromMilliseconds(200) });
         using (var trainer = new CadTrainer(spec, TestModels.Cpu) { TextEncoder = minilm.Encoder.Identity })

@@ -23,8 +23,7 @@ public class TextModelTests(ITestOutputHelper output)
 {
     const string Encoder = "all-MiniLM-L6-v2 sha256:4a64cee3";
 
-    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) =>
-        TestModels.Tiny(mode) with { Kind = ConditionKind.Text, TextWidth = 8, CrossAttentionResolutions = [7], Seed = 3 };
+    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.TinyText(mode) with { TextWidth = 8, Seed = 3 };
 
     static float[] Flat(nn.Module m) => m.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
 
@@ -45,7 +44,7 @@ public class TextModelTests(ITestOutputHelper output)
     {
         _ = TestModels.Cpu;
         var fashion = TestModels.Fashion("class");
-        var text = TestModels.Fashion("text") with { Kind = ConditionKind.Text };
+        var text = TestModels.FashionText("text");
         using var classModel = new CadDenoiser(fashion);
         using var textModel = new CadDenoiser(text);
         // 28 px, padded 32, patch 2: levels of side 16, 8, 4; the default cross-attends at 8 and 4 (2 down and 3 up

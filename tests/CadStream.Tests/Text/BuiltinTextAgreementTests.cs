@@ -65,7 +65,7 @@ public sealed class BuiltinTextAgreementTests(MiniLmFixture fixture, ITestOutput
     public void A_caption_naming_the_images_class_agrees_more_than_one_naming_another()
     {
         using var agreement = Agreement();
-        var spec = CaptionTestKit.TextSpec();
+        var spec = TestModels.FashionText(CaptionTestKit.TextModel);
         (double Right, double Wrong, int Ahead) Measure(string what, (FashionMnist Data, string[] Right, string[] Wrong) set)
         {
             var a = agreement.Agreement(spec, Pairs(set.Data, set.Right, "right"))!;

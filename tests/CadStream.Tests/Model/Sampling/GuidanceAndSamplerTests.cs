@@ -54,23 +54,12 @@ public class GuidanceAndSamplerTests
         var images = new CadPipeline(toy, device).Sample([new SampleRequest(label, count, coherence, w, seed)], new SamplerSettings(steps));
 
         // The same noise, then the DDIM recursion in doubles.
-        using var gen = new Generator((ulong)seed, CPU);
-        using var noise = randn([count, 1, 28, 28], generator: gen);
-        var x = noise.to(ScalarType.Float64).data<double>().ToArray();
-        var schedule = new SigmoidSchedule();
-        for (int i = 0; i < steps; i++)
+        var x = HandDdim.Sample(seed, count, steps, (xp, gT) =>
         {
-            double gT = schedule.Gamma(1 - (double)i / steps), gS = schedule.Gamma(1 - (double)(i + 1) / steps);
-            for (int p = 0; p < x.Length; p++)
-            {
-                double epsC = ToyDenoiser.Eps(x[p], label, coherence, gT);
-                double epsU = ToyDenoiser.Eps(x[p], label, 0, gT);
-                double eps = epsC + w * (epsC - epsU);
-                double x0 = Math.Clamp((x[p] - Math.Sqrt(1 - gT) * eps) / Math.Sqrt(gT), -1, 1);
-                double e2 = (x[p] - Math.Sqrt(gT) * x0) / Math.Sqrt(1 - gT);
-                x[p] = gS >= 1 ? x0 : Math.Sqrt(gS) * x0 + Math.Sqrt(1 - gS) * e2;
-            }
-        }
+            double epsC = ToyDenoiser.Eps(xp, label, coherence, gT);
+            double epsU = ToyDenoiser.Eps(xp, label, 0, gT);
+            return epsC + w * (epsC - epsU);
+        });
         var got = images[0].data<float>().ToArray();
         for (int p = 0; p < x.Length; p++) Assert.Equal(x[p], got[p], 4);
 

@@ -38,30 +38,10 @@ sealed class ToyTextDenoiser(ModelSpec spec) : IDenoiser
 [Trait("Category", "Numeric")]
 public class TextGuidanceTests
 {
-    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.Tiny(mode) with { Kind = ConditionKind.Text, Classes = [], TextWidth = 4, CrossAttentionResolutions = [7] };
+    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.TinyText(mode) with { TextWidth = 4 };
 
     static TokenStates Caption(int tokens, float start) =>
         new(Enumerable.Range(0, tokens * 4).Select(i => start + 0.1f * i).ToArray(), tokens);
-
-    static double[] HandDdim(long seed, int count, int steps, Func<double, double, double> eps)
-    {
-        using var gen = new Generator((ulong)seed, CPU);
-        using var noise = randn([count, 1, 28, 28], generator: gen);
-        var x = noise.to(ScalarType.Float64).data<double>().ToArray();
-        var schedule = new SigmoidSchedule();
-        for (int i = 0; i < steps; i++)
-        {
-            double gT = schedule.Gamma(1 - (double)i / steps), gS = schedule.Gamma(1 - (double)(i + 1) / steps);
-            for (int p = 0; p < x.Length; p++)
-            {
-                double e = eps(x[p], gT);
-                double x0 = Math.Clamp((x[p] - Math.Sqrt(1 - gT) * e) / Math.Sqrt(gT), -1, 1);
-                double e2 = (x[p] - Math.Sqrt(gT) * x0) / Math.Sqrt(1 - gT);
-                x[p] = gS >= 1 ? x0 : Math.Sqrt(gS) * x0 + Math.Sqrt(1 - gS) * e2;
-            }
-        }
-        return x;
-    }
 
     [Theory]
     [InlineData(TrainingMode.Cad, 2.0, 1.0)]
@@ -81,7 +61,7 @@ public class TextGuidanceTests
         bool cad = mode == TrainingMode.Cad;
         double sP = ToyTextDenoiser.Mean(prompt), sN = ToyTextDenoiser.Mean(negative);
         double cC = cad ? coherence : 1, cU = cad ? 0 : 1;
-        var expected = HandDdim(seed, count, steps, (x, g) =>
+        var expected = HandDdim.Sample(seed, count, steps, (x, g) =>
         {
             double epsC = ToyTextDenoiser.Eps(x, sP, cC, g), epsU = ToyTextDenoiser.Eps(x, sN, cU, g);
             return (1 + w) * epsC - w * epsU;
@@ -106,7 +86,7 @@ public class TextGuidanceTests
         var prompt = Caption(4, 0.2f);
         var images = new CadPipeline(toy, TestModels.Cpu).Sample([SampleRequest.ForPrompt(prompt, null, 2, 0.7, 0, 5)], new SamplerSettings(3));
         Assert.Equal(2, toy.Calls[0].Rows);
-        var expected = HandDdim(5, 2, 3, (x, g) => ToyTextDenoiser.Eps(x, ToyTextDenoiser.Mean(prompt), 0.7, g));
+        var expected = HandDdim.Sample(5, 2, 3, (x, g) => ToyTextDenoiser.Eps(x, ToyTextDenoiser.Mean(prompt), 0.7, g));
         var got = images[0].data<float>().ToArray();
         for (int p = 0; p < expected.Length; p++) Assert.Equal(expected[p], got[p], 4);
     }
