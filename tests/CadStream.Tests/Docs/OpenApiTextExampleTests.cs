@@ -34,7 +34,7 @@ public sealed class OpenApiTextExampleTests(MiniLmFixture minilm)
             await app.StartAsync();
             using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(60) };
             var runtime = app.Services.GetRequiredService<ServingRuntime>();
-            await CadStream.Tests.Host.Cluster.ClusterTestKit.WaitUntilAsync(() => runtime.Hosts[id].Current is not null, TimeSpan.FromSeconds(30), () => "the text snapshot served");
+            await WaitUntilAsync(() => runtime.Hosts[id].Current is not null, TimeSpan.FromSeconds(30), () => "the text snapshot served");
 
             var doc = JsonDocument.Parse(await http.GetStringAsync(OpenApiDescription.Route)).RootElement;
             var example = doc.GetProperty("paths").GetProperty("/v1/models/{id}/samples").GetProperty("post").GetProperty("requestBody")

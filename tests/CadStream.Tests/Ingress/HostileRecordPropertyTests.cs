@@ -24,7 +24,6 @@ public sealed class HostileRecordPropertyTests(ITestOutputHelper output)
 {
     static readonly RecordPosition Source = new("cad.pairs", 0, 1);
 
-    static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
     static byte[] JsonText(string s) => U(JsonSerializer.Serialize(s));
     static string Num(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 

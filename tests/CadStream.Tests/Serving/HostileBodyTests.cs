@@ -39,8 +39,6 @@ public sealed class HostileBodyTests(ITestOutputHelper output)
             (good, valid.Select(v => ((string, byte[])?)(name, v))),
             (bad, Value.Select(v => ((string, byte[])?)(name, v))));
 
-    static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
-
     static readonly Gen<byte[]> ClassName = Gen.OneOf("Sneaker", "sneaker", "T-shirt/top", "Ankle boot", "bag", "Dragon", "3").Select(n => U(JsonSerializer.Serialize(n)));
 
     /// <summary>A body close to a valid one: each field absent, valid or anything; valid values ask for 1 image at 1 step.</summary>

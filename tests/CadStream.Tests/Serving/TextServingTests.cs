@@ -65,7 +65,7 @@ public sealed class TextServingTests(MiniLmFixture minilm, Xunit.Abstractions.IT
     }
 
     static async Task ClusterWait(Func<bool> condition, string what) =>
-        await CadStream.Tests.Host.Cluster.ClusterTestKit.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), () => what);
+        await WaitUntilAsync(condition, TimeSpan.FromSeconds(30), () => what);
 
     Task<HttpResponseMessage> Post(string model, string json) =>
         http.PostAsync($"/v1/models/{model}/samples", new StringContent(json, Encoding.UTF8, "application/json"));

@@ -20,7 +20,8 @@ public static class HostileInput
     public static readonly string[] RecordFields =
         ["id", "model", "image_png", "image_u8", "segmap_png", "width", "height", "channels", "label", "coherence", "score", "caption"];
 
-    static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
+    /// <summary>The UTF-8 bytes of a string.</summary>
+    public static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
 
     static byte[] Join(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 

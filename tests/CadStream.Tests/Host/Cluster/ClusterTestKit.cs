@@ -144,26 +144,6 @@ public static class ClusterTestKit
 
     public static string Show<T>(IReadOnlyDictionary<int, T> d) => string.Join(", ", d.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}:{kv.Value}"));
 
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > timeout) Assert.Fail($"timed out after {timeout.TotalSeconds:F0} s waiting for {what()}");
-            await Task.Delay(100);
-        }
-    }
-
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            if (clock.Elapsed > timeout) Assert.Fail($"timed out after {timeout.TotalSeconds:F0} s waiting for {what()}");
-            await Task.Delay(100);
-        }
-    }
-
     public static async Task<JsonElement> GetJsonAsync(HttpClient http, string path)
     {
         using var r = await http.GetAsync(path);

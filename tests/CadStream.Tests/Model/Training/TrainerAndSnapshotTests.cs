@@ -20,8 +20,6 @@ public class TrainerAndSnapshotTests
             coherence ?? Enumerable.Range(0, n).Select(i => (i % 5) / 4f).ToArray());
     }
 
-    static float[] Flat(nn.Module m) => m.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
-
     [Fact]
     public void GroupNorm_parameters_start_at_one_and_zero()
     {
@@ -46,8 +44,8 @@ public class TrainerAndSnapshotTests
     {
         using var trainer = new CadTrainer(TestModels.Tiny() with { WarmupSteps = 1 }, TestModels.Cpu);
         Assert.True(trainer.Step(RandomBatch(8, 1)).Applied);
-        var before = Flat(trainer.Model);
-        var emaBefore = Flat(trainer.Ema);
+        var before = TestModels.Flat(trainer.Model);
+        var emaBefore = TestModels.Flat(trainer.Ema);
         var bad = RandomBatch(8, 2);
         bad.Images[3, 0, 5, 5] = tensor(float.NaN);
         var result = trainer.Step(bad);
@@ -55,10 +53,10 @@ public class TrainerAndSnapshotTests
         Assert.Equal("non-finite loss", result.SkipReason);
         Assert.Equal(1, trainer.SkippedSteps);
         Assert.Equal(1, trainer.Steps);
-        Assert.Equal(before, Flat(trainer.Model));
-        Assert.Equal(emaBefore, Flat(trainer.Ema));
+        Assert.Equal(before, TestModels.Flat(trainer.Model));
+        Assert.Equal(emaBefore, TestModels.Flat(trainer.Ema));
         Assert.True(trainer.Step(RandomBatch(8, 3)).Applied);
-        Assert.All(Flat(trainer.Model), v => Assert.True(float.IsFinite(v)));
+        Assert.All(TestModels.Flat(trainer.Model), v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
@@ -88,20 +86,20 @@ public class TrainerAndSnapshotTests
         Assert.Equal(snap.Spec.ChannelMultipliers, back.Spec.ChannelMultipliers);
 
         using var model = back.CreateDenoiser(TestModels.Cpu);
-        Assert.Equal(Flat(trainer.Ema), Flat(model));
+        Assert.Equal(TestModels.Flat(trainer.Ema), TestModels.Flat(model));
 
         // Resuming restores weights, optimiser state and counters: the next step matches.
         using var resumed = CadTrainer.FromSnapshot(back, TestModels.Cpu);
-        Assert.Equal(Flat(trainer.Model), Flat(resumed.Model));
+        Assert.Equal(TestModels.Flat(trainer.Model), TestModels.Flat(resumed.Model));
         Assert.Equal(2, resumed.Steps);
         Assert.Equal(8, resumed.SamplesSeen);
         Assert.Equal(snap.OptimizerState, resumed.ToSnapshot(version: 8, includeTrainingState: true).OptimizerState);
 
         // Loading wrote into the trainer's flat buffers, not beside them: the next step moves the network and its EMA.
-        var (weights, ema) = (Flat(resumed.Model), Flat(resumed.Ema));
+        var (weights, ema) = (TestModels.Flat(resumed.Model), TestModels.Flat(resumed.Ema));
         Assert.True(resumed.Step(RandomBatch(4, 5)).Applied);
-        Assert.NotEqual(weights, Flat(resumed.Model));
-        Assert.NotEqual(ema, Flat(resumed.Ema));
+        Assert.NotEqual(weights, TestModels.Flat(resumed.Model));
+        Assert.NotEqual(ema, TestModels.Flat(resumed.Ema));
         Assert.NotEqual(snap.EmaWeights, resumed.ToSnapshot(version: 9, includeTrainingState: false).EmaWeights);
     }
 

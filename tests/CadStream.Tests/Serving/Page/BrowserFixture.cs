@@ -23,6 +23,10 @@ public sealed class BrowserFixture : IAsyncLifetime
         (playwright, Browser) = await LaunchAsync();
     }
 
+    /// <summary>Where a page's screenshot goes: artifacts/screenshots/ (the folder is made here: a fresh clone has none, and File.Delete throws on a missing folder).</summary>
+    public static string ScreenshotPath(string name) =>
+        Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, name);
+
     /// <summary>Playwright with Debian's Chromium, headless.</summary>
     public static async Task<(IPlaywright, IBrowser)> LaunchAsync()
     {

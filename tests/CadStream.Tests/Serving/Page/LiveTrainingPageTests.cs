@@ -206,7 +206,7 @@ public sealed class LiveTrainingPageTests(LiveTrainingFixture live, ITestOutputH
             Assert.Equal("", (await page.Locator("#error").TextContentAsync())?.Trim());
             Assert.Equal(2, await page.Locator("#images img").CountAsync());
 
-            var shot = ScreenshotPath("live-training-page.png");
+            var shot = BrowserFixture.ScreenshotPath("live-training-page.png");
             await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
             output.WriteLine("screenshot: " + shot);
             lock (problems) Assert.True(problems.Count == 0, string.Join("\n", problems));
@@ -214,7 +214,6 @@ public sealed class LiveTrainingPageTests(LiveTrainingFixture live, ITestOutputH
         finally { await page.CloseAsync(); }
     }
 
-    static string ScreenshotPath(string name) => Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, name);
 
     [Fact]
     public async Task The_page_fits_a_laptop_and_a_phone_and_every_figure_has_a_value()
@@ -237,7 +236,7 @@ public sealed class LiveTrainingPageTests(LiveTrainingFixture live, ITestOutputH
             foreach (var (width, height) in new[] { (1280, 800), (390, 844) })
             {
                 await page.SetViewportSizeAsync(width, height);
-                var shot = ScreenshotPath($"live-training-page-{width}.png");
+                var shot = BrowserFixture.ScreenshotPath($"live-training-page-{width}.png");
                 await page.ScreenshotAsync(new PageScreenshotOptions { Path = shot, FullPage = true });
                 output.WriteLine("screenshot: " + shot);
                 var (scroll, inner) = await WidthsAsync(page);

@@ -51,13 +51,9 @@ public sealed class ServingPageBrowserTests(BrowserFixture fixture, ITestOutputH
         return p;
     }
 
-    // The folder is made here: a fresh clone has no artifacts/ yet, and File.Delete throws on a missing folder.
-    static string ScreenshotPath(string name) =>
-        Path.Combine(Directory.CreateDirectory(Repo.File("artifacts", "screenshots")).FullName, name);
-
     async Task<string> SaveScreenshotAsync(IPage page, string name)
     {
-        var path = ScreenshotPath(name);
+        var path = BrowserFixture.ScreenshotPath(name);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
         output.WriteLine("screenshot: " + path);
@@ -93,8 +89,8 @@ public sealed class ServingPageBrowserTests(BrowserFixture fixture, ITestOutputH
     public async Task Picking_a_class_moving_the_sliders_and_sampling_shows_decoded_images()
     {
         // No stale picture from an earlier run may pass for this run's.
-        File.Delete(ScreenshotPath("serving-page.png"));
-        File.Delete(ScreenshotPath("serving-page-failed.png"));
+        File.Delete(BrowserFixture.ScreenshotPath("serving-page.png"));
+        File.Delete(BrowserFixture.ScreenshotPath("serving-page-failed.png"));
         var p = await NewPageAsync();
         try { await SampleThroughThePageAsync(p); }
         catch
