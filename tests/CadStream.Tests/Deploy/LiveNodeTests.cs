@@ -8,10 +8,11 @@ using CadStream.Host.Configuration;
 using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
-using CadStream.Tests.Cluster;
-using CadStream.Tests.Snapshots;
+using CadStream.Tests.Host.Cluster;
+using CadStream.Tests.Snapshots.Redis;
 using Xunit.Abstractions;
-using static CadStream.Tests.Cluster.ClusterTestKit;
+using static CadStream.Tests.Host.Cluster.ClusterTestKit;
+using static CadStream.Tests.Ingress.Kafka.KafkaTestKit;
 using AkkaCluster = Akka.Cluster.Cluster;
 
 namespace CadStream.Tests.Deploy;

@@ -100,8 +100,8 @@ public sealed class InterfacesDocTests
         var table = InterfacesDoc.Table("Kafka").Select(r => InterfacesDoc.Code(r[0]).Single()).ToArray();
         Assert.Equal([IngressTopics.Pairs, IngressTopics.DeadLetters, IngressTopics.ConsumerGroup], table);
         var text = InterfacesDoc.Text;
-        foreach (var name in new[] { IngressTopics.ErrorHeader, IngressTopics.SourceHeader, Records.PairRecords.ContentTypeHeader,
-                     Records.PairRecords.ProtobufContentType, "cadstream.v1.Pair", "proto/cadstream/v1/pair.proto" })
+        foreach (var name in new[] { IngressTopics.ErrorHeader, IngressTopics.SourceHeader, CadStream.Records.PairRecords.ContentTypeHeader,
+                     CadStream.Records.PairRecords.ProtobufContentType, "cadstream.v1.Pair", "proto/cadstream/v1/pair.proto" })
             Assert.Contains(name, text);
         Assert.True(File.Exists(Path.Combine(Repo.Root, "proto", "cadstream", "v1", "pair.proto")));
     }

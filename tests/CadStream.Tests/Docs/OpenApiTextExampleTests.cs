@@ -22,7 +22,7 @@ public sealed class OpenApiTextExampleTests(MiniLmFixture minilm)
     public async Task A_request_built_from_the_documents_text_example_samples_a_text_model()
     {
         const string id = "text-example";
-        var spec = TestModels.Tiny() with { Id = id, Kind = ConditionKind.Text, Classes = [], CrossAttentionResolutions = [7], Seed = 3 };
+        var spec = TestModels.TinyText() with { Id = id, Seed = 3 };
         var root = Path.Combine(Path.GetTempPath(), "cadstream-tests", "openapi-text-" + Guid.NewGuid().ToString("N"));
         var store = new FolderSnapshotStore(root, new FolderSnapshotStoreOptions { PollInterval = TimeSpan.FromMilliseconds(200) });
         using (var trainer = new CadTrainer(spec, TestModels.Cpu) { TextEncoder = minilm.Encoder.Identity })
@@ -34,7 +34,7 @@ public sealed class OpenApiTextExampleTests(MiniLmFixture minilm)
             await app.StartAsync();
             using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()), Timeout = TimeSpan.FromSeconds(60) };
             var runtime = app.Services.GetRequiredService<ServingRuntime>();
-            await Cluster.ClusterTestKit.WaitUntilAsync(() => runtime.Hosts[id].Current is not null, TimeSpan.FromSeconds(30), () => "the text snapshot served");
+            await WaitUntilAsync(() => runtime.Hosts[id].Current is not null, TimeSpan.FromSeconds(30), () => "the text snapshot served");
 
             var doc = JsonDocument.Parse(await http.GetStringAsync(OpenApiDescription.Route)).RootElement;
             var example = doc.GetProperty("paths").GetProperty("/v1/models/{id}/samples").GetProperty("post").GetProperty("requestBody")

@@ -13,10 +13,8 @@ public static class CaptionTestKit
 {
     public const string ClassModel = "fashion-cad", TextModel = "fashion-text";
 
-    public static ModelSpec TextSpec(string id = TextModel) => CadStream.Tests.Model.TestModels.Fashion(id) with { Kind = ConditionKind.Text };
-
     /// <summary>One class model and one text model.</summary>
-    public static ModelCatalog Mixed { get; } = new([CadStream.Tests.Model.TestModels.Fashion(ClassModel), TextSpec()]);
+    public static ModelCatalog Mixed { get; } = new([CadStream.Tests.Model.TestModels.Fashion(ClassModel), CadStream.Tests.Model.TestModels.FashionText(TextModel)]);
 
     public static PairDecoder MixedDecoder { get; } = new(Mixed);
 
@@ -47,18 +45,6 @@ public sealed class CaptionDecoderTests
     static readonly RecordPosition Source = new("cad.pairs", 0, 7);
 
     static PairDecodeResult Decode(PairDecoder decoder, byte[] value, string? contentType = null) => decoder.Decode(value, contentType, Source);
-
-    static IncomingPair Accepted(PairDecodeResult r)
-    {
-        Assert.True(r.IsAccepted, r.Rejection);
-        return r.Pair!;
-    }
-
-    static string Rejected(PairDecodeResult r)
-    {
-        Assert.False(r.IsAccepted, "expected a rejection");
-        return r.Rejection!;
-    }
 
     static byte[] Json(string s) => Encoding.UTF8.GetBytes(s);
 

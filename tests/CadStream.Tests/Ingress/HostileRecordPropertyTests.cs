@@ -8,7 +8,7 @@ using CadStream.Records;
 using CsCheck;
 using Google.Protobuf;
 using Xunit.Abstractions;
-using static CadStream.Tests.HostileInput;
+using static CadStream.Tests.TestKit.HostileInput;
 using static CadStream.Tests.Ingress.IngressTestKit;
 
 namespace CadStream.Tests.Ingress;
@@ -24,7 +24,6 @@ public sealed class HostileRecordPropertyTests(ITestOutputHelper output)
 {
     static readonly RecordPosition Source = new("cad.pairs", 0, 1);
 
-    static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
     static byte[] JsonText(string s) => U(JsonSerializer.Serialize(s));
     static string Num(double d) => d.ToString("R", CultureInfo.InvariantCulture);
 

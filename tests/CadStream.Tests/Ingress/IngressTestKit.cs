@@ -16,6 +16,20 @@ public static class IngressTestKit
 
     public static PairDecoder TestDecoder { get; } = new(Catalog);
 
+    /// <summary>Asserts the decoder accepted the record; returns the pair.</summary>
+    public static IncomingPair Accepted(PairDecodeResult r)
+    {
+        Assert.True(r.IsAccepted, r.Rejection);
+        return r.Pair!;
+    }
+
+    /// <summary>Asserts the decoder refused the record; returns its reason.</summary>
+    public static string Rejected(PairDecodeResult r)
+    {
+        Assert.False(r.IsAccepted, "expected a rejection");
+        return r.Rejection!;
+    }
+
     /// <summary>28x28 grey pixels with a seeded pattern.</summary>
     public static byte[] GreyPixels(int seed, int width = 28, int height = 28)
     {

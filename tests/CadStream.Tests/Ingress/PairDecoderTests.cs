@@ -14,18 +14,6 @@ public sealed class PairDecoderTests
 
     static PairDecodeResult DecodeJson(string json) => TestDecoder.Decode(Encoding.UTF8.GetBytes(json), null, Source);
 
-    static IncomingPair Accepted(PairDecodeResult r)
-    {
-        Assert.True(r.IsAccepted, r.Rejection);
-        return r.Pair!;
-    }
-
-    static string Rejected(PairDecodeResult r)
-    {
-        Assert.False(r.IsAccepted, "expected a rejection");
-        return r.Rejection!;
-    }
-
     static string B64(byte[] b) => Convert.ToBase64String(b);
 
     [Fact]

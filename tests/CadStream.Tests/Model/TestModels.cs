@@ -36,6 +36,16 @@ public static class TestModels
     /// <inheritdoc cref="Pinned{T}"/>
     public static void Pinned(Action body) => TorchRuntime.WithThreads(Threads, () => { body(); return 0; });
 
+    /// <summary>A tiny text-conditioned model: no classes, cross-attention at the 7x7 level (its lowest).</summary>
+    public static ModelSpec TinyText(TrainingMode mode = TrainingMode.Cad) =>
+        Tiny(mode) with { Kind = ConditionKind.Text, Classes = [], CrossAttentionResolutions = [7] };
+
+    /// <summary>Every parameter of a module in one array, to compare two modules' weights.</summary>
+    public static float[] Flat(TorchSharp.torch.nn.Module m) => m.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+
     /// <summary>A model of Fashion-MNIST's classes and shape, as the configuration's <c>"Dataset": "fashion-mnist"</c> gives it.</summary>
     public static ModelSpec Fashion(string id) => CadStream.Host.Configuration.CadStreamSettings.Complete(new ModelSpec { Id = id, Dataset = "fashion-mnist" });
+
+    /// <summary>A text model of Fashion-MNIST's shape, as a configuration's text model entry gives it.</summary>
+    public static ModelSpec FashionText(string id) => Fashion(id) with { Kind = ConditionKind.Text };
 }

@@ -23,10 +23,7 @@ public class TextModelTests(ITestOutputHelper output)
 {
     const string Encoder = "all-MiniLM-L6-v2 sha256:4a64cee3";
 
-    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) =>
-        TestModels.Tiny(mode) with { Kind = ConditionKind.Text, TextWidth = 8, CrossAttentionResolutions = [7], Seed = 3 };
-
-    static float[] Flat(nn.Module m) => m.parameters().SelectMany(p => p.detach().cpu().data<float>().ToArray()).ToArray();
+    static ModelSpec TextSpec(TrainingMode mode = TrainingMode.Cad) => TestModels.TinyText(mode) with { TextWidth = 8, Seed = 3 };
 
     /// <summary>n pairs with captions of 2..5 tokens (padded, masked) of width 8.</summary>
     static TrainBatch Batch(int n, int seed, float[]? coherence = null, TokenStates? every = null)
@@ -45,7 +42,7 @@ public class TextModelTests(ITestOutputHelper output)
     {
         _ = TestModels.Cpu;
         var fashion = TestModels.Fashion("class");
-        var text = TestModels.Fashion("text") with { Kind = ConditionKind.Text };
+        var text = TestModels.FashionText("text");
         using var classModel = new CadDenoiser(fashion);
         using var textModel = new CadDenoiser(text);
         // 28 px, padded 32, patch 2: levels of side 16, 8, 4; the default cross-attends at 8 and 4 (2 down and 3 up
@@ -94,11 +91,11 @@ public class TextModelTests(ITestOutputHelper output)
     public void Every_mode_trains_a_text_model(TrainingMode mode)
     {
         using var trainer = new CadTrainer(TextSpec(mode), TestModels.Cpu, Empty);
-        var before = Flat(trainer.Model);
+        var before = TestModels.Flat(trainer.Model);
         var result = trainer.Step(Batch(8, 1, [1, 1, 0.75f, 0.5f, 0.25f, 0, 1, 0.6f]));
         Assert.True(result.Applied, result.SkipReason);
         Assert.Equal(mode == TrainingMode.Filtered ? 5 : 8, result.SamplesUsed);
-        Assert.NotEqual(before, Flat(trainer.Model));
+        Assert.NotEqual(before, TestModels.Flat(trainer.Model));
     }
 
     [Fact]
@@ -139,7 +136,7 @@ public class TextModelTests(ITestOutputHelper output)
         }
         // Equal up to rounding (the dropped batch is padded to its longest caption, the other is not).
         static double MaxDiff(float[] a, float[] b) => a.Zip(b).Max(p => Math.Abs(p.First - p.Second));
-        double same = MaxDiff(Flat(dropping.Model), Flat(fedEmpty.Model)), other = MaxDiff(Flat(dropping.Model), Flat(fedCaptions.Model));
+        double same = MaxDiff(TestModels.Flat(dropping.Model), TestModels.Flat(fedEmpty.Model)), other = MaxDiff(TestModels.Flat(dropping.Model), TestModels.Flat(fedCaptions.Model));
         output.WriteLine($"largest weight difference: {same:E2} from the empty caption, {other:E2} from the real captions");
         Assert.True(same < 1e-5, $"dropping every caption differs from feeding the empty one by {same:E2}");
         Assert.True(other > 100 * Math.Max(same, 1e-8), $"real captions moved the weights only {other:E2} away");
@@ -165,7 +162,7 @@ public class TextModelTests(ITestOutputHelper output)
 
         // The same encoder loads it; another is refused, saying which it learnt from.
         using (var model = back.CreateDenoiser(TestModels.Cpu, Encoder))
-            Assert.Equal(Flat(trainer.Ema), Flat(model));
+            Assert.Equal(TestModels.Flat(trainer.Ema), TestModels.Flat(model));
         var refused = Assert.Throws<TextEncoderMismatchException>(() => back.CreateDenoiser(TestModels.Cpu, "all-MiniLM-L6-v2 sha256:0000"));
         Assert.Contains(Encoder, refused.Message);
         Assert.Throws<TextEncoderMismatchException>(() => back.RequireEncoder(null));
@@ -210,7 +207,7 @@ public class TextModelTests(ITestOutputHelper output)
         Assert.Null(old.CoherenceBins);
         Assert.Equal(trainer.Spec, old.Spec);
         using var model = old.CreateDenoiser(TestModels.Cpu, null);
-        Assert.Equal(Flat(trainer.Ema), Flat(model));
+        Assert.Equal(TestModels.Flat(trainer.Ema), TestModels.Flat(model));
     }
 
     [Fact]

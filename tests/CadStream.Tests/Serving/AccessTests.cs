@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using CadStream.Serving;
+using static CadStream.Tests.Serving.HttpErrors;
 
 namespace CadStream.Tests.Serving;
 
@@ -35,16 +36,6 @@ public sealed class AccessTests(KeyedAppFixture fixture) : IClassFixture<KeyedAp
             if (contentType != "") r.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
         }
         return r;
-    }
-
-    static async Task<string> ErrorOf(HttpResponseMessage r, HttpStatusCode expected)
-    {
-        var text = await r.Content.ReadAsStringAsync();
-        Assert.True(expected == r.StatusCode, $"expected {(int)expected}, got {(int)r.StatusCode}: {text}");
-        Assert.Equal("application/json", r.Content.Headers.ContentType?.MediaType);
-        var message = JsonDocument.Parse(text).RootElement.GetProperty("error").GetString();
-        Assert.False(string.IsNullOrWhiteSpace(message));
-        return message!;
     }
 
     public static TheoryData<string, string> ClosedRoutes => new()

@@ -11,7 +11,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
-using static CadStream.Tests.HostileInput;
+using static CadStream.Tests.TestKit.HostileInput;
 
 namespace CadStream.Tests.Serving;
 
@@ -38,8 +38,6 @@ public sealed class HostileBodyTests(ITestOutputHelper output)
             (absent, Gen.Const(default((string, byte[])?))),
             (good, valid.Select(v => ((string, byte[])?)(name, v))),
             (bad, Value.Select(v => ((string, byte[])?)(name, v))));
-
-    static byte[] U(string s) => Encoding.UTF8.GetBytes(s);
 
     static readonly Gen<byte[]> ClassName = Gen.OneOf("Sneaker", "sneaker", "T-shirt/top", "Ankle boot", "bag", "Dragon", "3").Select(n => U(JsonSerializer.Serialize(n)));
 

@@ -17,15 +17,8 @@ public sealed class SamplingBoundsTests(ITestOutputHelper output)
 {
     const string SamplesPath = "/v1/models/" + TinySnapshots.ModelId + "/samples";
 
-    static async Task WaitUntilAsync(Func<bool> condition, string what, double seconds = 60)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed.TotalSeconds > seconds) Assert.Fail($"timed out after {seconds} s waiting for {what}");
-            await Task.Delay(10);
-        }
-    }
+    // The queue's states last milliseconds: poll faster than the kit's default.
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(60), FastPoll = TimeSpan.FromMilliseconds(10);
 
     static StringContent Json(string body) => new(body, Encoding.UTF8, "application/json");
 
@@ -74,9 +67,9 @@ public sealed class SamplingBoundsTests(ITestOutputHelper output)
         await using var app = await ServingTestApp.StartAsync(options: options);
         // A long batch holds the sampling thread, so what comes next waits.
         var blocker = app.PostSamplesAsync("""{"label": 0, "steps": 1000, "count": 4, "seed": 1}""");
-        await WaitUntilAsync(() => app.Host.Running == 1 && app.Host.QueueLength == 0, "the long request to run");
+        await WaitUntilAsync(() => app.Host.Running == 1 && app.Host.QueueLength == 0, Patience, () => "the long request to run", FastPoll);
         var waiting = app.PostSamplesAsync("""{"label": 1, "steps": 1000, "count": 3, "seed": 2}""");  // cost 3000 waits
-        await WaitUntilAsync(() => app.Host.QueuedCost == 3000 || waiting.IsCompleted, "3000 of the cost budget to wait");
+        await WaitUntilAsync(() => app.Host.QueuedCost == 3000 || waiting.IsCompleted, Patience, () => "3000 of the cost budget to wait", FastPoll);
         output.WriteLine($"queued cost {app.Host.QueuedCost}, long request running: {!blocker.IsCompleted}");
         Assert.False(blocker.IsCompleted, "the long request ended before the queue filled: make it longer");
 
@@ -103,26 +96,26 @@ public sealed class SamplingBoundsTests(ITestOutputHelper output)
 
         // A: a long request that holds the sampling thread.
         var a = app.PostSamplesAsync("""{"label": 1, "steps": 1000, "count": 8, "seed": 1}""");
-        await WaitUntilAsync(() => app.Host.Running == 1 && app.Host.QueueLength == 0, "request A to run");
+        await WaitUntilAsync(() => app.Host.Running == 1 && app.Host.QueueLength == 0, Patience, () => "request A to run", FastPoll);
 
         // B takes the one queue slot; with it taken, another request is refused.
         using var giveUp = new CancellationTokenSource();
         var b = app.Http.PostAsync(SamplesPath, Json("""{"label": 2, "steps": 5, "count": 2, "seed": 2}"""), giveUp.Token);
-        await WaitUntilAsync(() => app.Host.QueueLength == 1, "request B to wait in the queue");
+        await WaitUntilAsync(() => app.Host.QueueLength == 1, Patience, () => "request B to wait in the queue", FastPoll);
         using (var full = await app.PostSamplesAsync("""{"label": 3, "steps": 5, "count": 4, "seed": 3}"""))
             Assert.Equal(HttpStatusCode.TooManyRequests, full.StatusCode);
 
         // B's client goes away: its slot is free while A still runs, not only when the sampling thread looks again.
         giveUp.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => b);
-        await WaitUntilAsync(() => app.Host.QueueLength == 0 && app.Host.RequestsDropped == 1, "B's slot to be freed");
+        await WaitUntilAsync(() => app.Host.QueueLength == 0 && app.Host.RequestsDropped == 1, Patience, () => "B's slot to be freed", FastPoll);
         output.WriteLine($"B's slot was free {clock.Elapsed.TotalSeconds:F2} s after A started; A still running: {!a.IsCompleted}");
         Assert.False(a.IsCompleted, "request A ended before B was freed: the slot may have been freed by the worker, make A longer");
         Assert.Equal(1, app.Host.Running);
 
         // C is accepted into the freed slot (it waits behind A) rather than refused.
         var c = app.PostSamplesAsync("""{"label": 3, "steps": 5, "count": 4, "seed": 3}""");
-        await WaitUntilAsync(() => app.Host.QueueLength == 1 || c.IsCompleted, "request C to be queued");
+        await WaitUntilAsync(() => app.Host.QueueLength == 1 || c.IsCompleted, Patience, () => "request C to be queued", FastPoll);
         using (var answer = await c) Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         using (var answer = await a) Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         output.WriteLine($"A and C answered after {clock.Elapsed.TotalSeconds:F2} s");

@@ -4,6 +4,7 @@ using CadStream.Data;
 using CadStream.Evaluation;
 using CadStream.Serving;
 using SkiaSharp;
+using static CadStream.Tests.Serving.HttpErrors;
 
 namespace CadStream.Tests.Serving;
 
@@ -36,16 +37,6 @@ public sealed class ServingHttpTests(ServingAppFixture fixture) : IClassFixture<
         Assert.StartsWith("application/json", r.Content.Headers.ContentType?.MediaType);
         using var doc = JsonDocument.Parse(await r.Content.ReadAsStringAsync());
         return doc.RootElement.Clone();
-    }
-
-    static async Task<string> ErrorOf(HttpResponseMessage r, HttpStatusCode expected)
-    {
-        Assert.Equal(expected, r.StatusCode);
-        var json = await JsonOf(r);
-        Assert.Equal(JsonValueKind.Object, json.ValueKind);
-        var message = json.GetProperty("error").GetString();
-        Assert.False(string.IsNullOrWhiteSpace(message));
-        return message!;
     }
 
     [Fact]

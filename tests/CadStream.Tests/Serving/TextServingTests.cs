@@ -13,6 +13,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using CadStream.Catalog;
 using CadStream.Catalog.Text;
+using static CadStream.Tests.Serving.HttpErrors;
 
 namespace CadStream.Tests.Serving;
 
@@ -30,7 +31,7 @@ public sealed class TextServingTests(MiniLmFixture minilm, Xunit.Abstractions.IT
     WebApplication app = null!;
     HttpClient http = null!;
 
-    static ModelSpec TextSpec => TestModels.Tiny() with { Id = TextId, Kind = ConditionKind.Text, Classes = [], CrossAttentionResolutions = [7], Seed = 3 };
+    static ModelSpec TextSpec => TestModels.TinyText() with { Id = TextId, Seed = 3 };
     static ModelSpec ClassSpec => TestModels.Tiny() with { Id = ClassId };
 
     static byte[] Snapshot(ModelSpec spec, string? encoder)
@@ -64,16 +65,10 @@ public sealed class TextServingTests(MiniLmFixture minilm, Xunit.Abstractions.IT
     }
 
     static async Task ClusterWait(Func<bool> condition, string what) =>
-        await CadStream.Tests.Cluster.ClusterTestKit.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), () => what);
+        await WaitUntilAsync(condition, TimeSpan.FromSeconds(30), () => what);
 
     Task<HttpResponseMessage> Post(string model, string json) =>
         http.PostAsync($"/v1/models/{model}/samples", new StringContent(json, Encoding.UTF8, "application/json"));
-
-    static async Task<string> ErrorOf(HttpResponseMessage r)
-    {
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        return JsonDocument.Parse(await r.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()!;
-    }
 
     [Fact]
     public async Task A_prompt_gives_pngs_and_the_same_seed_the_same_images()

@@ -1,9 +1,9 @@
 using CadStream.Model;
 using CadStream.Data;
 using CadStream.Model.Training;
-using CadStream.Tests.Model;
 using static TorchSharp.torch;
 using CadStream.Catalog;
+using CadStream.Tests.Model;
 
 namespace CadStream.Tests.Serving;
 

@@ -10,7 +10,7 @@ using CadStream.Scoring;
 using CadStream.Tests.Ingress;
 using CadStream.Tests.Model;
 using Xunit.Abstractions;
-using static CadStream.Tests.Cluster.ClusterTestKit;
+using static CadStream.Tests.Host.Cluster.ClusterTestKit;
 
 namespace CadStream.Tests.Text;
 
@@ -65,7 +65,7 @@ public sealed class BuiltinTextAgreementTests(MiniLmFixture fixture, ITestOutput
     public void A_caption_naming_the_images_class_agrees_more_than_one_naming_another()
     {
         using var agreement = Agreement();
-        var spec = CaptionTestKit.TextSpec();
+        var spec = TestModels.FashionText(CaptionTestKit.TextModel);
         (double Right, double Wrong, int Ahead) Measure(string what, (FashionMnist Data, string[] Right, string[] Wrong) set)
         {
             var a = agreement.Agreement(spec, Pairs(set.Data, set.Right, "right"))!;
