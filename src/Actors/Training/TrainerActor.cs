@@ -1,34 +1,19 @@
 using System.Diagnostics;
 using Akka.Actor;
-using Akka.Cluster.Sharding;
 using CadStream.Actors.Training.Conditions;
 using CadStream.Catalog;
-using CadStream.Catalog.Text;
-using CadStream.Model;
-using CadStream.Runtime;
 using CadStream.Snapshots;
 using Microsoft.Extensions.Logging;
-using static TorchSharp.torch;
 
 namespace CadStream.Actors.Training;
-
-/// <summary>What a trainer entity needs from its node besides its model and the store.</summary>
-/// <param name="PairsStored">Optional: told, after each stored snapshot, the ids of the pairs trained since the previous one
-/// (a lineage trace for audits and tests; the worker keeps the ids only when this is set).</param>
-/// <param name="TextEncoder">The node's frozen text encoder (loaded on first use), for the models that read captions; null: none (they cannot train here).</param>
-public sealed record TrainerServices(Device Device, int Threads, NodeHealth Health, ILoggerFactory Loggers,
-    Action<PairsStored>? PairsStored = null, Func<ITextEncoder>? TextEncoder = null);
-
-/// <summary>The ids of the pairs a stored snapshot of <paramref name="Model"/> newly reflects.</summary>
-public sealed record PairsStored(string Model, long Version, IReadOnlyList<string> PairIds);
 
 /// <summary>
 /// The sharded trainer entity of one model (entity id = model id), hosted on trainer nodes only. It
 /// owns a <see cref="TrainerWorker"/> and does the I/O around it: fetches the newest stored snapshot
 /// to resume from, stores the snapshots the worker hands over, and tells the senders of the batches
-/// a stored snapshot reflects. It keeps every batch until it is stored, so a worker that fails is
-/// replaced (after the node's back-off) and given them again. When its node dies the entity is
-/// re-created elsewhere and resumes from the store.
+/// a stored snapshot reflects. It keeps every batch until it is stored (<see cref="HeldBatches"/>), so a
+/// worker that fails is replaced (after the node's back-off) and given them again. When its node dies the
+/// entity is re-created elsewhere and resumes from the store (<see cref="ResumePoint"/>).
 /// </summary>
 public sealed class TrainerActor : ReceiveActor, IWithTimers
 {
@@ -54,10 +39,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     private readonly TrainerServices services;
     private readonly ILogger logger;
     private readonly string part, node;
-    // Batches not yet in a stored snapshot, by id (ids grow with time): what a new worker is given again.
-    private readonly SortedDictionary<long, TrainPairs> held = new();
-    // Held batches whose kind prepared them (a text model's, encoded): a batch that needs it is posted once prepared.
-    private readonly Dictionary<long, PreparedCondition[]> prepared = new();
+    private readonly HeldBatches held = new();
     private TrainerWorker? worker;
     private bool workerStarted;
     private long generation;
@@ -97,15 +79,14 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             // it, the batch is sent again; while it lives, never. A batch this entity already holds (sent
             // again after a lost acknowledgement) is not queued twice; only its reply address is updated.
             m.AckTo.Tell(new BatchHeld(spec.Id, m.BatchId, Self));
-            if (held.ContainsKey(m.BatchId)) { held[m.BatchId] = m; return; }
-            held[m.BatchId] = m;
+            if (!held.Hold(m)) return;
             if (condition.NeedsPreparation) Prepare(m);
             else Post(m);
         });
         Receive<Prepared>(m =>
         {
-            if (!held.TryGetValue(m.BatchId, out var batch)) return;  // stored or forgotten meanwhile
-            prepared[m.BatchId] = m.Conditions;
+            if (!held.TryGet(m.BatchId, out var batch)) return;  // stored or forgotten meanwhile
+            held.Prepared(m.BatchId, m.Conditions);
             Post(batch);
         });
         Receive<PrepareFailed>(m => Restart(Unwrap(m.Error)));
@@ -139,37 +120,12 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         FetchLatestAsync(gen).PipeTo(Self, failure: e => new StartFailed(gen, e));
     }
 
-    /// <summary>
-    /// The newest stored snapshot that verifies (its SHA-256 and format): the latest, else the newest older
-    /// kept version (a latest that fails its check is skipped with a warning). Throws when none verifies or
-    /// the store cannot be read, which restarts the entity's start with back-off.
-    /// </summary>
+    /// <summary>What the worker is built with, then where it resumes (off the actor from the first await on).</summary>
     private async Task<Resumed> FetchLatestAsync(long gen)
     {
         var inputs = condition.Inputs();
-        var latest = await store.GetLatestAsync(spec.Id).ConfigureAwait(false);
-        if (latest is null) return new Resumed(gen, 0, null, 0, inputs);
-        var problems = new List<string>();
-        var candidates = new List<long> { latest.Version };
-        candidates.AddRange((await store.ListVersionsAsync(spec.Id).ConfigureAwait(false))
-            .Select(k => k.Version).Where(v => v < latest.Version).OrderDescending());
-        foreach (var version in candidates)
-        {
-            try
-            {
-                var bytes = await store.FetchAsync(spec.Id, version).ConfigureAwait(false);
-                _ = CadSnapshot.FromBytes(bytes);  // format and checksum, before a worker builds on it
-                if (problems.Count > 0)
-                    logger.LogWarning("trainer {Model}: resuming from v{Version}, the newest snapshot that verifies ({Problems})",
-                        spec.Id, version, string.Join("; ", problems));
-                return new Resumed(gen, version, bytes, latest.Version, inputs);
-            }
-            catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException or SnapshotNotFoundException)
-            {
-                problems.Add($"v{version}: {e.Message}");
-            }
-        }
-        throw new SnapshotFormatException($"no kept snapshot of {spec.Id} verifies: {string.Join("; ", problems)}");
+        var point = await ResumePoint.NewestVerifiedAsync(store, spec.Id, logger).ConfigureAwait(false);
+        return new Resumed(gen, point.Version, point.Bytes, point.StoreLatest, inputs);
     }
 
     private void OnResumed(Resumed m)
@@ -181,7 +137,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
             message => self.Tell(new FromWorker(gen, message)), logger, m.StoreLatest, tracePairs: services.PairsStored is not null,
             inputs: m.Inputs);
         worker.Start();
-        foreach (var batch in held.Values) Post(batch);
+        foreach (var batch in held.All) Post(batch);
         if (stopping) worker.RequestStop();
     }
 
@@ -189,7 +145,7 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     {
         if (worker is null) return;  // a new worker gets every held batch when it starts
         PreparedCondition[]? conditions = null;
-        if (condition.NeedsPreparation && !prepared.TryGetValue(batch.BatchId, out conditions)) return;  // posted once prepared
+        if (condition.NeedsPreparation && !held.TryGetPrepared(batch.BatchId, out conditions)) return;  // posted once prepared
         if (!worker.TryPost(new TrainerWorker.PreparedPairs(batch, conditions))) throw new InvalidOperationException($"trainer {spec.Id}: the worker's queue is full");
     }
 
@@ -228,12 +184,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
         TrainerMetrics.SnapshotVersion.WithLabels(spec.Id).Set(ready.Version);
         // Before the durable notices: whoever traces pairs sees them stored before any offset commits past them.
         services.PairsStored?.Invoke(new PairsStored(spec.Id, ready.Version, ready.PairIds));
-        foreach (var group in ready.BatchIds.Where(held.ContainsKey).GroupBy(id => held[id].AckTo))
-        {
-            var ids = group.ToArray();
-            foreach (var id in ids) { held.Remove(id); prepared.Remove(id); }
-            group.Key.Tell(new BatchesDurable(spec.Id, ids, ready.Version));
-        }
+        foreach (var (ackTo, ids) in held.Release(ready.BatchIds))
+            ackTo.Tell(new BatchesDurable(spec.Id, ids, ready.Version));
         worker?.TryPost(new TrainerWorker.PublishOutcome(ready.Version, Stored: true));
         if (ready.Final) Context.Stop(Self);
     }
@@ -270,10 +222,8 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     /// <summary>A restart loses what this instance held: its senders are told to send it again (the actor reference stays the same, so no one sees it die).</summary>
     protected override void PreRestart(Exception reason, object message)
     {
-        foreach (var group in held.Values.GroupBy(b => b.AckTo))
-            group.Key.Tell(new BatchesLost(spec.Id, group.Select(b => b.BatchId).ToArray()));
-        held.Clear();
-        prepared.Clear();
+        foreach (var (ackTo, ids) in held.Drop())
+            ackTo.Tell(new BatchesLost(spec.Id, ids));
         base.PreRestart(reason, message);
     }
 
@@ -287,17 +237,3 @@ public sealed class TrainerActor : ReceiveActor, IWithTimers
     public static Props PropsFor(string modelId, ModelCatalog catalog, ISnapshotStore store, TrainerServices services) =>
         Props.Create(() => new TrainerActor(modelId, catalog, store, services));
 }
-
-/// <summary>Routes trainer messages to the entity of their model id.</summary>
-public sealed class TrainerMessageExtractor() : HashCodeMessageExtractor(20)
-{
-    public override string? EntityId(object message) => message switch
-    {
-        TrainPairs m => m.ModelId,
-        GetTrainerStatus m => m.ModelId,
-        _ => null,
-    };
-}
-
-/// <summary>Registry key of the trainer shard region (or its proxy on non-trainer nodes).</summary>
-public sealed class TrainerRegion;

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CadStream.Actors.Training.Conditions;
 using CadStream.Catalog;
 using CadStream.Model;
@@ -11,13 +10,15 @@ namespace CadStream.Actors.Training;
 
 /// <summary>
 /// The training side of a trainer entity, on its own <see cref="TorchWorker{T}"/> thread, which owns
-/// the TorchSharp model. It resumes from the snapshot bytes it is given, buffers incoming pairs
-/// (bounded replay), steps while fresh pairs arrive, and every N steps or T seconds serialises a
-/// snapshot and hands it to its owner to store (<see cref="SnapshotReady"/>): storing is I/O and
-/// happens off this thread, so a slow or absent store never stalls training. One snapshot is in
-/// flight at a time; the owner answers with <see cref="PublishOutcome"/>. After a failed store the
-/// next attempt waits a back-off (1 s doubling to 30 s, so a store that comes back is used again within half a minute), not the whole interval, and carries a new
-/// version: next = max(the store's latest, the last one tried) + 1.
+/// the TorchSharp model. It resumes from the snapshot bytes it is given; then its loop
+/// (<see cref="TrainerLoop"/>) buffers incoming pairs (bounded replay), steps while fresh pairs arrive
+/// (<see cref="TrainingBatches"/>), and every N steps or T seconds (<see cref="SnapshotCadence"/>)
+/// serialises a snapshot and hands it to its owner to store (<see cref="SnapshotReady"/>): storing is
+/// I/O and happens off this thread, so a slow or absent store never stalls training. One snapshot is
+/// in flight at a time; the owner answers with <see cref="PublishOutcome"/>. After a failed store the
+/// next attempt waits a back-off (1 s doubling to 30 s, so a store that comes back is used again within
+/// half a minute), not the whole interval, and carries a new version: next = max(the store's latest,
+/// the last one tried) + 1.
 /// </summary>
 public sealed class TrainerWorker : IDisposable
 {
@@ -39,8 +40,6 @@ public sealed class TrainerWorker : IDisposable
 
     /// <summary>A batch with what its kind prepared for each pair ahead, off the training thread (null when the kind prepares nothing).</summary>
     public sealed record PreparedPairs(TrainPairs Pairs, PreparedCondition[]? Conditions);
-
-    private sealed record Item(ScoredPair Pair, long BatchId, PreparedCondition? Prepared);
 
     private readonly ModelSpec spec;
     private readonly byte[]? resumeBytes;
@@ -108,191 +107,8 @@ public sealed class TrainerWorker : IDisposable
             logger.LogInformation("trainer {Model}: resumed from snapshot v{Version} at step {Steps}, {Samples} samples",
                 spec.Id, resumeVersion, trainer.Steps, trainer.SamplesSeen);
         tellOwner(new Started(trainer.Steps));
-        new Loop(this, trainer).Run(inbox);
+        var cadence = new SnapshotCadence(spec, resumeVersion, storeLatest, trainer.Steps);
+        new TrainerLoop(spec, trainer, new TrainingBatches(spec, condition, device), cadence, condition.NeedsPreparation, tracePairs,
+            logger, tellOwner, status, s => status = s).Run(inbox);
     }
-
-    /// <summary>The state of one run of the loop; lives on the worker's thread only.</summary>
-    private sealed class Loop(TrainerWorker owner, CadTrainer trainer)
-    {
-        private readonly ModelSpec spec = owner.spec;
-        private readonly ReplayBuffer<Item> buffer = new(owner.spec.ReplaySize, owner.spec.Seed);
-        // Batches whose pairs have all been trained on since the last stored snapshot, and pairs left per open batch.
-        private readonly List<long> trainedBatches = [];
-        private readonly List<string> trainedPairs = [];
-        private readonly Dictionary<long, int> remaining = new();
-        private readonly Stopwatch sinceSnapshot = Stopwatch.StartNew();
-        private readonly CoherenceWindow recent = new(2048);
-        // The last version stored (what status shows) and the last one tried (stored or not): never reused.
-        private long version = owner.resumeVersion, lastTried = owner.storeLatest, storedSteps = trainer.Steps;
-        private int failures;
-        private SnapshotReady? inFlight;
-        private double smoothed = double.NaN;
-
-        public void Run(TorchWorker<object>.Inbox inbox)
-        {
-            Publish();
-            while (true)
-            {
-                bool stopping = inbox.Stopping;
-                Take(inbox);
-                if (stopping) break;
-                if (inFlight is null && Due()) Offer(final: false);
-                if (!StepOnce()) inbox.Wait(TimeSpan.FromMilliseconds(200));
-            }
-            Finish(inbox);
-        }
-
-        /// <summary>A graceful stop (hand-off, shutdown) stores what was trained, so nothing is redone.</summary>
-        private void Finish(TorchWorker<object>.Inbox inbox)
-        {
-            var deadline = Stopwatch.StartNew();
-            while (inFlight is not null && deadline.Elapsed < TimeSpan.FromSeconds(30))
-            {
-                inbox.WaitForItem(TimeSpan.FromMilliseconds(200));
-                Take(inbox);
-            }
-            if (inFlight is null && (trainedBatches.Count > 0 || trainer.Steps > storedSteps)) Offer(final: true);
-            else owner.tellOwner(new Stopped());
-        }
-
-        private bool Due()
-        {
-            long since = trainer.Steps - storedSteps;
-            if (failures > 0)  // retry with back-off, whatever the interval says
-                return sinceSnapshot.Elapsed.TotalSeconds >= Math.Min(30, Math.Pow(2, failures - 1)) && (since > 0 || trainedBatches.Count > 0);
-            return since >= spec.SnapshotEverySteps
-                   || (sinceSnapshot.Elapsed.TotalSeconds >= spec.SnapshotEverySeconds && (since > 0 || trainedBatches.Count > 0));
-        }
-
-        private void Take(TorchWorker<object>.Inbox inbox)
-        {
-            foreach (var message in inbox.TakeAll())
-                switch (message)
-                {
-                    case PreparedPairs incoming:
-                        Add(incoming.Pairs, incoming.Conditions);
-                        break;
-                    case PublishOutcome outcome when inFlight is not null && outcome.Version == inFlight.Version:
-                        lastTried = Math.Max(lastTried, Math.Max(inFlight.Version, outcome.StoreLatest));
-                        if (outcome.Stored)
-                        {
-                            version = inFlight.Version;
-                            storedSteps = inFlight.Steps;
-                            failures = 0;
-                        }
-                        else
-                        {
-                            trainedBatches.InsertRange(0, inFlight.BatchIds);  // they go into the next snapshot
-                            trainedPairs.InsertRange(0, inFlight.PairIds);
-                            failures++;
-                        }
-                        inFlight = null;
-                        sinceSnapshot.Restart();
-                        Publish();
-                        break;
-                }
-        }
-
-        private void Add(TrainPairs incoming, PreparedCondition[]? prepared)
-        {
-            if (owner.condition.NeedsPreparation && prepared is null) throw new InvalidOperationException($"trainer {spec.Id}: a batch arrived unprepared");
-            remaining[incoming.BatchId] = remaining.GetValueOrDefault(incoming.BatchId) + incoming.Pairs.Count;
-            for (int i = 0; i < incoming.Pairs.Count; i++)
-            {
-                var p = incoming.Pairs[i];
-                buffer.Add(new Item(p, incoming.BatchId, prepared?[i]));
-                recent.Add(p.Coherence);
-            }
-            if (incoming.Pairs.Count == 0) trainedBatches.Add(incoming.BatchId);
-            // The table that gave score-derived coherences their meaning goes into every snapshot once frozen.
-            if (incoming.Bins is { Version: >= 1 } bins) trainer.CoherenceBins = bins.ToJson();
-        }
-
-        private void Offer(bool final)
-        {
-            var clock = Stopwatch.StartNew();
-            long next = lastTried + 1;
-            var bytes = trainer.ToSnapshot(next, includeTrainingState: true).ToBytes();
-            inFlight = new SnapshotReady(next, bytes, trainer.Steps, trainer.SamplesSeen, trainedBatches.ToArray(), trainedPairs.ToArray(),
-                clock.Elapsed.TotalSeconds, final);
-            trainedBatches.Clear();
-            trainedPairs.Clear();
-            owner.tellOwner(inFlight);
-        }
-
-        /// <summary>One training step if there are fresh pairs; false when there were none.</summary>
-        private bool StepOnce()
-        {
-            var items = buffer.NextBatch(spec.Batch, spec.ReplayFraction, out int freshTaken);
-            if (items is null)
-            {
-                Publish();
-                return false;
-            }
-            var clock = Stopwatch.StartNew();
-            // One copy: the pairs' pixels into a contiguous buffer, straight into the batch tensor.
-            int size = spec.ImageBytes;
-            var pixels = new byte[items.Count * size];
-            for (int i = 0; i < items.Count; i++) Buffer.BlockCopy(items[i].Pair.Pixels, 0, pixels, i * size, size);
-            var images = ImageTensors.FromBytes(pixels, items.Count, spec.Channels, spec.ImageSize, spec.ImageSize, owner.device);
-            var coherence = items.Select(x => x.Pair.Coherence).ToArray();
-            var batch = owner.condition.Batch(images, coherence, items.Select(x => x.Pair).ToList(), items.Select(x => x.Prepared).ToList(), owner.device);
-            long skippedBefore = trainer.SkippedSteps;
-            StepResult result;
-            using (batch) result = trainer.Step(batch);
-            TrainerMetrics.StepSeconds.WithLabels(spec.Id).Observe(clock.Elapsed.TotalSeconds);
-            if (result.Applied) TrainerMetrics.Steps.WithLabels(spec.Id).Inc();
-            if (trainer.SkippedSteps > skippedBefore)
-            {
-                TrainerMetrics.SkippedSteps.WithLabels(spec.Id).Inc(trainer.SkippedSteps - skippedBefore);
-                owner.logger.LogWarning("trainer {Model}: step skipped ({Reason}); the weights are unchanged", spec.Id, result.SkipReason);
-            }
-            if (double.IsFinite(result.Loss))
-            {
-                smoothed = double.IsNaN(smoothed) ? result.Loss : 0.95 * smoothed + 0.05 * result.Loss;
-                TrainerMetrics.Loss.WithLabels(spec.Id).Set(smoothed);
-            }
-
-            // Fresh pairs are the batch's tail; a source batch is trained once its last pair was.
-            foreach (var item in items.Skip(items.Count - freshTaken))
-            {
-                if (owner.tracePairs) trainedPairs.Add(item.Pair.Id);
-                if (!remaining.TryGetValue(item.BatchId, out var left)) continue;
-                if (left <= 1) { remaining.Remove(item.BatchId); trainedBatches.Add(item.BatchId); }
-                else remaining[item.BatchId] = left - 1;
-            }
-            TrainerMetrics.Samples.WithLabels(spec.Id).Inc(freshTaken);
-            Publish();
-            return true;
-        }
-
-        private void Publish() => owner.status = owner.status with
-        {
-            Steps = trainer.Steps, SamplesSeen = trainer.SamplesSeen, SkippedSteps = trainer.SkippedSteps, Loss = smoothed,
-            SnapshotVersion = version, BufferedPairs = buffer.Count, FreshPairs = buffer.FreshCount, CoherenceCounts = recent.Counts(),
-        };
-    }
-}
-
-/// <summary>The coherence of the last N pairs, counted in ten bins of width 0.1 (drift shows as the counts move).</summary>
-public sealed class CoherenceWindow(int capacity)
-{
-    public const int Bins = 10;
-    private readonly byte[] bins = new byte[capacity];
-    private readonly int[] counts = new int[Bins];
-    private int next, filled;
-
-    public static int Bin(float c) => Math.Clamp((int)(c * Bins), 0, Bins - 1);
-
-    public void Add(float coherence)
-    {
-        if (filled == bins.Length) counts[bins[next]]--;
-        else filled++;
-        int b = Bin(coherence);
-        bins[next] = (byte)b;
-        counts[b]++;
-        next = (next + 1) % bins.Length;
-    }
-
-    public int[] Counts() => (int[])counts.Clone();
 }

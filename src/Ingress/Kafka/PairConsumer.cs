@@ -1,37 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace CadStream.Ingress.Kafka;
-
-public sealed record PairConsumerOptions
-{
-    public required string BootstrapServers { get; init; }
-    public string Topic { get; init; } = IngressTopics.Pairs;
-    public string DeadLetterTopic { get; init; } = IngressTopics.DeadLetters;
-    public string GroupId { get; init; } = IngressTopics.ConsumerGroup;
-    /// <summary>
-    /// Most records read but not yet committable (waiting to be durable); the consumer pauses
-    /// above it. Keep it well above the pairs the trainer consumes between two snapshots, or
-    /// both wait for each other.
-    /// </summary>
-    public int MaxInFlight { get; init; } = 100_000;
-    public int SessionTimeoutMs { get; init; } = 10_000;
-    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(200);
-    public TimeSpan LagInterval { get; init; } = TimeSpan.FromSeconds(1);
-    /// <summary>
-    /// Pass-through librdkafka settings for the consumer and for the dead-letter producer (security, tuning;
-    /// the node gives both <c>Kafka:Client</c>). Keys the engine owns are refused (<see cref="KafkaClientSettings.EngineOwned"/>).
-    /// </summary>
-    public IReadOnlyDictionary<string, string>? ConsumerConfig { get; init; }
-    public IReadOnlyDictionary<string, string>? ProducerConfig { get; init; }
-    /// <summary>Where warnings and errors go.</summary>
-    public ILogger? Logger { get; init; }
-}
 
 /// <summary>
 /// Reads cad.pairs in group cadstream-ingress, hands each valid pair to an <see cref="IPairSink"/>
@@ -40,41 +13,38 @@ public sealed record PairConsumerOptions
 /// (<see cref="MarkDurable"/>), rejected records once their DLQ copy is acknowledged (see
 /// <see cref="CommitLedger"/>). A full sink or too many undurable records pause the
 /// partitions; the loop keeps polling so the consumer stays in its group. All Kafka calls
-/// happen on the consumer's own thread; the public members are thread-safe.
+/// happen on the consumer's own thread; the public members are thread-safe. This class is the
+/// poll loop and its commits; dead-lettering (<see cref="DeadLetterSender"/>), back-pressure
+/// (<see cref="BackPressure"/>) and lag reporting (<see cref="ConsumerLag"/>) are its parts.
 /// </summary>
 public sealed class PairConsumer : IDisposable
 {
     private readonly PairConsumerOptions options;
     private readonly PairDecoder decoder;
-    private readonly IPairSink sink;
     private readonly ILogger logger;
     private readonly IConsumer<byte[]?, byte[]?> consumer;
-    private readonly IProducer<byte[]?, byte[]?> deadLetters;
+    private readonly DeadLetterSender deadLetters;
+    private readonly BackPressure backPressure;
+    private readonly ConsumerLag lag;
     private readonly CommitLedger ledger = new();
+    // Durable marks (from any thread) and DLQ delivery reports (the producer's thread), applied on the consumer's thread in order.
     private readonly ConcurrentQueue<object> control = new();
-    private readonly Queue<IncomingPair> waiting = new();
-    private readonly HashSet<TopicPartition> paused = [];
-    private readonly List<(CommitLedger.Entry Entry, Message<byte[]?, byte[]?> Message, long DueTicks)> retries = [];
-    private readonly ConcurrentDictionary<TopicPartition, long> lag = new();
     private readonly ConcurrentDictionary<TopicPartition, long> committed = new();
     private readonly CancellationTokenSource stop = new();
     private readonly TaskCompletionSource completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Thread? thread;
-    private long accepted, rejected, deadLettered, polls, commitChecks;
-    private volatile bool isPaused;
+    private long accepted, rejected, polls, commitChecks;
     private volatile int inFlight;
     private volatile TopicPartition[] assignment = [];
-    private long nextCommit, nextLag;
+    private long nextCommit;
     private int disposed;
 
     sealed record DurableMark(TopicPartition TopicPartition, long Offset, bool UpTo);
-    sealed record DeadLetterDone(CommitLedger.Entry Entry, Message<byte[]?, byte[]?> Message, Error Error);
 
     public PairConsumer(PairConsumerOptions options, PairDecoder decoder, IPairSink sink)
     {
         this.options = options;
         this.decoder = decoder;
-        this.sink = sink;
         if (options.MaxInFlight < 1) throw new ArgumentException("MaxInFlight must be at least 1");
         logger = options.Logger ?? NullLogger.Instance;
 
@@ -95,16 +65,15 @@ public sealed class PairConsumer : IDisposable
 
         try
         {
-            deadLetters = new ProducerBuilder<byte[]?, byte[]?>(DeadLetterConfigFor(options))
-                .SetErrorHandler((_, e) => logger.LogWarning("kafka dlq producer: {Reason}", e.Reason))
-                .SetLogHandler((_, m) => { if (m.Level <= SyslogLevel.Warning) logger.LogWarning("kafka dlq producer: {Message}", m.Message); })
-                .Build();
+            deadLetters = new DeadLetterSender(options, ledger, control.Enqueue, logger);
         }
-        catch (Exception e) when (e is KafkaException or ArgumentException)
+        catch (InvalidDataException)  // refused settings, explained
         {
             consumer.Dispose();
-            throw KafkaClientSettings.Explain(e, options.ProducerConfig);
+            throw;
         }
+        backPressure = new BackPressure(consumer, sink, options.MaxInFlight, stop.Token);
+        lag = new ConsumerLag(consumer, options.LagInterval);
     }
 
     /// <summary>
@@ -153,14 +122,14 @@ public sealed class PairConsumer : IDisposable
     /// <summary>Records rejected (bound for the DLQ).</summary>
     public long Rejected => Interlocked.Read(ref rejected);
     /// <summary>Rejected records whose DLQ copy the broker acknowledged.</summary>
-    public long DeadLettered => Interlocked.Read(ref deadLettered);
+    public long DeadLettered => deadLetters.DeadLettered;
     /// <summary>Whether the partitions are paused (sink full or too many undurable records).</summary>
-    public bool IsPaused => isPaused;
+    public bool IsPaused => backPressure.IsPaused;
     /// <summary>Records read and not yet committable.</summary>
     public int InFlight => inFlight;
     public IReadOnlyList<TopicPartition> Assignment => assignment;
     /// <summary>Per partition: high watermark - position, refreshed every <see cref="PairConsumerOptions.LagInterval"/>.</summary>
-    public IReadOnlyDictionary<TopicPartition, long> Lag => new Dictionary<TopicPartition, long>(lag);
+    public IReadOnlyDictionary<TopicPartition, long> Lag => lag.Current;
     /// <summary>Per partition: the last offset this consumer committed (the next one to read).</summary>
     public IReadOnlyDictionary<TopicPartition, long> CommittedOffsets => new Dictionary<TopicPartition, long>(committed);
     /// <summary>
@@ -226,15 +195,15 @@ public sealed class PairConsumer : IDisposable
             while (!stop.IsCancellationRequested)
             {
                 ApplyControl();
-                OfferWaiting();
-                UpdatePause();
+                backPressure.Offer();
+                backPressure.Update(assignment, ledger.InFlight);
                 CommitDue(force: false);
-                UpdateLag();
+                lag.UpdateDue(assignment);
                 ConsumeResult<byte[]?, byte[]?>? record;
                 Interlocked.Increment(ref polls);
                 try
                 {
-                    record = consumer.Consume(TimeSpan.FromMilliseconds(isPaused ? 50 : 100));
+                    record = consumer.Consume(TimeSpan.FromMilliseconds(backPressure.IsPaused ? 50 : 100));
                 }
                 catch (ConsumeException e) when (!e.Error.IsFatal)
                 {
@@ -280,58 +249,17 @@ public sealed class PairConsumer : IDisposable
             Interlocked.Increment(ref accepted);
             IngressMetrics.Accepted.Inc();
             if (ledger.Track(tp, record.Offset.Value, deadLetter: false) is null) return; // redelivery already tracked
-            waiting.Enqueue(pair);
-            OfferWaiting();
+            backPressure.Add(pair);
         }
         else
         {
             Interlocked.Increment(ref rejected);
             IngressMetrics.Rejected.Inc();
             var entry = ledger.Track(tp, record.Offset.Value, deadLetter: true);
-            var message = DeadLetterMessage(record, result.Rejection!);
-            if (entry is not null) SendDeadLetter(entry, message);
+            var message = DeadLetterSender.MessageFor(record, result.Rejection!);
+            if (entry is not null) deadLetters.Send(entry, message);
         }
         inFlight = ledger.InFlight;
-    }
-
-    static Message<byte[]?, byte[]?> DeadLetterMessage(ConsumeResult<byte[]?, byte[]?> record, string reason)
-    {
-        var headers = new Headers();
-        if (record.Message.Headers is { } original)
-            foreach (var h in original)
-                if (h.Key is not (IngressTopics.ErrorHeader or IngressTopics.SourceHeader)) headers.Add(h.Key, h.GetValueBytes());
-        headers.Add(IngressTopics.ErrorHeader, Encoding.UTF8.GetBytes(reason));
-        headers.Add(IngressTopics.SourceHeader, Encoding.UTF8.GetBytes(record.TopicPartitionOffset.ToPosition().ToString()));
-        return new Message<byte[]?, byte[]?>
-        {
-            Key = record.Message.Key,
-            Value = record.Message.Value,
-            Headers = headers,
-            Timestamp = record.Message.Timestamp.Type == TimestampType.CreateTime ? record.Message.Timestamp : Timestamp.Default,
-        };
-    }
-
-    void SendDeadLetter(CommitLedger.Entry entry, Message<byte[]?, byte[]?> message)
-    {
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                deadLetters.Produce(options.DeadLetterTopic, message,
-                    report => control.Enqueue(new DeadLetterDone(entry, message, report.Error)));
-                return;
-            }
-            catch (ProduceException<byte[]?, byte[]?> e) when (e.Error.Code == ErrorCode.Local_QueueFull && attempt < 100)
-            {
-                Thread.Sleep(20); // the producer's own thread drains its queue
-            }
-            catch (KafkaException e)
-            {
-                logger.LogWarning("dead-lettering {Topic}/{Partition}/{Offset}: {Reason}; retrying", entry.TopicPartition.Topic, entry.TopicPartition.Partition.Value, entry.Offset, e.Error.Reason);
-                retries.Add((entry, message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
-                return;
-            }
-        }
     }
 
     void ApplyControl()
@@ -346,58 +274,13 @@ public sealed class PairConsumer : IDisposable
                 case DurableMark m:
                     ledger.MarkDurable(m.TopicPartition, m.Offset);
                     break;
-                case DeadLetterDone d when !d.Error.IsError:
-                    if (ledger.IsCurrent(d.Entry)) Interlocked.Increment(ref deadLettered);
-                    ledger.AcknowledgeDeadLetter(d.Entry);
-                    break;
-                case DeadLetterDone d:
-                    if (!ledger.IsCurrent(d.Entry)) break; // revoked: the next owner dead-letters it again
-                    logger.LogWarning("dead-lettering {Topic}/{Partition}/{Offset} failed: {Reason}; retrying", d.Entry.TopicPartition.Topic, d.Entry.TopicPartition.Partition.Value, d.Entry.Offset, d.Error.Reason);
-                    retries.Add((d.Entry, d.Message, Stopwatch.GetTimestamp() + Stopwatch.Frequency));
+                case DeadLetterSender.Delivered d:
+                    deadLetters.Apply(d);
                     break;
             }
         }
-        if (retries.Count > 0)
-        {
-            long now = Stopwatch.GetTimestamp();
-            var due = retries.Where(r => r.DueTicks <= now).ToList();
-            retries.RemoveAll(r => r.DueTicks <= now);
-            foreach (var r in due)
-                if (ledger.IsCurrent(r.Entry)) SendDeadLetter(r.Entry, r.Message);
-        }
+        deadLetters.RetryDue();
         inFlight = ledger.InFlight;
-    }
-
-    void OfferWaiting()
-    {
-        while (waiting.TryPeek(out var pair))
-        {
-            var offer = sink.OfferAsync(pair, stop.Token);
-            bool taken = offer.IsCompletedSuccessfully ? offer.Result : offer.AsTask().GetAwaiter().GetResult();
-            if (!taken) return;
-            waiting.Dequeue();
-        }
-    }
-
-    void UpdatePause()
-    {
-        bool want = waiting.Count > 0 || ledger.InFlight >= options.MaxInFlight;
-        var current = assignment;
-        if (want)
-        {
-            var toPause = current.Where(tp => !paused.Contains(tp)).ToList();
-            if (toPause.Count > 0)
-            {
-                consumer.Pause(toPause);
-                paused.UnionWith(toPause);
-            }
-        }
-        else if (paused.Count > 0)
-        {
-            consumer.Resume(current);
-            paused.Clear();
-        }
-        isPaused = paused.Count > 0;
     }
 
     void CommitDue(bool force)
@@ -424,29 +307,6 @@ public sealed class PairConsumer : IDisposable
         }
     }
 
-    void UpdateLag()
-    {
-        long now = Stopwatch.GetTimestamp();
-        if (now < nextLag) return;
-        nextLag = now + (long)(options.LagInterval.TotalSeconds * Stopwatch.Frequency);
-        foreach (var tp in assignment)
-        {
-            try
-            {
-                var position = consumer.Position(tp);
-                var marks = consumer.GetWatermarkOffsets(tp);
-                if (marks.High.IsSpecial) continue;
-                long behind;
-                if (!position.IsSpecial) behind = Math.Max(0, marks.High.Value - position.Value);
-                else if (marks.High.Value == 0) behind = 0;
-                else continue; // nothing fetched yet: unknown
-                lag[tp] = behind;
-                IngressMetrics.ConsumerLag.WithLabels(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture)).Set(behind);
-            }
-            catch (KafkaException) { /* not assigned any more */ }
-        }
-    }
-
     void OnAssigned(List<TopicPartition> parts)
     {
         foreach (var tp in parts) ledger.Assign(tp);
@@ -465,21 +325,13 @@ public sealed class PairConsumer : IDisposable
         foreach (var tp in parts)
         {
             ledger.Revoke(tp);
-            paused.Remove(tp);
-            lag.TryRemove(tp, out _);
             committed.TryRemove(tp, out _);
-            IngressMetrics.ConsumerLag.RemoveLabelled(tp.Topic, tp.Partition.Value.ToString(CultureInfo.InvariantCulture));
+            lag.Forget(tp);
         }
-        retries.RemoveAll(r => gone.Contains(r.Entry.TopicPartition));
-        if (waiting.Count > 0)
-        {
-            var keep = waiting.Where(p => !gone.Contains(p.Position.ToTopicPartition())).ToList();
-            waiting.Clear();
-            foreach (var p in keep) waiting.Enqueue(p);
-        }
+        deadLetters.Forget(gone);
         assignment = assignment.Where(tp => !gone.Contains(tp)).ToArray();
         inFlight = ledger.InFlight;
-        isPaused = paused.Count > 0;
+        backPressure.Forget(gone);
         try { PartitionsRevoked?.Invoke(parts); }
         catch (Exception e) { logger.LogWarning("PartitionsRevoked handler: {Error}", e.Message); }
     }
