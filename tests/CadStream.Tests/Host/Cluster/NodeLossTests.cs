@@ -93,8 +93,17 @@ public sealed class NodeLossTests(ITestOutputHelper output)
             Assert.True(resumedAt >= 0, $"{moved} did not come back to the seed within 120 s");
             Assert.True(resumedAt >= stored.Steps, $"{moved} restarted at step {resumedAt}, below its stored {stored.Steps}");
             Assert.True(latest[moved!].Last().Version > stored.Version, $"{moved} stored nothing after the kill");
+            // The other model never waits for the failover: on 2 busy cores one 2 s reading can show no new step (the seed
+            // is re-creating the moved trainer, or the node's status ask went unanswered once), but waiting for the dead
+            // node to be downed and removed (failure detection, then 3 s stable-after and a 3 s removal margin) would show
+            // as 9 s or more without a step; 8 s (4 readings in a row) is the most allowed.
+            int still = 0;
             for (int i = 1; i < otherSteps.Count; i++)
-                Assert.True(otherSteps[i] > otherSteps[i - 1], $"{other} stalled after the kill: {string.Join(", ", otherSteps)}");
+            {
+                still = otherSteps[i] > otherSteps[i - 1] ? 0 : still + 1;
+                Assert.True(still < 4, $"{other} stalled for {2 * still} s after the kill: {string.Join(", ", otherSteps)}");
+            }
+            Assert.True(otherSteps[^1] > otherSteps[0], $"{other} did not train after the kill: {string.Join(", ", otherSteps)}");
 
             // The seed was not downed: it is the one member left, healthy, and still ingesting.
             Assert.False(seed.Exited.IsCompleted, "the seed node's actor system ended");
