@@ -129,9 +129,10 @@ public sealed class PairDecoder
             if ((m.Channels, m.ImageSize, m.ImageSize) != shape || Policy(m) != resize)
                 return PairDecodeResult.Reject($"models {models[0].Id} and {m.Id} have different image shapes or Resize; name the model");
         // `image_png` is the older name of `image`: either takes any format; one image per record.
-        var given = new[] { ("image", f.Image), ("image_png", f.ImagePng), ("image_u8", f.ImageU8) }.Where(g => g.Item2 is not null).ToArray();
+        var given = new[] { (Field: "image", Bytes: f.Image), (Field: "image_png", Bytes: f.ImagePng), (Field: "image_u8", Bytes: f.ImageU8) }
+            .Where(g => g.Bytes is not null).ToArray();
         if (given.Length > 1)
-            return PairDecodeResult.Reject($"both {given[0].Item1} and {given[1].Item1} given; send one");
+            return PairDecodeResult.Reject($"both {given[0].Field} and {given[1].Field} given; send one");
         byte[]? pixels;
         string? reason;
         if ((f.Image ?? f.ImagePng) is { } encoded)
