@@ -14,6 +14,9 @@ if [ "$purpose" = "test" ]; then
   packages+=(kcat redis-server chromium chromium-driver)
   # prometheus: promtool checks config/prometheus/, and the deploy tests scrape a running node with it.
   lean_packages+=(prometheus)
+  # Foreign image encoders for the ingress image tests (files not written by Skia): cjpeg (baseline and
+  # progressive JPEG), cwebp, exiftool (an EXIF-rotated JPEG) and Pillow under /usr/bin/python3 (a CMYK JPEG).
+  lean_packages+=(libjpeg-turbo-progs webp libimage-exiftool-perl python3-pil)
 fi
 if [ "$purpose" = "bench" ]; then
   # python3-torch: Debian's PyTorch (1.13 on Debian 12), the CPU anchor of bench/pytorch/ and

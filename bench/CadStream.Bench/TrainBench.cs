@@ -18,6 +18,8 @@ sealed class TrainBench : ICommand
     [
         new("batch", "batch size", "64", ValueName: "B"),
         new("width", "U-Net base channels", "48", ValueName: "C"),
+        new("size", "image side in px, 16..128 (default: Fashion-MNIST's 28); over 64 gets a fourth U-Net level", ValueName: "PX"),
+        new("channels", "image channels, 1 or 3 (default: Fashion-MNIST's 1)", ValueName: "C"),
         new("steps", "timed steps (per round with --compare-pytorch)", "20", ValueName: "N"),
         new("warmup", "untimed steps first", "5", ValueName: "N"),
         new("threads", "intra-op threads of both sides (default: the cores)", ValueName: "N"),
@@ -40,6 +42,18 @@ sealed class TrainBench : ICommand
         var device = Bench.Start(threads);
         var anchor = Bench.MatmulGflops(device);
         var spec = Bench.Spec("bench", width) with { WarmupSteps = 1, Batch = batch };
+        if (a.Has("size") || a.Has("channels"))
+        {
+            if (compare) throw new ArgumentException("--size and --channels do not apply to --compare-pytorch (its mirror is Fashion-MNIST's shape)");
+            int side = a.Has("size") ? a.Int("size", 16, ModelSpec.MaxImageSize) : spec.ImageSize;
+            spec = spec with
+            {
+                ImageSize = side, PaddedSize = 0, Channels = a.Has("channels") ? a.Int("channels", 1, 3) : spec.Channels,
+                // A fourth level keeps the middle's self-attention at 8 x 8 instead of 16 x 16 (four times the tokens).
+                ChannelMultipliers = side > 64 ? [1, 2, 2, 2] : spec.ChannelMultipliers,
+            };
+            spec.Validate();
+        }
         using var trainer = new CadTrainer(spec, device);
         var pairs = Bench.RandomPairs(4096, spec);
         var sampler = new BatchSampler(pairs.Count, batch, 0);

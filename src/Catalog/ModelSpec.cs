@@ -60,8 +60,13 @@ public sealed record ModelSpec
     public string[] Classes { get; init; } = [];
     /// <summary>Image channels: 1 (grey) or 3 (RGB); 0 = the data set's. Incoming images are converted to them.</summary>
     public int Channels { get; init; }
-    /// <summary>Side of the square images the model learns and samples, 16..64 px; 0 = the data set's.</summary>
+    /// <summary>Side of the square images the model learns and samples, 16..128 px; 0 = the data set's.</summary>
     public int ImageSize { get; init; }
+    /// <summary>
+    /// How an incoming image of another aspect ratio becomes the model's square (<see cref="ResizePolicyNames"/>):
+    /// <c>center-crop</c> (default), <c>pad</c> (letterbox on black) or <c>stretch</c>. Shrinking is antialiased.
+    /// </summary>
+    public string Resize { get; init; } = ResizePolicyNames.CenterCrop;
 
     // How it learns.
     public TrainingMode Mode { get; init; } = TrainingMode.Cad;
@@ -123,6 +128,9 @@ public sealed record ModelSpec
     /// <summary>Share of each mini-batch drawn from replayed (older) pairs once enough are buffered.</summary>
     public double ReplayFraction { get; init; } = 0.5;
 
+    /// <summary>The largest <see cref="ImageSize"/>.</summary>
+    public const int MaxImageSize = 128;
+
     [JsonIgnore] public int NumClasses => Classes.Length;
     [JsonIgnore] public int EmbeddingDim => Width * 4;
     /// <summary>Width of the text context sequence the U-Net cross-attends to.</summary>
@@ -161,6 +169,7 @@ public sealed record ModelSpec
     public ModelSpec WithTrainingOf(ModelSpec from) => this with
     {
         Id = from.Id,
+        Resize = from.Resize,
         LearningRate = from.LearningRate, WeightDecay = from.WeightDecay, WarmupSteps = from.WarmupSteps, GradClip = from.GradClip,
         EmaDecay = from.EmaDecay, Batch = from.Batch, Seed = from.Seed,
         SnapshotEverySteps = from.SnapshotEverySteps, SnapshotEverySeconds = from.SnapshotEverySeconds,
@@ -173,7 +182,9 @@ public sealed record ModelSpec
         string Where() => $"model {Id}";
         if (!Kind.IsAvailable()) throw new ArgumentException($"{Where()}: {ConditionKinds.NotAvailable(Kind)}");
         if (Channels is not (1 or 3)) throw new ArgumentException($"{Where()}: Channels must be 1 or 3 (got {Channels}; give it, or a Dataset that has it)");
-        if (ImageSize is < 16 or > 64) throw new ArgumentException($"{Where()}: ImageSize must be in 16..64 (got {ImageSize}; give it, or a Dataset that has it)");
+        if (ImageSize is < 16 or > MaxImageSize) throw new ArgumentException($"{Where()}: ImageSize must be in 16..{MaxImageSize} (got {ImageSize}; give it, or a Dataset that has it)");
+        try { _ = ResizePolicyNames.Normalize(Resize); }
+        catch (ArgumentException e) { throw new ArgumentException($"{Where()}: {e.Message}"); }
         if (Width < 8 || Width % NormGroups != 0)
             throw new ArgumentException($"{Where()}: Width must be >= 8 and a multiple of {NormGroups} (got {Width})");
         if (PatchSize < 1) throw new ArgumentException($"{Where()}: PatchSize must be >= 1");

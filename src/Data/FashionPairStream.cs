@@ -72,7 +72,7 @@ public sealed class FashionPairStream
                 {
                     Id = pass == 0 ? $"fashion-mnist/train/{index}" : $"fashion-mnist/train/{index}/pass{pass}",
                     Model = model,
-                    ImagePng = Png.Encode(pixels, FashionMnist.Side, FashionMnist.Side),
+                    Image = Png.Encode(pixels, FashionMnist.Side, FashionMnist.Side),
                     Label = noisy.Labels[k],
                     Coherence = captions is null ? Math.Round(noisy.Coherence[k], 6) : null,
                     // Each pass says the image anew (another wording, maybe another noise draw): the index of the draw is the pair's.

@@ -14,21 +14,34 @@ public readonly record struct ImageLimits(int MaxSide, long MaxPixels)
     }
 }
 
+/// <summary>How an image whose aspect ratio differs from the model's square gets there (a model's <c>Resize</c>).</summary>
+public enum ResizePolicy
+{
+    /// <summary>Keep the centre: cut the longer side to the target's ratio, then scale (img2dataset's default).</summary>
+    CenterCrop,
+    /// <summary>Letterbox: scale the whole image to fit inside, the bands left black.</summary>
+    Pad,
+    /// <summary>Scale each side on its own, the aspect ratio not kept.</summary>
+    Stretch,
+}
+
 /// <summary>
-/// Turns an incoming image (a PNG, or raw interleaved 8-bit pixels) into a model's shape:
-/// channel-first bytes of Channels x Height x Width. Alpha is composited over black (the
-/// background of Fashion-MNIST), colour becomes grey by Rec. 601 luminance, grey becomes colour
-/// by repetition, and the size changes with <see cref="Resampler"/> (aspect ratio is not kept).
+/// Turns an incoming image (encoded, or raw interleaved 8-bit pixels) into a model's shape:
+/// channel-first bytes of Channels x Height x Width. EXIF orientation is applied, alpha is composited
+/// over black (the background of Fashion-MNIST), colour becomes grey by Rec. 601 luminance, grey becomes
+/// colour by repetition, and the size changes by a <see cref="ResizePolicy"/> with <see cref="Resampler"/>
+/// (antialiased when shrinking).
 /// </summary>
 public static class ImageConversion
 {
     /// <summary>
-    /// Decodes an encoded image (PNG, or any other format Skia reads) and converts it. The size the image
-    /// declares is checked against <paramref name="limits"/> before anything is decoded or allocated: first
-    /// from the PNG header itself, then from the codec's header info (which decodes no pixels).
+    /// Decodes an encoded image (PNG, JPEG, WebP, GIF's first frame, BMP: any format Skia reads) and converts
+    /// it. The size the image declares is checked against <paramref name="limits"/> before anything is decoded
+    /// or allocated: first from the PNG header itself, then from the codec's header info (which decodes no pixels).
     /// </summary>
     /// <returns>The pixels, or null with <paramref name="reason"/> saying why not.</returns>
-    public static byte[]? FromEncoded(byte[] encoded, string field, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason)
+    public static byte[]? FromEncoded(byte[] encoded, string field, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason,
+        ResizePolicy resize = ResizePolicy.CenterCrop)
     {
         if (Png.ReadSize(encoded) is { } declared && limits.Check(declared.Width, declared.Height) is { } tooLarge)
         {
@@ -67,11 +80,14 @@ public static class ImageConversion
             return null;
         }
         reason = null;
-        return Convert(rgba, w, h, 4, premultiplied: true, target);
+        // A camera stores the sensor's rows and says in EXIF how to turn them; people see the turned picture.
+        var (upright, uw, uh) = Orientation.Apply(rgba, w, h, 4, codec.EncodedOrigin);
+        return Convert(upright, uw, uh, 4, premultiplied: true, target, resize);
     }
 
     /// <summary>Converts raw row-major interleaved pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels).</summary>
-    public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason)
+    public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason,
+        ResizePolicy resize = ResizePolicy.CenterCrop)
     {
         if (width < 1 || height < 1)
         {
@@ -95,10 +111,10 @@ public static class ImageConversion
             return null;
         }
         reason = null;
-        return Convert(raw, width, height, channels, premultiplied: false, target);
+        return Convert(raw, width, height, channels, premultiplied: false, target, resize);
     }
 
-    static byte[] Convert(byte[] src, int w, int h, int c, bool premultiplied, (int Channels, int Height, int Width) target)
+    static byte[] Convert(byte[] src, int w, int h, int c, bool premultiplied, (int Channels, int Height, int Width) target, ResizePolicy resize)
     {
         if (target.Channels is not (1 or 3))
             throw new ArgumentException($"models with {target.Channels} channels are not supported (1 or 3)");
@@ -136,7 +152,7 @@ public static class ImageConversion
         var result = new byte[target.Channels * plane];
         for (int k = 0; k < wanted.Length; k++)
         {
-            var resized = Resampler.Resize(wanted[k], w, h, target.Width, target.Height);
+            var resized = Resampler.Fit(wanted[k], w, h, target.Width, target.Height, resize);
             for (int i = 0; i < plane; i++) result[k * plane + i] = (byte)Math.Clamp(MathF.Round(resized[i]), 0, 255);
         }
         return result;

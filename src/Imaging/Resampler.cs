@@ -45,6 +45,34 @@ public static class Resampler
         return result;
     }
 
+    /// <summary>
+    /// Brings one plane to <paramref name="outWidth"/> x <paramref name="outHeight"/> by <paramref name="policy"/>:
+    /// a centred crop to the target's aspect ratio, a letterbox on zeros (black), or a stretch; then <see cref="Resize"/>.
+    /// </summary>
+    public static float[] Fit(ReadOnlySpan<float> plane, int width, int height, int outWidth, int outHeight, ResizePolicy policy)
+    {
+        // Compared as cross products: the two ratios are equal exactly when width * outHeight == height * outWidth.
+        long wide = (long)width * outHeight, tall = (long)height * outWidth;
+        if (policy == ResizePolicy.Stretch || wide == tall) return Resize(plane, width, height, outWidth, outHeight);
+        if (policy == ResizePolicy.CenterCrop)
+        {
+            int cw = wide > tall ? (int)Math.Max(1, Math.Round((double)height * outWidth / outHeight)) : width;
+            int ch = wide > tall ? height : (int)Math.Max(1, Math.Round((double)width * outHeight / outWidth));
+            int x0 = (width - cw) / 2, y0 = (height - ch) / 2;
+            var crop = new float[cw * ch];
+            for (int y = 0; y < ch; y++) plane.Slice((y0 + y) * width + x0, cw).CopyTo(crop.AsSpan(y * cw, cw));
+            return Resize(crop, cw, ch, outWidth, outHeight);
+        }
+        // Pad: the whole image inside, centred.
+        int fw = wide > tall ? outWidth : (int)Math.Max(1, Math.Round((double)width * outHeight / height));
+        int fh = wide > tall ? (int)Math.Max(1, Math.Round((double)height * outWidth / width)) : outHeight;
+        var inner = Resize(plane, width, height, fw, fh);
+        var result = new float[outWidth * outHeight];
+        int ox = (outWidth - fw) / 2, oy = (outHeight - fh) / 2;
+        for (int y = 0; y < fh; y++) inner.AsSpan(y * fw, fw).CopyTo(result.AsSpan((oy + y) * outWidth + ox, fw));
+        return result;
+    }
+
     /// <summary>For each output index: the first source index and the normalised weights from there.</summary>
     static (int Start, double[] Weights)[] Weights(int inSize, int outSize)
     {

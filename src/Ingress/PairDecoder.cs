@@ -124,22 +124,26 @@ public sealed class PairDecoder
 
         // The image, converted to the models' shape.
         (int Channels, int Height, int Width) shape = (models[0].Channels, models[0].ImageSize, models[0].ImageSize);
+        var resize = Policy(models[0]);
         foreach (var m in models.Skip(1))
-            if ((m.Channels, m.ImageSize, m.ImageSize) != shape)
-                return PairDecodeResult.Reject($"models {models[0].Id} and {m.Id} have different image shapes; name the model");
-        if (f.ImagePng is not null && f.ImageU8 is not null)
-            return PairDecodeResult.Reject("both image_png and image_u8 given; send one");
+            if ((m.Channels, m.ImageSize, m.ImageSize) != shape || Policy(m) != resize)
+                return PairDecodeResult.Reject($"models {models[0].Id} and {m.Id} have different image shapes or Resize; name the model");
+        // `image_png` is the older name of `image`: either takes any format; one image per record.
+        var given = new[] { (Field: "image", Bytes: f.Image), (Field: "image_png", Bytes: f.ImagePng), (Field: "image_u8", Bytes: f.ImageU8) }
+            .Where(g => g.Bytes is not null).ToArray();
+        if (given.Length > 1)
+            return PairDecodeResult.Reject($"both {given[0].Field} and {given[1].Field} given; send one");
         byte[]? pixels;
         string? reason;
-        if (f.ImagePng is not null)
-            pixels = ImageConversion.FromEncoded(f.ImagePng, "image_png", shape, Limits, out reason);
+        if ((f.Image ?? f.ImagePng) is { } encoded)
+            pixels = ImageConversion.FromEncoded(encoded, f.Image is not null ? "image" : "image_png", shape, Limits, out reason, resize);
         else if (f.ImageU8 is not null)
         {
             if (f.Width <= 0 || f.Height <= 0 || f.Channels <= 0)
                 return PairDecodeResult.Reject("image_u8 needs positive width, height and channels");
-            pixels = ImageConversion.FromRaw(f.ImageU8, f.Width, f.Height, f.Channels, shape, Limits, out reason);
+            pixels = ImageConversion.FromRaw(f.ImageU8, f.Width, f.Height, f.Channels, shape, Limits, out reason, resize);
         }
-        else return PairDecodeResult.Reject("missing image: give image_png or image_u8");
+        else return PairDecodeResult.Reject("missing image: give image (or image_png) or image_u8");
         if (pixels is null) return PairDecodeResult.Reject(reason!);
 
         var pair = new IncomingPair(
@@ -186,6 +190,13 @@ public sealed class PairDecoder
     }
 
     ImageLimits Limits => new(Options.MaxImageSide, Options.MaxPixels);
+
+    static ResizePolicy Policy(ModelSpec m) => ResizePolicyNames.Normalize(m.Resize) switch
+    {
+        ResizePolicyNames.Pad => ResizePolicy.Pad,
+        ResizePolicyNames.Stretch => ResizePolicy.Stretch,
+        _ => ResizePolicy.CenterCrop,
+    };
 
     static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
 }

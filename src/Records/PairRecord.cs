@@ -9,13 +9,17 @@ public enum PairFormat { Json, Protobuf }
 
 /// <summary>
 /// A pair as it travels in a record value (docs/interfaces.md, "Kafka"): what a producer writes and
-/// what ingress reads before validating it against the models. One image (PNG, or raw interleaved
-/// u8 of Width x Height x Channels) and a condition (a label, as index or name; a caption).
+/// what ingress reads before validating it against the models. One image (encoded in any format
+/// Skia decodes, or raw interleaved u8 of Width x Height x Channels) and a condition (a label, as
+/// index or name; a caption).
 /// </summary>
 public sealed record PairRecord
 {
     public string? Id { get; init; }
     public string? Model { get; init; }
+    /// <summary>An encoded image: PNG, JPEG, WebP, GIF (first frame) or BMP. Field <c>image</c>.</summary>
+    public byte[]? Image { get; init; }
+    /// <summary>The same, sent in the older field <c>image_png</c> (an accepted alias, any format too).</summary>
     public byte[]? ImagePng { get; init; }
     /// <summary>Raw row-major interleaved pixels of Width x Height x Channels.</summary>
     public byte[]? ImageU8 { get; init; }
@@ -63,6 +67,7 @@ public static class PairRecords
             w.WriteStartObject();
             if (p.Id is not null) w.WriteString("id", p.Id);
             if (p.Model is not null) w.WriteString("model", p.Model);
+            if (p.Image is not null) w.WriteBase64String("image", p.Image);
             if (p.ImagePng is not null) w.WriteBase64String("image_png", p.ImagePng);
             if (p.ImageU8 is not null)
             {
@@ -90,6 +95,7 @@ public static class PairRecords
             Model = p.Model ?? "",
         };
         if (p.Caption is not null) m.Caption = p.Caption;
+        if (p.Image is not null) m.Image = ByteString.CopyFrom(p.Image);
         if (p.ImagePng is not null) m.ImagePng = ByteString.CopyFrom(p.ImagePng);
         if (p.ImageU8 is not null)
         {
@@ -162,6 +168,7 @@ public static class PairRecords
                 {
                     "id" => Text(v, field, out r.Id),
                     "model" => Text(v, field, out r.Model),
+                    "image" => Base64(v, field, out r.Image),
                     "image_png" => Base64(v, field, out r.ImagePng),
                     "image_u8" => Base64(v, field, out r.ImageU8),
                     "segmap_png" => Base64(v, field, out r.SegmapPng),
@@ -185,7 +192,7 @@ public static class PairRecords
             reason = null;
             return new PairRecord
             {
-                Id = r.Id, Model = r.Model, ImagePng = r.ImagePng, ImageU8 = r.ImageU8, Width = r.Width, Height = r.Height,
+                Id = r.Id, Model = r.Model, Image = r.Image, ImagePng = r.ImagePng, ImageU8 = r.ImageU8, Width = r.Width, Height = r.Height,
                 Channels = r.Channels, Label = r.Label, LabelName = r.LabelName, Coherence = r.Coherence, Score = r.Score,
                 Caption = r.Caption, SegmapPng = r.SegmapPng,
             };
@@ -257,10 +264,10 @@ public static class PairRecords
     sealed class JsonFields
     {
         public static readonly string[] Names =
-            ["id", "model", "image_png", "image_u8", "segmap_png", "width", "height", "channels", "label", "coherence", "score", "caption"];
+            ["id", "model", "image", "image_png", "image_u8", "segmap_png", "width", "height", "channels", "label", "coherence", "score", "caption"];
 
         public string? Id, Model, LabelName, Caption;
-        public byte[]? ImagePng, ImageU8, SegmapPng;
+        public byte[]? Image, ImagePng, ImageU8, SegmapPng;
         public int Width, Height, Channels;
         public int? Label;
         public double? Coherence, Score;
@@ -290,6 +297,7 @@ public static class PairRecords
         {
             Id = p.Id.Length > 0 ? p.Id : null,
             Model = p.Model.Length > 0 ? p.Model : null,
+            Image = p.Image.IsEmpty ? null : p.Image.ToByteArray(),
             ImagePng = p.ImagePng.IsEmpty ? null : p.ImagePng.ToByteArray(),
             ImageU8 = p.ImageU8.IsEmpty ? null : p.ImageU8.ToByteArray(),
             Width = (int)p.Width,

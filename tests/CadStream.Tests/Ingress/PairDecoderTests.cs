@@ -153,7 +153,7 @@ public sealed class PairDecoderTests
             { "coherence NaN", nanCoherence, "application/x-protobuf", "coherence NaN is not a finite number" },
             { "unknown model", J($$"""{"model": "x", "label": 3, "image_png": "{{png}}"}"""), null, "unknown model 'x'" },
             { "missing label", J($$"""{"image_png": "{{png}}"}"""), null, "missing label: class models need 'label' (a class index or name)" },
-            { "missing image", J("""{"label": 3}"""), null, "missing image: give image_png or image_u8" },
+            { "missing image", J("""{"label": 3}"""), null, "missing image: give image (or image_png) or image_u8" },
             { "two images", J($$"""{"label": 3, "image_png": "{{png}}", "image_u8": "AAAA", "width": 1, "height": 1, "channels": 3}"""), null, "both image_png and image_u8 given; send one" },
             { "u8 length", J($$"""{"label": 3, "image_u8": "{{B64(new byte[700])}}", "width": 28, "height": 28, "channels": 1}"""), null, "image_u8 has 700 bytes but 28x28x1 needs 784" },
             { "u8 without shape", J($$"""{"label": 3, "image_u8": "{{B64(new byte[784])}}"}"""), null, "image_u8 needs positive width, height and channels" },
