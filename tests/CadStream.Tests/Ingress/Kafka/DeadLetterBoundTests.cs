@@ -75,13 +75,13 @@ public sealed class DeadLetterBoundTests(ITestOutputHelper output)
         var health = new NodeHealth(new RestartPolicy());
         var troubles = new List<string?>();
         double failuresBefore = IngressMetrics.DeadLetterFailures.Value;
-        // A topic name Kafka refuses: every copy fails, as with a DLQ that is gone or denies this client.
+        // The DLQ producer alone speaks TLS to the plaintext broker: every copy times out, as with a DLQ broker that is
+        // unreachable or denies this client, while the consumer reads on.
         using var consumer = StartConsumer(kafka, sink, output, o => o with
         {
-            DeadLetterTopic = "no such topic!",
             DeadLetterAttempts = 3,
             DeadLetterRetryDelay = TimeSpan.FromMilliseconds(100),
-            ProducerConfig = new Dictionary<string, string> { ["message.timeout.ms"] = "2000" },
+            ProducerConfig = new Dictionary<string, string> { ["security.protocol"] = "ssl", ["message.timeout.ms"] = "1500" },
         });
         // The same wiring as IngressService: the consumer's trouble becomes the node's /healthz problem.
         consumer.DeadLetterTrouble += p => { lock (troubles) troubles.Add(p); health.Trouble(IngressService.DeadLetterPart, p); };
