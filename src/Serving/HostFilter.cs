@@ -7,28 +7,32 @@ namespace CadStream.Serving;
 /// <summary>
 /// Answers only requests whose Host header names this node (<c>Http:AllowedHosts</c>), so a web page on another
 /// site cannot reach a node on this machine through DNS rebinding (its name resolving to 127.0.0.1). A refused
-/// host gets 400 with a JSON reason. With no names given, a loopback node takes localhost, 127.0.0.1 and [::1]
-/// only, and a node on another address takes any host (it needs API keys there anyway).
+/// host gets 400 with a JSON reason. With no names given, a loopback node takes localhost and loopback addresses
+/// (127.0.0.1, [::1], ...) only, and a node on another address takes any host (it needs API keys there anyway).
 /// </summary>
 public sealed class HostFilter
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-    /// <summary>The names a loopback node answers to when none are configured.</summary>
-    public static readonly IReadOnlyList<string> LoopbackHosts = ["localhost", "127.0.0.1", "[::1]"];
-
     private readonly HashSet<string>? allowed;
+    private readonly bool loopbackOnly;
 
     /// <param name="hosts">Host names (no port); "*" = any; empty = <paramref name="loopbackDefault"/> decides.</param>
-    /// <param name="loopbackDefault">Whether the node listens on loopback only (then it takes <see cref="LoopbackHosts"/> by default).</param>
+    /// <param name="loopbackDefault">Whether the node listens on loopback only (then it takes loopback names by default).</param>
     public HostFilter(IEnumerable<string>? hosts, bool loopbackDefault)
     {
         var list = (hosts ?? []).Select(h => h.Trim()).Where(h => h.Length > 0).ToList();
-        if (list.Count == 0 && loopbackDefault) list = [.. LoopbackHosts];
+        loopbackOnly = list.Count == 0 && loopbackDefault;
         allowed = list.Count == 0 || list.Contains("*") ? null : list.ToHashSet(StringComparer.OrdinalIgnoreCase);
     }
 
     /// <summary>Whether a request's Host header (with or without a port) is one this node answers.</summary>
-    public bool Allows(HostString host) => allowed is null || (host.HasValue && allowed.Contains(host.Host));
+    public bool Allows(HostString host)
+    {
+        if (loopbackOnly)
+            return host.HasValue && (host.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+                || (System.Net.IPAddress.TryParse(host.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip)));
+        return allowed is null || (host.HasValue && allowed.Contains(host.Host));
+    }
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {

@@ -19,7 +19,7 @@ public sealed record HttpSettings
 
     /// <summary>
     /// Host names this node answers to (DNS-rebinding guard; env <c>CADSTREAM__Http__AllowedHosts__0</c>, ...); "*" = any.
-    /// Empty: localhost, 127.0.0.1 and [::1] on a loopback <see cref="Url"/>, any host elsewhere.
+    /// Empty: localhost and loopback addresses (127.0.0.1, [::1], ...) on a loopback <see cref="Url"/>, any host elsewhere.
     /// </summary>
     public List<string> AllowedHosts { get; init; } = [];
 

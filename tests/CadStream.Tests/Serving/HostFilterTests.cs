@@ -22,6 +22,7 @@ public sealed class HostFilterTests
     [InlineData("127.0.0.1:8080", true)]
     [InlineData("localhost:8080", true)]
     [InlineData("[::1]:8080", true)]
+    [InlineData("127.3.4.5:8080", true)]
     [InlineData("rebound.attacker.example:8080", false)]
     [InlineData("127.0.0.1.nip.io", false)]
     public async Task A_loopback_node_without_names_answers_only_to_loopback_hosts(string host, bool allowed)
