@@ -13,6 +13,8 @@ public static class IngressTopics
     public const string ErrorHeader = "cad-error";
     /// <summary>Header of a dead-lettered record: where it came from, "topic/partition/offset".</summary>
     public const string SourceHeader = "cad-source";
+    /// <summary>Header of a dead-lettered record whose value was cut to fit the DLQ: the value's original length in bytes.</summary>
+    public const string TruncatedHeader = "cad-truncated";
 }
 
 /// <summary>

@@ -170,7 +170,7 @@ public sealed class PairDecoder
     {
         if (f.Model is not null)
         {
-            if (!catalog.TryGet(f.Model, out var named)) return ([], $"unknown model '{f.Model}'");
+            if (!catalog.TryGet(f.Model, out var named)) return ([], $"unknown model '{ShortName(f.Model)}'");
             if (!named.Kind.IsAvailable()) return ([], $"{named.Kind.Name()} pairs are not supported yet");
             var field = fields.For(named.Kind);
             return field.Carries(f) ? ([named], null) : ([], field.Missing);
@@ -199,4 +199,7 @@ public sealed class PairDecoder
     };
 
     static string Num(double x) => x.ToString("R", CultureInfo.InvariantCulture);
+
+    /// <summary>A record's own name echoed in a reason, cut: the reason is a header, not a copy of the field.</summary>
+    static string ShortName(string s) => s.Length <= 64 ? s : s[..61] + "...";
 }

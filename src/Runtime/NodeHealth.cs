@@ -44,6 +44,7 @@ public sealed class NodeHealth(RestartPolicy policy, ILogger<NodeHealth>? logger
 {
     private readonly object gate = new();
     private readonly Dictionary<string, (PartStatus Status, DateTimeOffset RunningSince)> parts = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> troubles = new(StringComparer.Ordinal);
     private string? fatal;
 
     public RestartPolicy Policy { get; } = policy;
@@ -97,6 +98,19 @@ public sealed class NodeHealth(RestartPolicy policy, ILogger<NodeHealth>? logger
         Changed?.Invoke(status);
     }
 
+    /// <summary>
+    /// A running part reports a problem it works around but cannot fix (the DLQ refusing copies): /healthz
+    /// answers 503 with it until the part reports null. Unlike <see cref="FailedForGood"/>, the node keeps running.
+    /// </summary>
+    public void Trouble(string part, string? problem)
+    {
+        lock (gate)
+        {
+            if (problem is null) troubles.Remove(part);
+            else troubles[part] = problem;
+        }
+    }
+
     /// <summary>The part is gone on purpose (a trainer handed off to another node).</summary>
     public void Remove(string part)
     {
@@ -119,8 +133,9 @@ public sealed class NodeHealth(RestartPolicy policy, ILogger<NodeHealth>? logger
                 var bad = parts.Values.Select(p => p.Status)
                     .Where(s => s.State == PartState.Failed || (s.State != PartState.Running && s.Failures >= Policy.FailuresBeforeUnhealthy))
                     .OrderBy(s => s.Part, StringComparer.Ordinal).ToArray();
-                return bad.Length == 0 ? null
-                    : string.Join("; ", bad.Select(s => $"{s.Part} failed {s.Failures} times in a row: {s.LastError}"));
+                var all = bad.Select(s => $"{s.Part} failed {s.Failures} times in a row: {s.LastError}")
+                    .Concat(troubles.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}: {t.Value}")).ToArray();
+                return all.Length == 0 ? null : string.Join("; ", all);
             }
         }
     }

@@ -71,6 +71,12 @@ sealed class LoadedModels(string modelId, SnapshotLoader loader, ServingOptions 
     /// from the store now (kept loaded, the least recently used dropped past <see cref="ServingOptions.LoadedVersions"/>).
     /// Throws <see cref="SnapshotNotFoundException"/> when the store does not keep it.
     /// </summary>
+    /// <summary>Whether <paramref name="version"/> is served now or kept loaded (a request for it rebuilds nothing).</summary>
+    public bool IsLoaded(long version)
+    {
+        lock (swapGate) return current?.Info.Version == version || versions.Any(v => v.Info.Version == version);
+    }
+
     public async Task<LoadedModel> AcquireVersionAsync(long version, CancellationToken cancel)
     {
         LoadedModel? Find()

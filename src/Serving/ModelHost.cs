@@ -134,6 +134,11 @@ public sealed class ModelHost : IAsyncDisposable
             throw new RequestCostException(cost, options.MaxRequestCost,
                 $"model {ModelId}: the request costs {cost} ({request.Count} images x {sampler.Steps} steps), more than the limit of {options.MaxRequestCost} " +
                 "per request (Serving:MaxRequestCost); ask for fewer images or steps");
+        // A version not kept loaded is fetched and rebuilt for this request: that work counts against its budget.
+        if (version is long old && !models.IsLoaded(old) && cost + options.VersionRebuildCost > options.MaxRequestCost)
+            throw new RequestCostException(cost + options.VersionRebuildCost, options.MaxRequestCost,
+                $"model {ModelId}: version {old} is not kept loaded; rebuilding it costs {options.VersionRebuildCost} (Serving:VersionRebuildCost) " +
+                $"on top of the request's {cost}, more than the limit of {options.MaxRequestCost} per request (Serving:MaxRequestCost); ask for fewer images or steps");
         // The slot is taken at once, so a full queue is refused before any work (a version to load, say).
         queue.Reserve(cost);
         if (version is not long v) return queue.Enqueue(request, sampler, null, cancellationToken);

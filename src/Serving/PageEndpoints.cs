@@ -10,7 +10,12 @@ static class PageEndpoints
     public static void MapPage(this IEndpointRouteBuilder endpoints, bool keysRequired)
     {
         var page = ServingPage.For(keysRequired);
-        endpoints.MapGet("/", () => Results.Content(page, "text/html; charset=utf-8"))
+        endpoints.MapGet("/", (HttpContext context) =>
+            {
+                context.Response.Headers.ContentSecurityPolicy = ServingPage.ContentSecurityPolicy;
+                context.Response.Headers.XContentTypeOptions = "nosniff";
+                return Results.Content(page, "text/html; charset=utf-8");
+            })
             .WithSummary("The web page: sample the models, watch them train").Produces(200, typeof(string), "text/html");
     }
 }

@@ -18,6 +18,12 @@ public sealed record ServingOptions
     /// how long the last request in the queue waits. Per model, because each model samples on its own thread.
     /// </summary>
     public long MaxQueuedCost { get; init; } = 4 * 64 * 100;
+    /// <summary>
+    /// What rebuilding a snapshot version that is not kept loaded costs a request naming it (images x steps,
+    /// added to the request's own cost and held to <see cref="MaxRequestCost"/>): a request for an old version
+    /// cannot make the node fetch and rebuild it for free. 1000 leaves such a request 5400 of the default 6400.
+    /// </summary>
+    public long VersionRebuildCost { get; init; } = 1000;
     /// <summary>How often the latest snapshot pointers are read, besides the store's notifications.</summary>
     public TimeSpan SnapshotPollInterval { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>
@@ -63,6 +69,7 @@ public sealed record ServingOptions
         if (MaxRequestCost < 1) throw new ArgumentException("Serving:MaxRequestCost must be >= 1");
         if (MaxRequestCost < DefaultSteps)
             throw new ArgumentException($"Serving:MaxRequestCost ({MaxRequestCost}) must be >= Serving:DefaultSteps ({DefaultSteps}), or a default request is refused");
+        if (VersionRebuildCost < 0) throw new ArgumentException("Serving:VersionRebuildCost must be >= 0");
         if (MaxQueuedCost < MaxRequestCost)
             throw new ArgumentException($"Serving:MaxQueuedCost ({MaxQueuedCost}) must be >= Serving:MaxRequestCost ({MaxRequestCost}), or the largest allowed request could never wait");
         if (SnapshotPollInterval <= TimeSpan.Zero) throw new ArgumentException("Serving:SnapshotPollInterval must be positive");

@@ -115,6 +115,7 @@ public sealed class CadStreamNode : IAsyncDisposable
         status.Attach(app.Services);
         // An unforeseen failure answers a JSON error like every other, never an empty 500.
         app.UseJsonErrors();
+        app.UseHostFilter(settings.Http.HostGuard());
         // Every node's HTTP goes through the API keys, serving or not (/v1/status is on every node).
         app.UseApiKeys(gate);
 

@@ -23,6 +23,8 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
     ActorSystem system, ActorRegistry registry, ILoggerFactory loggers) : BackgroundService
 {
     public const string Part = "kafka consumer";
+    /// <summary>The part /healthz names while rejected records are given up because the DLQ refuses their copies.</summary>
+    public const string DeadLetterPart = "dead-letter queue";
     private int runs;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -48,6 +50,7 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
                 BootstrapServers = settings.Kafka.Bootstrap,
                 Topic = settings.Kafka.Topic,
                 DeadLetterTopic = settings.Kafka.DeadLetterTopic,
+                DeadLetterAttempts = settings.Kafka.DeadLetterAttempts,
                 MaxInFlight = settings.Node.MaxInFlightPairs,
                 ConsumerConfig = settings.Kafka.ClientProperties(),
                 ProducerConfig = settings.Kafka.ClientProperties(),
@@ -55,7 +58,11 @@ public sealed class IngressService(CadStreamSettings settings, ModelCatalog cata
             }, new PairDecoder(catalog, settings.Ingress), new ActorPairSink(ingest), bridge, stop, up,
                 // Revoked partitions go to another ingress node: stop tracking (and re-sending) their batches here.
                 parts => ingest.Tell(new IngestActor.Revoked(parts.Select(p => (p.Topic, p.Partition.Value)).ToArray())),
-                started: c => consumer = c,
+                started: c =>
+                {
+                    consumer = c;
+                    c.DeadLetterTrouble += problem => health.Trouble(DeadLetterPart, problem);
+                },
                 alsoEndsOn: Task.WhenAny(forgot.Task, gone.ContinueWith(_ => throw new InvalidOperationException("the ingest actor stopped; re-reading from the last commit"),
                     TaskScheduler.Default)).Unwrap());
         }

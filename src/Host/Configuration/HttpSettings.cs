@@ -8,12 +8,23 @@ public sealed record HttpSettings
     /// <summary>
     /// API keys; when any is set, every /v1 request needs <c>Authorization: Bearer KEY</c> (env
     /// <c>CADSTREAM__Http__ApiKeys__0</c>, <c>__1</c>, ...: several keys let one be replaced without downtime).
+    /// An entry <c>admin:KEY</c> may also pin (and make any other change); a plain <c>KEY</c> or <c>sample:KEY</c>
+    /// may read and sample only (docs/security.md, "API keys").
     /// </summary>
     public List<string> ApiKeys { get; init; } = [];
     /// <summary>Whether /metrics needs a key too (the Prometheus scrape then sends one).</summary>
     public bool ProtectMetrics { get; init; }
     /// <summary>Serve without keys on an address other machines reach (else the node refuses to start).</summary>
     public bool AllowAnonymous { get; init; }
+
+    /// <summary>
+    /// Host names this node answers to (DNS-rebinding guard; env <c>CADSTREAM__Http__AllowedHosts__0</c>, ...); "*" = any.
+    /// Empty: localhost and loopback addresses (127.0.0.1, [::1], ...) on a loopback <see cref="Url"/>, any host elsewhere.
+    /// </summary>
+    public List<string> AllowedHosts { get; init; } = [];
+
+    /// <summary>The Host-header filter in front of the node's HTTP.</summary>
+    public HostFilter HostGuard() => new(AllowedHosts, IsLoopback(Url));
 
     /// <summary>The gate in front of the node's HTTP API.</summary>
     public ApiKeyGate Gate() => new(ApiKeys, ProtectMetrics);
@@ -25,7 +36,7 @@ public sealed record HttpSettings
     /// </summary>
     public string? Problem()
     {
-        if (ApiKeys.Any(k => !ApiKeyGate.IsUsableKey(k)))
+        if (ApiKeys.Any(k => !ApiKeyGate.IsUsableKey(ApiKeyGate.Parse(k).Key)))
             return "Http:ApiKeys holds an empty key or one with spaces or non-ASCII characters; keys travel as 'Authorization: Bearer KEY'";
         if (ApiKeys.Count > 0 || AllowAnonymous || IsLoopback(Url)) return null;
         return $"refusing to serve HTTP on {Url} without API keys: set Http:ApiKeys (environment CADSTREAM__Http__ApiKeys__0=KEY), " +

@@ -10,6 +10,11 @@ public sealed record KafkaSettings
     public string DeadLetterTopic { get; init; } = "cad.pairs.dlq";
     public int Partitions { get; init; } = 4;
     /// <summary>
+    /// Tries to copy one rejected record to the DLQ (waits doubling from 1 s to 30 s) before it is given up:
+    /// counted in cad_ingest_dead_letter_failures_total, shown by /healthz, its offset committed past.
+    /// </summary>
+    public int DeadLetterAttempts { get; init; } = 8;
+    /// <summary>
     /// librdkafka properties for every Kafka client of the engine (the ingress consumer, its dead-letter
     /// producer, `cadstream produce`, the demo's producer): <c>security.protocol</c>, <c>sasl.mechanisms</c>,
     /// <c>sasl.username</c>, <c>sasl.password</c>, <c>ssl.ca.location</c>, tuning. Keys CadStream owns

@@ -7,7 +7,7 @@ namespace CadStream.Ingress.Kafka;
 /// before it is handled: a pair only once it is reported durable (reflected in a stored snapshot),
 /// one record at a time (<see cref="MarkDurable(TopicPartition, long)"/>) or everything up to an
 /// offset (<see cref="MarkDurableUpTo"/>); a rejected record once its dead-letter copy is
-/// acknowledged. Records are tracked per partition in consumption order and the commit point moves
+/// acknowledged or given up after every try. Records are tracked per partition in consumption order and the commit point moves
 /// only over a handled prefix, so it never passes a record that is not yet reflected. Not
 /// thread-safe: one owner (the consumer loop) calls it.
 /// </summary>
@@ -111,6 +111,12 @@ public sealed class CommitLedger
         entry.Handled = true;
         Advance(entry.Owner);
     }
+
+    /// <summary>
+    /// The dead-letter copy of <paramref name="entry"/> was refused on every try: the record counts as handled
+    /// so the commit point can pass it (the caller counts and logs it; the record stays in its topic).
+    /// </summary>
+    public void GiveUpDeadLetter(Entry entry) => AcknowledgeDeadLetter(entry);
 
     /// <summary>Whether <paramref name="entry"/> still belongs to a tracked partition (not revoked since).</summary>
     public bool IsCurrent(Entry entry) =>

@@ -8,7 +8,8 @@ namespace CadStream.Ingress.Kafka;
 
 /// <summary>
 /// Reads cad.pairs in group cadstream-ingress, hands each valid pair to an <see cref="IPairSink"/>
-/// and dead-letters the rest (unchanged, with cad-error and cad-source headers). Offsets are
+/// and dead-letters the rest (unchanged but for a value too large for the DLQ, which is cut; with
+/// cad-error and cad-source headers, see <see cref="DeadLetterSender"/>). Offsets are
 /// committed by hand, only over records that are handled: pairs once they are reported durable
 /// (<see cref="MarkDurable"/>), rejected records once their DLQ copy is acknowledged (see
 /// <see cref="CommitLedger"/>). A full sink or too many undurable records pause the
@@ -123,6 +124,19 @@ public sealed class PairConsumer : IDisposable
     public long Rejected => Interlocked.Read(ref rejected);
     /// <summary>Rejected records whose DLQ copy the broker acknowledged.</summary>
     public long DeadLettered => deadLetters.DeadLettered;
+    /// <summary>Rejected records given up after <see cref="PairConsumerOptions.DeadLetterAttempts"/> refused copies (committed past).</summary>
+    public long DeadLetterFailures => deadLetters.GivenUp;
+
+    /// <summary>
+    /// Raised on the consumer's thread when rejected records are given up because the DLQ keeps refusing
+    /// their copies (a one-line problem for /healthz), and with null once a copy lands again.
+    /// </summary>
+    public event Action<string?>? DeadLetterTrouble
+    {
+        add => deadLetters.TroubleChanged += value;
+        remove => deadLetters.TroubleChanged -= value;
+    }
+
     /// <summary>Whether the partitions are paused (sink full or too many undurable records).</summary>
     public bool IsPaused => backPressure.IsPaused;
     /// <summary>Records read and not yet committable.</summary>
@@ -256,7 +270,7 @@ public sealed class PairConsumer : IDisposable
             Interlocked.Increment(ref rejected);
             IngressMetrics.Rejected.Inc();
             var entry = ledger.Track(tp, record.Offset.Value, deadLetter: true);
-            var message = DeadLetterSender.MessageFor(record, result.Rejection!);
+            var message = DeadLetterSender.MessageFor(record, result.Rejection!, deadLetters.MaxMessageBytes);
             if (entry is not null) deadLetters.Send(entry, message);
         }
         inFlight = ledger.InFlight;

@@ -19,6 +19,13 @@ public sealed record PairConsumerOptions
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromMilliseconds(200);
     public TimeSpan LagInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>
+    /// Tries to copy one rejected record to the DLQ before giving it up (counted, logged with its source
+    /// position, reported by <see cref="PairConsumer.DeadLetterTrouble"/>), so a DLQ that keeps refusing cannot
+    /// hold the commit point forever. The wait between tries doubles from <see cref="DeadLetterRetryDelay"/> up to 30 s.
+    /// </summary>
+    public int DeadLetterAttempts { get; init; } = 8;
+    public TimeSpan DeadLetterRetryDelay { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>
     /// Pass-through librdkafka settings for the consumer and for the dead-letter producer (security, tuning;
     /// the node gives both <c>Kafka:Client</c>). Keys the engine owns are refused (<see cref="KafkaClientSettings.EngineOwned"/>).
     /// </summary>

@@ -7,7 +7,10 @@ using static CadStream.Tests.Serving.HttpErrors;
 
 namespace CadStream.Tests.Serving;
 
-/// <summary>One app with two API keys configured, shared by the tests of <see cref="AccessTests"/>.</summary>
+/// <summary>
+/// One app with two API keys configured, shared by the tests of <see cref="AccessTests"/>: <see cref="Key"/> with
+/// role admin, <see cref="SecondKey"/> plain (role sample).
+/// </summary>
 public sealed class KeyedAppFixture : IAsyncLifetime
 {
     public const string Key = "test-key-7f3a9c";
@@ -15,7 +18,7 @@ public sealed class KeyedAppFixture : IAsyncLifetime
 
     public ServingTestApp Test { get; private set; } = null!;
 
-    public async Task InitializeAsync() => Test = await ServingTestApp.StartAsync(access: new ApiKeyGate([Key, SecondKey]));
+    public async Task InitializeAsync() => Test = await ServingTestApp.StartAsync(access: new ApiKeyGate([ApiKeyGate.AdminPrefix + Key, SecondKey]));
 
     public async Task DisposeAsync() => await Test.DisposeAsync();
 }
@@ -70,6 +73,50 @@ public sealed class AccessTests(KeyedAppFixture fixture) : IClassFixture<KeyedAp
         using var basicAnswer = await App.Http.SendAsync(basic);
         await ErrorOf(basicAnswer, HttpStatusCode.Unauthorized);
     }
+
+    [Fact]
+    public async Task A_sample_key_gets_403_on_pin_and_unpin_while_an_admin_key_pins()
+    {
+        string pinPath = $"/v1/models/{TinySnapshots.ModelId}/pin";
+        using var put = await App.Http.SendAsync(Request(HttpMethod.Put, pinPath, KeyedAppFixture.SecondKey, """{"version": 1}"""));
+        Assert.Contains("admin", await ErrorOf(put, HttpStatusCode.Forbidden));
+        Assert.Null(App.Host.PinnedVersion);
+        using var delete = await App.Http.SendAsync(Request(HttpMethod.Delete, pinPath, KeyedAppFixture.SecondKey));
+        Assert.Contains("admin", await ErrorOf(delete, HttpStatusCode.Forbidden));
+        // The same key still samples and reads.
+        using var sample = await App.Http.SendAsync(Request(HttpMethod.Post, SamplesPath, KeyedAppFixture.SecondKey, """{"label": 1, "steps": 2, "format": "json"}"""));
+        Assert.Equal(HttpStatusCode.OK, sample.StatusCode);
+
+        using var pinned = await App.Http.SendAsync(Request(HttpMethod.Put, pinPath, KeyedAppFixture.Key, """{"version": 1}"""));
+        Assert.True(pinned.IsSuccessStatusCode, $"admin pin: {(int)pinned.StatusCode} {await pinned.Content.ReadAsStringAsync()}");
+        Assert.Equal(1, App.Host.PinnedVersion);
+        using var unpinned = await App.Http.SendAsync(Request(HttpMethod.Delete, pinPath, KeyedAppFixture.Key));
+        Assert.True(unpinned.IsSuccessStatusCode, $"admin unpin: {(int)unpinned.StatusCode}");
+        Assert.Null(App.Host.PinnedVersion);
+    }
+
+    [Fact]
+    public async Task The_page_carries_a_content_security_policy_allowing_only_its_own_inline_script_and_style()
+    {
+        using var r = await App.Http.GetAsync("/");
+        var csp = string.Join(" ", r.Headers.GetValues("Content-Security-Policy"));
+        Assert.DoesNotContain("unsafe-inline", csp);
+        Assert.Contains("frame-ancestors 'none'", csp);
+        var html = await r.Content.ReadAsStringAsync();
+        var script = html[(html.IndexOf("<script>", StringComparison.Ordinal) + "<script>".Length)..html.IndexOf("</script>", StringComparison.Ordinal)];
+        var hash = Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(script)));
+        Assert.Contains($"script-src 'sha256-{hash}'", csp);
+        // A script the page does not carry has no hash in the policy.
+        Assert.DoesNotContain(Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(script + " "))), csp);
+    }
+
+    [Theory]
+    [InlineData("admin:k1", "k1", ApiRole.Admin)]
+    [InlineData("sample:k1", "k1", ApiRole.Sample)]
+    [InlineData("k1", "k1", ApiRole.Sample)]
+    [InlineData("other:k1", "other:k1", ApiRole.Sample)]
+    public void A_key_entry_is_a_role_prefix_and_a_key_or_a_plain_key_of_role_sample(string entry, string key, ApiRole role) =>
+        Assert.Equal((key, role), ApiKeyGate.Parse(entry));
 
     [Fact]
     public async Task Either_configured_key_opens_the_models_list_and_sampling()

@@ -1,3 +1,4 @@
+using CadStream.Serving;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -28,6 +29,26 @@ public sealed class VersionPinningTests
 
     static Task<HttpResponseMessage> PinAsync(ServingTestApp app, string json) =>
         app.Http.PutAsync($"/v1/models/{TinySnapshots.ModelId}/pin", new StringContent(json, Encoding.UTF8, "application/json"));
+
+    [Fact]
+    public async Task Rebuilding_a_version_not_kept_loaded_costs_the_request_and_one_over_its_budget_is_429()
+    {
+        // Budget 100, rebuild 90: a 20-step request for a version not loaded costs 110; for the one served, 20.
+        await using var app = await ServingTestApp.StartAsync(options: new ServingOptions { MaxRequestCost = 100, MaxQueuedCost = 400, DefaultSteps = 15, VersionRebuildCost = 90 });
+        await app.Store.PublishAsync(TinySnapshots.ModelId, TinySnapshots.V2, 2, 2, 16);
+        await app.WaitForVersionAsync(2);
+
+        using var costly = await app.PostSamplesAsync("""{"label": 2, "steps": 20, "format": "json", "snapshotVersion": 1}""");
+        Assert.Equal((HttpStatusCode)429, costly.StatusCode);
+        Assert.Contains("VersionRebuildCost", JsonDocument.Parse(await costly.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+        Assert.Equal(2, await SampledVersionAsync(app, """, "snapshotVersion": 2"""));  // served now: no rebuild to pay
+        // Within the budget with the rebuild (5 + 90), the old version is loaded and then kept: costs 20 again.
+        using var paid = await app.PostSamplesAsync("""{"label": 2, "steps": 5, "format": "json", "snapshotVersion": 1}""");
+        Assert.Equal(HttpStatusCode.OK, paid.StatusCode);
+        Assert.Equal(1, JsonDocument.Parse(await paid.Content.ReadAsStringAsync()).RootElement.GetProperty("snapshotVersion").GetInt64());
+        using var kept = await app.PostSamplesAsync("""{"label": 2, "steps": 20, "format": "json", "snapshotVersion": 1}""");
+        Assert.Equal(HttpStatusCode.OK, kept.StatusCode);
+    }
 
     [Fact]
     public async Task A_request_names_a_kept_version_and_an_unknown_one_is_404()
