@@ -46,6 +46,8 @@ sealed class DecodeBench : ICommand
             using var bitmap = new SKBitmap(new SKImageInfo(Math.Max(dims.Width, size), Math.Max(dims.Height, size), SKColorType.Rgba8888, SKAlphaType.Premul));
             codec.GetPixels(bitmap.Info, bitmap.GetPixels());
         });
+        double parse = Rate(count, i => PairRecords.Decode(records[i % records.Length], PairRecords.JsonContentType, out _));
+        Console.WriteLine($"json_record_parse_per_second_one_core {parse:F0}");
         Console.WriteLine($"skia_full_decode_per_second_one_core {bare:F0}");
         Console.WriteLine($"skia_scaled_decode_per_second_one_core {scaled:F0}");
         Console.WriteLine($"ingest_decode_validate_pairs_per_second_one_core {ours:F0}");
