@@ -66,6 +66,9 @@ public static class ImageConversion
             reason = overLimit;
             return null;
         }
+        // JPEG (libjpeg's DCT scaling) and WebP decode straight to a fraction of their size: a 256 px JPEG for a 32 px
+        // model is decoded at 1/8, each pixel the mean of an 8 x 8 block, which is an antialiased shrink in itself.
+        (w, h) = DecodeSize(codec, w, h, codec.EncodedOrigin, target);
         // Premultiplied RGBA: colour times alpha is the pixel composited over black.
         var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);
         var rgba = new byte[w * h * 4];
@@ -84,6 +87,29 @@ public static class ImageConversion
         var (upright, uw, uh) = Orientation.Apply(rgba, w, h, 4, codec.EncodedOrigin);
         return Convert(upright, uw, uh, 4, premultiplied: true, target, resize);
     }
+
+    /// <summary>
+    /// The smallest size the codec decodes to directly (JPEG's eighths, WebP's any) that still leaves each side at least
+    /// <see cref="MinOversample"/> times the target's, so the antialiased resize that follows only shrinks; the full size
+    /// when no smaller one qualifies (PNG, GIF and BMP decode at full size only).
+    /// </summary>
+    static (int Width, int Height) DecodeSize(SKCodec codec, int w, int h, SKEncodedOrigin origin, (int Channels, int Height, int Width) target)
+    {
+        bool swap = origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
+        // The target in the codec's own axes (EXIF turns the picture after decoding).
+        int needW = MinOversample * (swap ? target.Height : target.Width), needH = MinOversample * (swap ? target.Width : target.Height);
+        var best = (w, h);
+        for (int eighths = 7; eighths >= 1; eighths--)
+        {
+            var scaled = codec.GetScaledDimensions(eighths / 8f);
+            if (scaled.Width < needW || scaled.Height < needH) break;
+            if (scaled.Width < best.w || scaled.Height < best.h) best = (scaled.Width, scaled.Height);
+        }
+        return best;
+    }
+
+    /// <summary>How many times the target's side a scaled decode keeps at least (1: the codec's own averaging does all the shrinking it can).</summary>
+    public const int MinOversample = 1;
 
     /// <summary>Converts raw row-major interleaved pixels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA channels).</summary>
     public static byte[]? FromRaw(byte[] raw, int width, int height, int channels, (int Channels, int Height, int Width) target, ImageLimits limits, out string? reason,

@@ -29,6 +29,7 @@ public sealed class EvalCommand : ICommand
         new("seed", "seed of the generated sets", "0", ValueName: "S"),
         new("no-sweeps", "only the main metrics (no sweeps, grids or plots)", IsFlag: true),
         new("out", "report folder", "eval-report", ValueName: "DIR"),
+        new("tinted-prompts", "instead of the report: the worked RGB example's prompt accuracy (docs/results/rgb/), colour from pixels and garment by the classifier, N images per \"a {colour} {garment}\" prompt; writes tinted_prompts.md and .json", ValueName: "N"),
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
@@ -52,13 +53,24 @@ public sealed class EvalCommand : ICommand
 
         var device = TorchRuntime.Initialize();
         var classifier = ClassifierFile.LoadOrTrain(a.String("classifier"), Path.Combine(outDir, "classifier.bin"));
-        var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), settings.N);
         var line = new ProgressLine();
         // A text model is asked for each class with its held-out prompts; its accuracy is the prompt accuracy.
         using var condition = CommandConditions.For(snapshot.Spec.Kind);
         try { snapshot.RequireEncoder(condition.EncoderIdentity); }
         catch (TextEncoderMismatchException e) { throw new UsageException($"'{path}': {e.Message}"); }
         var requests = condition.EvaluationRequests(snapshot.Spec);
+        if (a.Has("tinted-prompts"))
+        {
+            if (snapshot.Spec.Kind != Catalog.ConditionKind.Text) throw new UsageException($"--tinted-prompts asks in words: '{path}' is not a text model");
+            if (snapshot.Spec.Channels != 3) throw new UsageException($"--tinted-prompts judges colour: '{path}' is not an RGB model (Channels 3)");
+            using var encoder = new Text.LazyTextEncoder();
+            var tinted = new TintedPromptRun(classifier, encoder, device, text => line.Update(text)).Run(path, snapshot, condition.EncoderIdentity, outDir,
+                a.Int("tinted-prompts", 1, 10_000), settings.Steps, settings.Sampler, settings.Seed, settings.Batch);
+            line.Finish("tinted prompts done");
+            Console.Error.WriteLine($"wrote {Path.Combine(outDir, "tinted_prompts.md")}: colour {tinted.Scores.Colour:F3}, garment {tinted.Scores.Garment:F3}, both {tinted.Scores.Both:F3}");
+            return 0;
+        }
+        var evaluator = new Evaluator(classifier, FashionMnist.Load(train: false), settings.N);
         if (a.String("steps-curve") is { } curveSteps)
         {
             var counts = curveSteps.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
