@@ -12,6 +12,8 @@ public static class SourceReading
             IEnumerable<PairRecord> records = file.Format switch
             {
                 SourceFormat.Tar or SourceFormat.TarGz => WebDataset.Read(file, options, report),
+                SourceFormat.Folder => FolderSamples.Read(file, report).Select(s => SampleFields.ToRecord(s, options, report)),
+                SourceFormat.Jsonl or SourceFormat.Csv => ManifestSamples.Read(file, report).Select(s => SampleFields.ToRecord(s, options, report)),
                 _ => NotYet(file, report),
             };
             foreach (var r in records) yield return r;
