@@ -20,11 +20,12 @@ static class ProduceFrom
         new("limit", "--from: records to send at most; 0 = all", "0", ValueName: "N"),
         new("shuffle-buffer", "--from: mix the stream within a buffer of N records (seeded by --seed); 0 = the order read", "0", ValueName: "N"),
         new("score-field", "--from: the json field of the CLIP-like score (default: similarity when a sample has it)", ValueName: "NAME"),
+        new("resume", "--from: a file that keeps how many records Kafka acknowledged; a re-run with the same inputs and file continues after them (at-least-once)", ValueName: "FILE"),
         new("score-scale", $"--from: the score's scale: {ScoreScales.Vocabulary}; cosine (LAION's similarity) is sent x 100, the scale Scoring:ScoreScale bins", "cosine", ValueName: "SCALE"),
     ];
 
     /// <summary>The --from options read and checked, before any broker is asked (bad usage is exit 2).</summary>
-    public sealed record Plan(IReadOnlyList<SourceFile> Files, FieldOptions Fields, long Limit, int ShuffleBuffer, int Seed);
+    public sealed record Plan(IReadOnlyList<SourceFile> Files, FieldOptions Fields, long Limit, int ShuffleBuffer, int Seed, string? Resume, long Start);
 
     public static Plan Read(ParsedArgs a, string? model)
     {
@@ -36,7 +37,15 @@ static class ProduceFrom
         catch (ArgumentException e) { throw new UsageException(e.Message); }
         var field = a.String("score-field");
         if (field is not null && field.Trim().Length == 0) throw new UsageException("--score-field needs a field name");
-        return new Plan(files, new FieldOptions(field?.Trim(), scale, model), a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"));
+        var resume = a.String("resume");
+        long start = 0;
+        if (resume is not null)
+        {
+            if (resume.Trim().Length == 0) throw new UsageException("--resume needs a file name");
+            try { start = ResumePoint.Load(resume); }
+            catch (InvalidDataException e) { throw new UsageException(e.Message); }
+        }
+        return new Plan(files, new FieldOptions(field?.Trim(), scale, model), a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"), resume, start);
     }
 
     public static int Run(Plan plan, PairProducer producer, double rate, CancellationToken cancel)
@@ -53,6 +62,22 @@ static class ProduceFrom
             }
         }
         var records = ShuffleBuffer.Shuffle(Counted(SourceReading.Read(plan.Files, plan.Fields, report)), plan.ShuffleBuffer, plan.Seed);
+        ResumePoint? resume = null;
+        long limit = plan.Limit;
+        if (plan.Resume is not null)
+        {
+            // The same inputs and seed give the same order, so the acknowledged prefix is skipped by its length.
+            resume = new ResumePoint(plan.Resume, plan.Start);
+            producer.Acknowledged += resume.Delivered;
+            var point = resume;
+            records = records.Skip((int)Math.Min(plan.Start, int.MaxValue)).Select(r => r with { Id = point.Sending(r.Id ?? "") });
+            if (plan.Start > 0) Console.Error.WriteLine($"resume: {plan.Start} records acknowledged before ({plan.Resume}); continuing after them");
+            if (limit > 0)
+            {
+                limit -= plan.Start;
+                if (limit <= 0) { Console.WriteLine($"produced nothing: --limit {plan.Limit} records were acknowledged already ({plan.Resume})"); return 0; }
+            }
+        }
         Console.Error.WriteLine($"from: {plan.Files.Count} input(s), {plan.Files.Sum(f => f.Bytes) / 1e6:F1} MB; score scale {plan.Fields.Scale.Name()}" +
                                 (plan.Limit > 0 ? $", at most {plan.Limit} records" : ""));
 
@@ -63,12 +88,13 @@ static class ProduceFrom
             double s = Math.Max(clock.Elapsed.TotalSeconds, 1e-3);
             long done = report.FilesRead + report.FilesFailed;
             // ETA from the share of inputs (or of --limit) done: the sizes of the files are known, their record counts are not.
-            double share = plan.Limit > 0 ? Math.Max((double)p.Sent / plan.Limit, (double)done / plan.Files.Count) : (double)done / plan.Files.Count;
+            double share = limit > 0 ? Math.Max((double)p.Sent / limit, (double)done / plan.Files.Count) : (double)done / plan.Files.Count;
             var eta = share > 0 && share < 1 ? $"  ETA {TimeSpan.FromSeconds(s / share - s):hh\\:mm\\:ss}" : "";
             return $"read {read}  sent {p.Sent}  delivered {p.Delivered}  failed {p.Failed}  {p.Sent / s:F0} records/s  {bytes / 1e6 / s:F1} MB/s  " +
                    $"inputs {done}/{plan.Files.Count}{eta}";
         }
-        var summary = PairStreaming.Run(producer, records, plan.Limit, rate, p => line.Update(Progress(p)), cancel: cancel);
+        var summary = PairStreaming.Run(producer, records, limit, rate, p => { resume?.Save(); line.Update(Progress(p)); }, cancel: cancel);
+        resume?.Save();
         line.Finish(Progress(new ProduceProgress(summary.Sent, summary.Delivered, summary.Failed, plan.Limit, summary.Elapsed)));
 
         long unconfirmed = summary.Sent - summary.Delivered - summary.Failed;
@@ -76,7 +102,8 @@ static class ProduceFrom
                           $"{read} records read, {summary.Delivered} delivered, {summary.Failed} failed" + (unconfirmed > 0 ? $", {unconfirmed} unconfirmed" : "") +
                           $"; inputs: {report.FilesRead} read, {report.FilesFailed} failed; {report.Problems.Count} problem(s) reported " +
                           "(records with a bad image, no image or an empty caption are dead-lettered by the ingress with their reason)");
-        if (read == 0)
+        if (resume is not null) Console.WriteLine($"resume: {resume.Mark} records acknowledged in all ({plan.Resume})");
+        if (read == 0 && plan.Start == 0)
         {
             Console.Error.WriteLine("cadstream produce: nothing could be read from --from (see the lines above); check the paths and their formats");
             return 1;

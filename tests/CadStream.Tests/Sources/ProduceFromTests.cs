@@ -89,4 +89,43 @@ public sealed class ProduceFromTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, scale.ExitCode);
         Assert.Contains("--score-scale", Assert.Single(scale.StderrLines));
     }
+
+    [Fact]
+    public async Task A_produce_killed_mid_way_and_run_again_with_the_same_resume_file_sends_every_record_at_least_once()
+    {
+        using var kafka = EmbeddedKafka.Start();
+        var sink = new RecordingSink();
+        using var consumer = StartConsumer(kafka, sink, output);
+        const int total = 120;
+        var shard = Shard("all.tar", [.. Enumerable.Range(0, total).SelectMany(i => new[] { ($"k{i:D3}.png", Picture(i)), ($"k{i:D3}.cls", U($"{i % 10}")) })]);
+        var resume = Path.Combine(dir, "resume.txt");
+        string[] args = ["produce", "--bootstrap", kafka.BootstrapServers, "--from", shard, "--resume", resume, "--shuffle-buffer", "16", "--seed", "5"];
+
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "cadstream.dll"));
+        foreach (var a in args.Concat(["--rate", "40"])) psi.ArgumentList.Add(a);
+        using (var first = System.Diagnostics.Process.Start(psi)!)
+        {
+            _ = first.StandardOutput.ReadToEndAsync();
+            _ = first.StandardError.ReadToEndAsync();
+            long Mark() { try { return File.Exists(resume) ? ResumeMark() : 0; } catch (IOException) { return 0; } }
+            long ResumeMark() => CadStream.Sources.ResumePoint.Load(resume);
+            await WaitUntil(() => Mark() >= 20, TimeSpan.FromSeconds(60), () => $"a resume mark of 20 (have {Mark()})");
+            first.Kill(entireProcessTree: true);
+            first.WaitForExit();
+        }
+        long before = CadStream.Sources.ResumePoint.Load(resume);
+        Assert.InRange(before, 20, total - 1);
+
+        var second = CliRunner.Run(args, timeoutSeconds: 120);
+        Assert.True(second.ExitCode == 0, second.Stderr);
+        Assert.Contains($"resume: {before} records acknowledged before", second.Stderr);
+        Assert.Contains($"resume: {total} records acknowledged in all", second.Stdout);
+        Assert.Equal(total, CadStream.Sources.ResumePoint.Load(resume));
+
+        await WaitUntil(() => sink.Pairs.Select(p => p.Id).Distinct().Count() == total, TimeSpan.FromSeconds(30),
+            () => $"{total} distinct ids (have {sink.Pairs.Select(p => p.Id).Distinct().Count()})");
+        Assert.Equal(Enumerable.Range(0, total).Select(i => $"all.tar/k{i:D3}"), sink.Pairs.Select(p => p.Id).Distinct().Order());
+        output.WriteLine($"mark at the kill {before}; records received {sink.Count} for {total} ids");
+    }
 }
