@@ -8,7 +8,7 @@ namespace CadStream.Sources;
 /// <summary>How a sample's fields become a record's: which field holds the score and on what scale, which model.</summary>
 /// <param name="ScoreField">The json field of the score; null = <c>similarity</c> when a sample has it.</param>
 /// <param name="ScoreScale">null = cosine (the scale of <c>similarity</c>).</param>
-public sealed record FieldOptions(string? ScoreField = null, ScoreScale? ScoreScale = null, string? Model = null)
+public sealed record FieldOptions(string? ScoreField = null, ScoreScale? ScoreScale = null, string? Model = null, ParquetColumns? Columns = null)
 {
     public const string DefaultScoreField = "similarity";
     public ScoreScale Scale => ScoreScale ?? CadStream.Sources.ScoreScale.Cosine;

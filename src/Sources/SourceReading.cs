@@ -13,6 +13,7 @@ public static class SourceReading
             {
                 SourceFormat.Tar or SourceFormat.TarGz => WebDataset.Read(file, options, report),
                 SourceFormat.Folder => FolderSamples.Read(file, report).Select(s => SampleFields.ToRecord(s, options, report)),
+                SourceFormat.Parquet => ParquetRows.Read(file, options.Columns ?? new ParquetColumns(), report).Select(s => SampleFields.ToRecord(s, options, report)),
                 SourceFormat.Jsonl or SourceFormat.Csv => ManifestSamples.Read(file, report).Select(s => SampleFields.ToRecord(s, options, report)),
                 _ => NotYet(file, report),
             };

@@ -20,6 +20,10 @@ static class ProduceFrom
         new("limit", "--from: records to send at most; 0 = all", "0", ValueName: "N"),
         new("shuffle-buffer", "--from: mix the stream within a buffer of N records (seeded by --seed); 0 = the order read", "0", ValueName: "N"),
         new("score-field", "--from: the json field of the CLIP-like score (default: similarity when a sample has it)", ValueName: "NAME"),
+        new("image-column", "--from Parquet: the image column, bytes or the Hugging Face struct {bytes, path} (default: image)", ValueName: "NAME"),
+        new("caption-column", "--from Parquet: the caption column (default: text, else caption)", ValueName: "NAME"),
+        new("label-column", "--from Parquet: the label column, integers or class names (default: label)", ValueName: "NAME"),
+        new("score-column", "--from Parquet: the score column, read on --score-scale (default: similarity)", ValueName: "NAME"),
         new("resume", "--from: a file that keeps how many records Kafka acknowledged; a re-run with the same inputs and file continues after them (at-least-once)", ValueName: "FILE"),
         new("score-scale", $"--from: the score's scale: {ScoreScales.Vocabulary}; cosine (LAION's similarity) is sent x 100, the scale Scoring:ScoreScale bins", "cosine", ValueName: "SCALE"),
     ];
@@ -45,7 +49,15 @@ static class ProduceFrom
             try { start = ResumePoint.Load(resume); }
             catch (InvalidDataException e) { throw new UsageException(e.Message); }
         }
-        return new Plan(files, new FieldOptions(field?.Trim(), scale, model), a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"), resume, start);
+        return new Plan(files, new FieldOptions(field?.Trim(), scale, model,
+            new ParquetColumns(Column(a, "image-column"), Column(a, "caption-column"), Column(a, "label-column"), Column(a, "score-column"))), a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"), resume, start);
+    }
+
+    static string? Column(ParsedArgs a, string option)
+    {
+        var name = a.String(option);
+        if (name is not null && name.Trim().Length == 0) throw new UsageException($"--{option} needs a column name");
+        return name?.Trim();
     }
 
     public static int Run(Plan plan, PairProducer producer, double rate, CancellationToken cancel)
