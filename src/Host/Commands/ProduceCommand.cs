@@ -20,7 +20,7 @@ namespace CadStream.Host.Commands;
 public sealed class ProduceCommand : ICommand
 {
     public string Name => "produce";
-    public string Summary => "Push label-noised Fashion-MNIST pairs (PNG, label, coherence; or label and caption) to a Kafka topic.";
+    public string Summary => "Push label-noised Fashion-MNIST pairs (PNG, label, coherence; or label and caption), or with --from the user's own data (WebDataset, Parquet, folders, manifests), to a Kafka topic.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -50,7 +50,15 @@ public sealed class ProduceCommand : ICommand
         if (bootstrap.Length == 0) throw new UsageException("--bootstrap needs HOST:PORT");
         var topic = a.RequireString("topic").Trim();
         if (topic.Length == 0) throw new UsageException("--topic needs a name");
-        if (a.Has("from")) return RunFrom(a, bootstrap, topic, cancel);
+        // Options of the other input are refused, not ignored: a user who passed them meant something by them.
+        string[] fromOnly = [.. ProduceFrom.Options.Select(o => o.Name).Where(n => n != "from")], datasetOnly = ["dataset", "noise", "beta", "classifier", "caption-wrong", "caption-none", "count", "condition"];
+        if (a.Has("from"))
+        {
+            if (datasetOnly.FirstOrDefault(a.Has) is { } other)
+                throw new UsageException($"--{other} is for --dataset, not --from{(other == "count" ? " (use --limit N)" : "")}");
+            return RunFrom(a, bootstrap, topic, cancel);
+        }
+        if (fromOnly.FirstOrDefault(a.Has) is { } only) throw new UsageException($"--{only} needs --from PATH...");
         var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
         if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
         var kind = a.Condition();

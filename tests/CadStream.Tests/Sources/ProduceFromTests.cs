@@ -85,6 +85,13 @@ public sealed class ProduceFromTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("nope.tar: no such file or folder", Assert.Single(bad.StderrLines));
 
+        var count = CliRunner.Run(["produce", "--from", empty, "--count", "5"], timeoutSeconds: 60);
+        Assert.Equal(2, count.ExitCode);
+        Assert.Contains("use --limit", Assert.Single(count.StderrLines));
+        var limit = CliRunner.Run(["produce", "--limit", "5"], timeoutSeconds: 60);
+        Assert.Equal(2, limit.ExitCode);
+        Assert.Contains("--limit needs --from", Assert.Single(limit.StderrLines));
+
         var scale = CliRunner.Run(["produce", "--from", empty, "--score-scale", "percent"], timeoutSeconds: 60);
         Assert.Equal(2, scale.ExitCode);
         Assert.Contains("--score-scale", Assert.Single(scale.StderrLines));
