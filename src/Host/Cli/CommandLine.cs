@@ -11,7 +11,8 @@ public sealed class UsageException(string message) : Exception(message);
 
 /// <summary>One option of a command, for parsing and for --help.</summary>
 /// <param name="Repeatable">May be given more than once (each value kept, in order: <see cref="ParsedArgs.All"/>); otherwise the last one counts.</param>
-public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, string? ValueName = null, bool Repeatable = false);
+/// <param name="Many">Takes every value up to the next option (--from a.tar b.tar); implies <paramref name="Repeatable"/>.</param>
+public sealed record OptionSpec(string Name, string Help, string? Default = null, bool IsFlag = false, string? ValueName = null, bool Repeatable = false, bool Many = false);
 
 /// <summary>
 /// Parsed "--name value" / "--flag" arguments, checked against the command's option list, with
@@ -51,10 +52,11 @@ public sealed class ParsedArgs
                 inline = args[++i];
             }
             values[name] = inline;
-            if (spec.Repeatable)
+            if (spec.Repeatable || spec.Many)
             {
                 if (!repeated.TryGetValue(name, out var all)) repeated[name] = all = [];
                 all.Add(inline);
+                while (spec.Many && i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal)) all.Add(args[++i]);
             }
         }
     }
@@ -152,7 +154,7 @@ public static class Help
         return string.Join(Environment.NewLine, lines);
     }
 
-    static string Label(OptionSpec o) => (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}") + (o.Repeatable ? " ..." : "");
+    static string Label(OptionSpec o) => (o.IsFlag ? $"--{o.Name}" : $"--{o.Name} {o.ValueName ?? "VALUE"}") + (o.Repeatable || o.Many ? " ..." : "");
 }
 
 /// <summary>

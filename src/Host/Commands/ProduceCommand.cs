@@ -20,7 +20,7 @@ namespace CadStream.Host.Commands;
 public sealed class ProduceCommand : ICommand
 {
     public string Name => "produce";
-    public string Summary => "Push label-noised Fashion-MNIST pairs (PNG, label, coherence; or label and caption) to a Kafka topic.";
+    public string Summary => "Push label-noised Fashion-MNIST pairs (PNG, label, coherence; or label and caption), or with --from the user's own data (WebDataset, Parquet, folders, manifests), to a Kafka topic.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -41,6 +41,7 @@ public sealed class ProduceCommand : ICommand
         new("kafka-config", "a librdkafka property, such as security.protocol=SASL_SSL or sasl.username=NAME; repeatable, like kcat -X; over Kafka:Client of the configuration",
             ValueName: "KEY=VALUE", Repeatable: true),
         new("config", "configuration file whose Kafka:Client settings (security) the producer uses", "config/cadstream.json beside the executable", ValueName: "FILE"),
+        .. ProduceFrom.Options,
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
@@ -49,6 +50,15 @@ public sealed class ProduceCommand : ICommand
         if (bootstrap.Length == 0) throw new UsageException("--bootstrap needs HOST:PORT");
         var topic = a.RequireString("topic").Trim();
         if (topic.Length == 0) throw new UsageException("--topic needs a name");
+        // Options of the other input are refused, not ignored: a user who passed them meant something by them.
+        string[] fromOnly = [.. ProduceFrom.Options.Select(o => o.Name).Where(n => n != "from")], datasetOnly = ["dataset", "noise", "beta", "classifier", "caption-wrong", "caption-none", "count", "condition"];
+        if (a.Has("from"))
+        {
+            if (datasetOnly.FirstOrDefault(a.Has) is { } other)
+                throw new UsageException($"--{other} is for --dataset, not --from{(other == "count" ? " (use --limit N)" : "")}");
+            return RunFrom(a, bootstrap, topic, cancel);
+        }
+        if (fromOnly.FirstOrDefault(a.Has) is { } only) throw new UsageException($"--{only} needs --from PATH...");
         var dataset = a.RequireString("dataset").Trim().ToLowerInvariant();
         if (dataset != "fashion-mnist") throw new UsageException($"--dataset must be fashion-mnist (got '{dataset}')");
         var kind = a.Condition();
@@ -81,16 +91,7 @@ public sealed class ProduceCommand : ICommand
                                     ? $", mean coherence {stream.MeanCoherence:F3}"
                                     : $"; captions: {captionNoise.WrongClass * 100:0.#}% name a wrong class, {captionNoise.NoClass * 100:0.#}% no class, no coherence (the scorers give it)"));
 
-        using var producer = new PairProducer(bootstrap, topic, format, extraConfig: client);
-        try { producer.CheckReachable(TimeSpan.FromSeconds(10)); }
-        catch (KafkaException e)
-        {
-            // A broker that answers but refuses the login or the TLS handshake needs other settings, not another broker.
-            var hint = e.Error.Reason.Contains("SASL", StringComparison.Ordinal) || e.Error.Reason.Contains("SSL", StringComparison.Ordinal)
-                ? "check the client's security settings (Kafka:Client, --kafka-config)"
-                : "start a broker (cadstream demo embeds one) or pass --bootstrap HOST:PORT";
-            throw new IOException($"cannot reach Kafka at {bootstrap} ({e.Error.Reason}); {hint}");
-        }
+        using var producer = Connect(bootstrap, topic, format, client);
         Console.Error.WriteLine($"kafka: {bootstrap}{Security(client)}, topic {topic}, format {format.ToString().ToLowerInvariant()}, " +
                                 $"{(count == 0 ? "until Ctrl-C" : $"{count} pairs")}{(rate > 0 ? $" at {rate.ToString(CultureInfo.InvariantCulture)} pairs/s" : "")}");
 
@@ -114,6 +115,36 @@ public sealed class ProduceCommand : ICommand
             return 1;
         }
         return 0;
+    }
+
+    /// <summary>`--from`: the user's own data instead of a data set (ProduceFrom).</summary>
+    int RunFrom(ParsedArgs a, string bootstrap, string topic, CancellationToken cancel)
+    {
+        double rate = a.Double("rate", 0, 1e7);
+        var format = a.Parse("format", PairRecords.ParseFormat);
+        var model = a.String("model");
+        if (model is not null && model.Trim().Length == 0) throw new UsageException("--model needs a model id");
+        var plan = ProduceFrom.Read(a, model?.Trim());
+        var client = ClientSettings(a);
+        using var producer = Connect(bootstrap, topic, format, client);
+        Console.Error.WriteLine($"kafka: {bootstrap}{Security(client)}, topic {topic}, format {format.ToString().ToLowerInvariant()}" +
+                                (rate > 0 ? $" at {rate.ToString(CultureInfo.InvariantCulture)} records/s" : ""));
+        return ProduceFrom.Run(plan, producer, rate, cancel);
+    }
+
+    static PairProducer Connect(string bootstrap, string topic, PairFormat format, IReadOnlyDictionary<string, string> client)
+    {
+        var producer = new PairProducer(bootstrap, topic, format, extraConfig: client);
+        try { producer.CheckReachable(TimeSpan.FromSeconds(10)); return producer; }
+        catch (KafkaException e)
+        {
+            // A broker that answers but refuses the login or the TLS handshake needs other settings, not another broker.
+            var hint = e.Error.Reason.Contains("SASL", StringComparison.Ordinal) || e.Error.Reason.Contains("SSL", StringComparison.Ordinal)
+                ? "check the client's security settings (Kafka:Client, --kafka-config)"
+                : "start a broker (cadstream demo embeds one) or pass --bootstrap HOST:PORT";
+            producer.Dispose();
+            throw new IOException($"cannot reach Kafka at {bootstrap} ({e.Error.Reason}); {hint}");
+        }
     }
 
     /// <summary>

@@ -111,8 +111,12 @@ public sealed class PairProducer : IDisposable
         }
     }
 
+    /// <summary>Each delivery report: the record's key (its id) and whether the broker acknowledged it (`produce --resume`).</summary>
+    public event Action<string?, bool>? Acknowledged;
+
     void OnDelivery(DeliveryReport<string?, byte[]> report)
     {
+        Acknowledged?.Invoke(report.Message.Key, !report.Error.IsError);
         if (report.Error.IsError)
         {
             Interlocked.Increment(ref failed);
