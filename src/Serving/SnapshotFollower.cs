@@ -109,7 +109,12 @@ public sealed class SnapshotFollower
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { throw; }
         catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException)
         {
-            if (latest is not null) failed[modelId] = (latest.Version, latest.Sha256);
+            // Remembered, so the same version is neither fetched nor counted again; the served one goes on.
+            if (latest is not null)
+            {
+                failed[modelId] = (latest.Version, latest.Sha256);
+                ServingMetrics.SnapshotRejected.WithLabels(modelId, e is SnapshotIntegrityException i ? i.Reason : "format").Inc();
+            }
             Fail(modelId, e);
             // Nothing served yet: the newest older kept version that verifies is better than nothing.
             return host.Current is null && host.PinnedVersion is null && latest is not null
