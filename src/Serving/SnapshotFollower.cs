@@ -33,6 +33,10 @@ public sealed class SnapshotFollower
         this.pollInterval = pollInterval;
         this.logger = logger ?? NullLogger.Instance;
         foreach (var id in this.hosts.Keys) gates[id] = new SemaphoreSlim(1, 1);
+        // Exported at 0 from the start, so dashboards and alerts see the series before the first refusal.
+        foreach (var id in this.hosts.Keys)
+            foreach (var reason in new[] { "unsigned", "signature", "bounds", "integrity", "format" })
+                ServingMetrics.SnapshotRejected.WithLabels(id, reason);
     }
 
     /// <summary>Raised after a model switched to a new snapshot.</summary>
