@@ -175,6 +175,13 @@ public sealed class RemotingTlsTests(ITestOutputHelper output) : IDisposable
         var tls = new TlsSettings { CertificatePath = "node.pfx", TrustedCa = "ca.crt" };
         Assert.Null((open with { Tls = tls }).RemotingProblem(() => "node-1"));
         Assert.NotNull((open with { Tls = tls with { ValidateCertificateChain = false } }).RemotingProblem(() => "node-1"));
+
+        // `cadstream node` refuses it as bad usage (exit 2, one line); the shipped loopback settings start as they are.
+        var shipped = CadStreamSettings.Load(null) with { Http = new HttpSettings { Url = "http://0.0.0.0:8080", ApiKeys = ["k"] } };
+        var args = new CadStream.Host.Cli.ParsedArgs([], new CadStream.Host.Commands.NodeCommand().Options);
+        var refused = Assert.Throws<CadStream.Host.Cli.UsageException>(() => CadStream.Host.Commands.NodeOptions.Apply(args, shipped with { Node = open }));
+        Assert.Contains("cadstream certs", refused.Message);
+        Assert.Equal("127.0.0.1", CadStream.Host.Commands.NodeOptions.Apply(args, shipped).Node.Hostname);
     }
 
     [Fact]
