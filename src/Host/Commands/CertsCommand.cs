@@ -55,7 +55,7 @@ public sealed class CertsCommand : ICommand
                 using var node = ClusterCertificates.CreateNode(ca.Certificate, name, validity);
                 var path = Path.Combine(dir, $"node-{name}.pfx");
                 ClusterCertificates.WritePfx(node, path, password);
-                Console.WriteLine($"wrote {path} (Node:Tls:CertificatePath of {name}, until {node.NotAfter:yyyy-MM-dd})");
+                Console.WriteLine($"wrote {path} (Node:Tls:CertificatePath of {name}, until {node.NotAfter:yyyy-MM-dd}, thumbprint {node.Thumbprint})");
             }
         if (password.Length == 0) Console.WriteLine($"note: {PasswordVariable} is not set: the .pfx files have no password");
         return 0;
