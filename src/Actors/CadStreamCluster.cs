@@ -50,6 +50,32 @@ public sealed record NodeSettings
     public int TrainerThreads { get; init; }
     /// <summary>TLS between nodes (section "Node:Tls"); off without a certificate.</summary>
     public TlsSettings Tls { get; init; } = new();
+    /// <summary>
+    /// Lets a node run remoting beyond loopback without authenticated TLS (a network where everything that reaches
+    /// the port is trusted). Off: such a node refuses to start (<see cref="RemotingProblem"/>).
+    /// </summary>
+    public bool AllowInsecureRemoting { get; init; }
+
+    /// <summary>
+    /// Why this node must not start remoting as configured, or null: beyond loopback, remoting needs TLS with peers
+    /// checked (anything that reaches the port could otherwise join and send pairs or commit messages), unless
+    /// <see cref="AllowInsecureRemoting"/>. On loopback (the demo, tests) nothing is needed.
+    /// </summary>
+    public string? RemotingProblem(Func<string>? machineHostname = null)
+    {
+        if (AllowInsecureRemoting) return null;
+        string bind = EffectiveBindHostname, reached = PublicHostname(machineHostname);
+        if (IsLoopback(bind) && IsLoopback(reached)) return null;
+        const string fix = "run `cadstream certs` and set Node:Tls:CertificatePath and Node:Tls:TrustedCa (docs/security.md), or set Node:AllowInsecureRemoting on a network you trust";
+        if (!Tls.Enabled)
+            return $"remoting listens on {bind}:{Port} (reached as {reached}) in plaintext, beyond loopback: anyone reaching the port could join the cluster; {fix}";
+        if (!Tls.ValidateCertificateChain)
+            return $"remoting listens on {bind}:{Port} with Node:Tls:ValidateCertificateChain false: any certificate could join the cluster; {fix}";
+        return null;
+    }
+
+    static bool IsLoopback(string host) =>
+        string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || (System.Net.IPAddress.TryParse(host, out var ip) && System.Net.IPAddress.IsLoopback(ip));
 
     /// <summary>The threads one trainer uses (<see cref="TrainerThreads"/>, or the cores shared out over <paramref name="models"/>).</summary>
     public int ThreadsPerTrainer(int models) =>

@@ -18,11 +18,17 @@ public sealed record TlsSettings
     /// <summary>The password of the .pfx file (never shown).</summary>
     public string CertificatePassword { get; init; } = "";
     /// <summary>
-    /// Peers must present a certificate that chains to a root this machine trusts, or this node's own
-    /// certificate (one certificate shared by the cluster, self-signed say). False accepts any certificate:
-    /// traffic is encrypted but peers are not authenticated (for development only).
+    /// False accepts any certificate: traffic is encrypted but peers are not authenticated (development only; a node
+    /// beyond loopback then needs <c>Node:AllowInsecureRemoting</c>).
     /// </summary>
     public bool ValidateCertificateChain { get; init; } = true;
+    /// <summary>
+    /// A PEM or DER file of the cluster's private CA (<c>cadstream certs</c> writes <c>ca.crt</c>): a peer whose certificate
+    /// chains to it is a member. Only this CA: never the machine's public roots.
+    /// </summary>
+    public string TrustedCa { get; init; } = "";
+    /// <summary>SHA-1 thumbprints (hex) of peer certificates trusted one by one (this node's own always is).</summary>
+    public string[] TrustedThumbprints { get; init; } = [];
 
     public bool Enabled => !string.IsNullOrWhiteSpace(CertificatePath);
 }
@@ -42,7 +48,7 @@ public static class RemotingTls
             RequireMutualAuthentication = true,
             // Nodes are reached by addresses that certificates rarely name (container host names, IPs).
             ValidateCertificateHostname = false,
-            CustomValidator = tls.ValidateCertificateChain ? TrustedChainOrSameCertificate(certificate) : null,
+            CustomValidator = tls.ValidateCertificateChain ? TrustedOnly(certificate, LoadCa(tls), tls.TrustedThumbprints) : null,
         };
     }
 
@@ -62,19 +68,41 @@ public static class RemotingTls
         return certificate;
     }
 
+    /// <summary>The CA of <see cref="TlsSettings.TrustedCa"/>, or none.</summary>
+    public static X509Certificate2? LoadCa(TlsSettings tls)
+    {
+        var path = tls.TrustedCa.Trim();
+        if (path.Length == 0) return null;
+        if (!File.Exists(path)) throw new InvalidDataException($"Node:Tls:TrustedCa '{path}' does not exist");
+        try { return X509CertificateLoader.LoadCertificateFromFile(path); }
+        catch (CryptographicException e) { throw new InvalidDataException($"Node:Tls:TrustedCa '{path}' is not a PEM or DER certificate: {e.Message}", e); }
+    }
+
     /// <summary>
-    /// A peer is accepted when its certificate chains to a trusted root (host names are not checked), or
-    /// when it is this node's own certificate: a cluster may share one self-signed certificate without
-    /// putting it in every machine's trust store.
+    /// A peer is accepted when its certificate is this node's own or one of <paramref name="thumbprints"/>, or chains to
+    /// <paramref name="ca"/> alone (a custom root: the machine's trust store plays no part, so a certificate from a public
+    /// CA is refused). Host names are not checked: nodes are reached by addresses certificates rarely name.
     /// </summary>
-    public static CertificateValidationCallback TrustedChainOrSameCertificate(X509Certificate2 own) =>
-        (peer, _, _, errors, log) =>
+    public static CertificateValidationCallback TrustedOnly(X509Certificate2 own, X509Certificate2? ca, IEnumerable<string> thumbprints)
+    {
+        var trusted = new HashSet<string>(thumbprints.Select(t => t.Replace(":", "").Replace(" ", "").Trim()), StringComparer.OrdinalIgnoreCase) { own.Thumbprint };
+        return (peer, chain, _, errors, log) =>
         {
             if (peer is null) return false;
-            if ((errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) == SslPolicyErrors.None) return true;
-            if (string.Equals(peer.Thumbprint, own.Thumbprint, StringComparison.OrdinalIgnoreCase)) return true;
-            log.Warning("remoting TLS: refused a peer certificate ({0}, {1}): it neither chains to a trusted root nor is this cluster's certificate",
-                peer.Subject, errors);
+            using var certificate = new X509Certificate2(peer);
+            if (trusted.Contains(certificate.Thumbprint)) return true;
+            if (ca is not null)
+            {
+                using var build = new X509Chain();
+                build.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                build.ChainPolicy.CustomTrustStore.Add(ca);
+                build.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                if (chain is not null) foreach (var e in chain.ChainElements) build.ChainPolicy.ExtraStore.Add(e.Certificate);
+                if (build.Build(certificate)) return true;
+            }
+            log.Warning("remoting TLS: refused a peer certificate ({0}, {1}): it neither chains to Node:Tls:TrustedCa nor is in Node:Tls:TrustedThumbprints",
+                certificate.Subject, errors);
             return false;
         };
+    }
 }

@@ -176,6 +176,39 @@ public sealed record ModelSpec
         ReplaySize = from.ReplaySize, ReplayFraction = from.ReplayFraction,
     };
 
+    /// <summary>Largest <see cref="Width"/> a model may have: the network's size grows with its square.</summary>
+    public const int MaxWidth = 1024;
+    /// <summary>Most resolution levels (<see cref="ChannelMultipliers"/>) and largest multiplier.</summary>
+    public const int MaxLevels = 6, MaxMultiplier = 16;
+
+    /// <summary>
+    /// Upper bounds on everything that sizes the network or its inputs. A snapshot's spec comes from a store and is checked
+    /// with these before its network is built (<c>CadSnapshot.FromBytes</c>), so a declared width of a million allocates nothing.
+    /// Throws <see cref="ArgumentException"/>.
+    /// </summary>
+    public void CheckBounds()
+    {
+        string Where() => $"model {Id}";
+        void Range(string name, long value, long min, long max)
+        {
+            if (value < min || value > max) throw new ArgumentException($"{Where()}: {name} must be in {min}..{max} (got {value})");
+        }
+        Range(nameof(Width), Width, 1, MaxWidth);
+        Range(nameof(ImageSize), ImageSize, 1, MaxImageSize);
+        Range(nameof(Channels), Channels, 1, 3);
+        Range(nameof(PatchSize), PatchSize, 1, 16);
+        Range("levels (ChannelMultipliers)", ChannelMultipliers?.Length ?? 0, 1, MaxLevels);
+        foreach (var m in ChannelMultipliers ?? []) Range(nameof(ChannelMultipliers), m, 1, MaxMultiplier);
+        Range(nameof(ResBlocksPerLevel), ResBlocksPerLevel, 1, 8);
+        Range(nameof(AttentionHeads), AttentionHeads, 1, 64);
+        Range(nameof(NormGroups), NormGroups, 1, MaxWidth);
+        Range(nameof(ExtraInputChannels), ExtraInputChannels, 0, 16);
+        Range(nameof(TextWidth), TextWidth, 0, 4096);
+        Range(nameof(TextTokens), TextTokens, 0, 512);
+        Range(nameof(TextContextWidth), TextContextWidth, 0, 4096);
+        Range("class count", Classes?.Length ?? 0, 0, 100_000);
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> saying what is wrong, naming the model.</summary>
     public void Validate()
     {
@@ -202,5 +235,6 @@ public sealed record ModelSpec
         if (ReplaySize < 1) throw new ArgumentException($"{Where()}: ReplaySize must be >= 1");
         if (ReplayFraction is < 0 or > 1) throw new ArgumentException($"{Where()}: ReplayFraction must be in [0, 1]");
         _ = NoiseScheduleNames.Normalize(Schedule);
+        CheckBounds();
     }
 }

@@ -5,7 +5,7 @@ namespace CadStream.Host;
 
 public static class Program
 {
-    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand(), new EvalCommand(), new ExperimentCommand(), new ProduceCommand(), new NodeCommand(), new DemoCommand()];
+    static readonly ICommand[] Commands = [new TrainCommand(), new SampleCommand(), new TrainClassifierCommand(), new EvalCommand(), new ExperimentCommand(), new ProduceCommand(), new NodeCommand(), new DemoCommand(), new CertsCommand()];
 
     public static int Main(string[] args)
     {

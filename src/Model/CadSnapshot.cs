@@ -112,6 +112,9 @@ public sealed record CadSnapshot(
             1 => h.Config?.ToSpec(),
             _ => throw new SnapshotFormatException($"snapshot format {h.FormatVersion} is not supported (expected {FormatVersion}, 2 or 1)"),
         } ?? throw new SnapshotFormatException("snapshot header has no model spec");
+        // A snapshot's spec sizes the network built from it: bounded before anything is built.
+        try { spec.CheckBounds(); }
+        catch (ArgumentException e) { throw new SnapshotFormatException($"snapshot declares a network out of bounds: {e.Message}"); }
         pos += headerLength;
         byte[]? Take(long n)
         {

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using CadStream.Catalog;
 using CadStream.Imaging;
 
@@ -17,7 +16,7 @@ static class ApiMapping
         return new ModelInfo(h.ModelId, h.Spec.Kind.Name(), h.Spec.Mode.Name(), h.Spec.Classes, s?.Version, s?.Steps, s?.Samples, s?.Created,
             h.DefaultGuidance, kept, h.PinnedVersion, quality?.Accuracy,
             // What c meant when the served snapshot learned (score-derived coherences), and a text model's encoder.
-            h.CurrentCoherenceBins is { } bins ? JsonDocument.Parse(bins).RootElement.Clone() : null, h.CurrentTextEncoder);
+            h.CurrentCoherenceBins, h.CurrentTextEncoder);
     }
 
     public static QualityReading? Quality(SampleQuality? q) => q is null ? null

@@ -57,7 +57,7 @@ public sealed class ModelHost : IAsyncDisposable
     public SnapshotInfo? Current => models.Current?.Info;
 
     /// <summary>The served snapshot's coherence bin table (JSON; what a score-derived c meant when it learned), or null.</summary>
-    public string? CurrentCoherenceBins => models.Current?.CoherenceBins;
+    public System.Text.Json.JsonElement? CurrentCoherenceBins => models.Current?.CoherenceBins;
 
     /// <summary>The text encoder the served snapshot learned from, or null (class models).</summary>
     public string? CurrentTextEncoder => models.Current?.TextEncoder;

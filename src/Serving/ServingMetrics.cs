@@ -16,4 +16,8 @@ public static class ServingMetrics
     public static readonly Gauge SnapshotVersion = Metrics.CreateGauge(
         "cad_serving_snapshot_version", "Version of the snapshot this serving node answers with, by model.",
         new GaugeConfiguration { LabelNames = ["model"] });
+
+    public static readonly Counter SnapshotRejected = Metrics.CreateCounter(
+        "cad_snapshot_rejected_total", "Snapshot versions a serving node refused, by model and reason (unsigned, signature, bounds, integrity, format); each is remembered and not fetched again.",
+        new CounterConfiguration { LabelNames = ["model", "reason"] });
 }

@@ -33,6 +33,10 @@ public sealed class SnapshotFollower
         this.pollInterval = pollInterval;
         this.logger = logger ?? NullLogger.Instance;
         foreach (var id in this.hosts.Keys) gates[id] = new SemaphoreSlim(1, 1);
+        // Exported at 0 from the start, so dashboards and alerts see the series before the first refusal.
+        foreach (var id in this.hosts.Keys)
+            foreach (var reason in new[] { "unsigned", "signature", "bounds", "integrity", "format" })
+                ServingMetrics.SnapshotRejected.WithLabels(id, reason);
     }
 
     /// <summary>Raised after a model switched to a new snapshot.</summary>
@@ -109,7 +113,12 @@ public sealed class SnapshotFollower
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested) { throw; }
         catch (Exception e) when (e is SnapshotIntegrityException or SnapshotFormatException)
         {
-            if (latest is not null) failed[modelId] = (latest.Version, latest.Sha256);
+            // Remembered, so the same version is neither fetched nor counted again; the served one goes on.
+            if (latest is not null)
+            {
+                failed[modelId] = (latest.Version, latest.Sha256);
+                ServingMetrics.SnapshotRejected.WithLabels(modelId, e is SnapshotIntegrityException i ? i.Reason : "format").Inc();
+            }
             Fail(modelId, e);
             // Nothing served yet: the newest older kept version that verifies is better than nothing.
             return host.Current is null && host.PinnedVersion is null && latest is not null

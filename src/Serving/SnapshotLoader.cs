@@ -1,3 +1,4 @@
+using System.Text.Json;
 using CadStream.Catalog;
 using CadStream.Catalog.Conditions;
 using CadStream.Model;
@@ -23,8 +24,28 @@ sealed class SnapshotLoader(ModelSpec spec, Device device, Func<string?>? encode
             throw new SnapshotIntegrityException($"snapshot {ModelId} v{info.Version}: sha256 {sha} does not match the published {info.Sha256}");
         var snapshot = CadSnapshot.FromBytes(snapshotBytes);
         CheckCompatible(snapshot.Spec);
+        var bins = BinTable(info, snapshot.CoherenceBins);
         var denoiser = snapshot.CreateDenoiser(device, encoderIdentity?.Invoke());
-        return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device), snapshot.CoherenceBins, snapshot.TextEncoder);
+        return new LoadedModel(info, denoiser, new CadPipeline(denoiser, device), bins, snapshot.TextEncoder);
+    }
+
+    /// <summary>
+    /// The bin table as /v1/models shows it, parsed once here: a malformed one refuses the snapshot rather than every
+    /// GET /v1/models after it is served.
+    /// </summary>
+    JsonElement? BinTable(SnapshotInfo info, string? json)
+    {
+        if (json is null) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new JsonException("it is not a JSON object");
+            return doc.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            throw new SnapshotFormatException($"snapshot {ModelId} v{info.Version} has a malformed coherence bin table: {e.Message}");
+        }
     }
 
     void CheckCompatible(ModelSpec snapshot)

@@ -16,6 +16,8 @@ public sealed record RedisSnapshotStoreOptions
     public int KeepVersions { get; init; } = 3;
     /// <summary>Where non-fatal problems are reported (a subscriber that threw, a bad notice, a failed resync).</summary>
     public ILogger? Logger { get; init; }
+    /// <summary>Signs every published record and checks every fetched one (<c>Snapshots:SigningKey</c>); null: neither.</summary>
+    public SnapshotSigner? Signer { get; init; }
 }
 
 /// <summary>
@@ -45,6 +47,7 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         local cur = redis.call('HGET', KEYS[1], 'version')
         if cur and tonumber(cur) >= tonumber(ARGV[1]) then return tonumber(cur) end
         redis.call('HSET', KEYS[1], 'version', ARGV[1], 'sha256', ARGV[2], 'bytes', ARGV[3], 'steps', ARGV[4], 'samples', ARGV[5], 'created', ARGV[6])
+        if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'signature', ARGV[8]) else redis.call('HDEL', KEYS[1], 'signature') end
         redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
         redis.call('SADD', KEYS[3], ARGV[7])
         return -1
@@ -114,6 +117,7 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         var db = Db;
         var info = new SnapshotInfo(version, SnapshotStores.Sha256Hex(snapshotBytes), snapshotBytes.LongLength, steps, samples,
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        if (options.Signer is { } signer) info = signer.Signed(modelId, info);
         int partSize = options.PartSizeBytes;
         int parts = (int)Math.Max(1, (snapshotBytes.LongLength + partSize - 1) / partSize);
 
@@ -142,7 +146,7 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         // The pointer moves only now, when the bytes and the record are complete.
         var newer = (long)await db.ScriptEvaluateAsync(SetLatestScript,
             [LatestKey(modelId), VersionsKey(modelId), ModelsKey],
-            [version, info.Sha256, info.Bytes, steps, samples, info.Created, modelId]).ConfigureAwait(false);
+            [version, info.Sha256, info.Bytes, steps, samples, info.Created, modelId, info.Signature ?? ""]).ConfigureAwait(false);
         if (newer >= 0)
         {
             if (newer != version) await DeleteVersionAsync(db, modelId, version).ConfigureAwait(false);
@@ -182,6 +186,7 @@ public sealed class RedisSnapshotStore : ISnapshotStore
     [
         new("version", info.Version), new("sha256", info.Sha256), new("bytes", info.Bytes),
         new("steps", info.Steps), new("samples", info.Samples), new("created", info.Created),
+        .. info.Signature is null ? Array.Empty<HashEntry>() : [new HashEntry("signature", info.Signature)],
     ];
 
     static SnapshotInfo? ParseInfo(HashEntry[] fields)
@@ -192,7 +197,8 @@ public sealed class RedisSnapshotStore : ISnapshotStore
             : throw new InvalidDataException($"snapshot record field '{name}' is missing or not a number");
         var sha = map.TryGetValue("sha256", out var s) && !s.IsNullOrEmpty ? s.ToString()
             : throw new InvalidDataException("snapshot record field 'sha256' is missing");
-        return new SnapshotInfo(Long("version"), sha, Long("bytes"), Long("steps"), Long("samples"), Long("created"));
+        var signature = map.TryGetValue("signature", out var sig) && !sig.IsNullOrEmpty ? sig.ToString() : null;
+        return new SnapshotInfo(Long("version"), sha, Long("bytes"), Long("steps"), Long("samples"), Long("created"), signature);
     }
 
     async Task PruneAsync(IDatabase db, string modelId)
@@ -244,7 +250,10 @@ public sealed class RedisSnapshotStore : ISnapshotStore
         // The latest pointer is what serving nodes were told to trust; check against it when it names this version.
         var latest = await GetLatestAsync(modelId, cancellationToken).ConfigureAwait(false);
         var expected = latest is not null && latest.Version == version ? latest : meta;
-        if (expected.Bytes > Array.MaxLength) throw new SnapshotIntegrityException($"snapshot {modelId} v{version} records {expected.Bytes} bytes, too many");
+        // Size and signature before any allocation: the record sizes the buffer below.
+        SnapshotStores.CheckRecord(modelId, expected, options.Signer);
+        if (parts > (expected.Bytes + 1023) / 1024 + 1)
+            throw new SnapshotRejectedException($"snapshot {modelId} v{version} declares {parts} parts for {expected.Bytes} bytes", "bounds");
 
         var result = new byte[expected.Bytes];
         long offset = 0;

@@ -12,6 +12,8 @@ public sealed record FolderSnapshotStoreOptions
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>Where non-fatal problems are reported (a subscriber that threw, an unreadable pointer).</summary>
     public ILogger? Logger { get; init; }
+    /// <summary>Signs every published record and checks every fetched one (<c>Snapshots:SigningKey</c>); null: neither.</summary>
+    public SnapshotSigner? Signer { get; init; }
 }
 
 /// <summary>
@@ -19,7 +21,7 @@ public sealed record FolderSnapshotStoreOptions
 /// <list type="bullet">
 /// <item><c>{id}/{version}.cadsnap</c>: the snapshot bytes.</item>
 /// <item><c>{id}/{version}.json</c>: that version's record (<see cref="SnapshotInfo"/> as JSON:
-///   version, sha256, bytes, steps, samples, created), checked on fetch.</item>
+///   version, sha256, bytes, steps, samples, created, signature when signed), checked on fetch.</item>
 /// <item><c>{id}/latest.json</c>: the latest pointer, the same JSON.</item>
 /// </list>
 /// Every file is written to a temporary name, synced to disk, renamed into place, and its folder synced,
@@ -72,6 +74,7 @@ public sealed class FolderSnapshotStore : ISnapshotStore
         ObjectDisposedException.ThrowIf(disposed, this);
         var info = new SnapshotInfo(version, SnapshotStores.Sha256Hex(snapshotBytes), snapshotBytes.LongLength, steps, samples,
             DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        if (options.Signer is { } signer) info = signer.Signed(modelId, info);
         await publishGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -123,6 +126,7 @@ public sealed class FolderSnapshotStore : ISnapshotStore
         var latest = ReadRecord(LatestPath(modelId));
         if (latest is not null && latest.Version == version) record = latest;
         if (record is null) throw new SnapshotNotFoundException($"snapshot {modelId} v{version} is not in {Root}");
+        SnapshotStores.CheckRecord(modelId, record, options.Signer);
         byte[] bytes;
         try { bytes = await File.ReadAllBytesAsync(SnapshotPath(modelId, version), cancellationToken).ConfigureAwait(false); }
         catch (FileNotFoundException) { throw new SnapshotNotFoundException($"snapshot {modelId} v{version} is not in {Root} (its bytes were removed)"); }

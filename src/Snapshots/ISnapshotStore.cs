@@ -14,7 +14,8 @@ namespace CadStream.Snapshots;
 /// <param name="Steps">Training steps the weights reflect.</param>
 /// <param name="Samples">Training pairs seen.</param>
 /// <param name="Created">When it was published, unix milliseconds.</param>
-public sealed record SnapshotInfo(long Version, string Sha256, long Bytes, long Steps, long Samples, long Created);
+/// <param name="Signature">Hex HMAC-SHA256 of the record by the trainer's <c>Snapshots:SigningKey</c> (<see cref="SnapshotSigner"/>); null when unsigned.</param>
+public sealed record SnapshotInfo(long Version, string Sha256, long Bytes, long Steps, long Samples, long Created, string? Signature = null);
 
 /// <summary>A store saying that model <paramref name="ModelId"/> has snapshot <paramref name="Version"/>.</summary>
 public sealed record SnapshotNotice(string ModelId, long Version);
@@ -29,7 +30,20 @@ public sealed class SnapshotVersionConflictException(string message, long storeL
 }
 
 /// <summary>Raised when stored snapshot bytes do not match their recorded SHA-256 or length.</summary>
-public sealed class SnapshotIntegrityException(string message) : Exception(message);
+public class SnapshotIntegrityException(string message) : Exception(message)
+{
+    /// <summary>The <c>reason</c> label of <c>cad_snapshot_rejected_total</c>.</summary>
+    public virtual string Reason => "integrity";
+}
+
+/// <summary>
+/// Raised when a snapshot's record is not signed by the configured <c>Snapshots:SigningKey</c> (reason <c>unsigned</c> or
+/// <c>signature</c>) or declares more than a node accepts (reason <c>bounds</c>): refused before its bytes are read.
+/// </summary>
+public sealed class SnapshotRejectedException(string message, string reason) : SnapshotIntegrityException(message)
+{
+    public override string Reason { get; } = reason;
+}
 
 /// <summary>Raised when a snapshot version is not (or no longer) in the store.</summary>
 public sealed class SnapshotNotFoundException(string message) : Exception(message);
@@ -85,6 +99,20 @@ public static partial class SnapshotStores
     {
         if (modelId is null || !ModelIdPattern().IsMatch(modelId))
             throw new ArgumentException($"model id '{modelId}' is not valid: use letters, digits, '.', '_' and '-' (up to 128 characters)");
+    }
+
+    /// <summary>Largest snapshot a store reads (1 GiB): a record declaring more is refused before anything is allocated.</summary>
+    public const long MaxSnapshotBytes = 1L << 30;
+
+    /// <summary>
+    /// The checks a fetch makes on a record before reading its bytes: its declared size within bounds and, when a signer
+    /// is configured, its signature. Throws <see cref="SnapshotRejectedException"/>.
+    /// </summary>
+    public static void CheckRecord(string modelId, SnapshotInfo record, SnapshotSigner? signer)
+    {
+        if (record.Bytes is < 1 or > MaxSnapshotBytes)
+            throw new SnapshotRejectedException($"snapshot {modelId} v{record.Version} declares {record.Bytes} bytes; a snapshot holds 1 to {MaxSnapshotBytes}", "bounds");
+        signer?.Verify(modelId, record);
     }
 
     public static void CheckPublish(string modelId, byte[] snapshotBytes, long version, long steps, long samples)

@@ -46,6 +46,13 @@ public sealed class BatchLedger
         return true;
     }
 
+    /// <summary>
+    /// Whether <paramref name="sender"/> is the trainer that said it holds the batch for <paramref name="model"/>: only it
+    /// may say the batch is stored. True also for a batch no longer pending (nothing left to commit for it).
+    /// </summary>
+    public bool HeldBy(long batchId, string model, IActorRef sender) =>
+        !batches.TryGetValue(batchId, out var p) || !p.Holders.TryGetValue(model, out var h) || (h is not null && h.Equals(sender));
+
     /// <summary>A model stored a snapshot reflecting these batches; returns the positions of the batches now stored by all their models.</summary>
     public IReadOnlyList<RecordPosition> Durable(string model, IEnumerable<long> batchIds)
     {

@@ -37,7 +37,7 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
 
     /// <summary>Messages that would move commits, refused because no cluster member sent them (docs/interfaces.md, metrics).</summary>
     public static readonly Counter Refused = Metrics.CreateCounter("cad_ingest_refused_messages_total",
-        "Messages that would move Kafka commits (BatchesDurable, BatchHeld, BatchesLost) dropped because their sender is neither on this node nor a cluster member.", "message");
+        "Messages that would move Kafka commits (BatchesDurable, BatchHeld, BatchesLost) dropped because their sender is neither on this node nor a cluster member, or is not the trainer that holds the batch.", "message");
 
     /// <summary>At most one warning about refused messages per this interval (a flood must not flood the log).</summary>
     public static readonly TimeSpan RefusedLogInterval = TimeSpan.FromSeconds(10);
@@ -75,12 +75,17 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
         Receive<BatchHeld>(m =>
         {
             if (!FromMember(m)) return;
+            // A trainer says it holds a batch as itself; naming another holder would let a member speak for it.
+            if (!m.Holder.Equals(Sender)) { Refuse(m, "it names another actor as the holder"); return; }
             if (!ledger.Held(m.BatchId, m.ModelId, m.Holder)) return;
             if (watched.Add(m.Holder)) Context.Watch(m.Holder);
         });
         Receive<BatchesDurable>(m =>
         {
             if (!FromMember(m)) return;
+            // Only the trainer entity that said it holds a batch may say it is stored: another member (or another
+            // trainer) could otherwise commit offsets of pairs no snapshot reflects.
+            if (m.BatchIds.Any(id => !ledger.HeldBy(id, m.ModelId, Sender))) { Refuse(m, "it is not the trainer that holds the batch"); return; }
             var done = ledger.Durable(m.ModelId, m.BatchIds);
             foreach (var id in m.BatchIds)
                 if (!ledger.IsPending(id)) inFlight.Remove(id);
@@ -144,17 +149,22 @@ public sealed class IngestActor : ReceiveActor, IWithTimers
     private bool FromMember(object message)
     {
         if (ClusterSenders.IsMember(Sender, Context.System)) return true;
+        Refuse(message, "the sender is neither on this node nor a cluster member");
+        return false;
+    }
+
+    private void Refuse(object message, string why)
+    {
         Refused.WithLabels(message.GetType().Name).Inc();
         refusedSinceLog++;
         var now = DateTime.UtcNow;
         if (now - lastRefusedLog >= RefusedLogInterval)
         {
-            logger.LogWarning("dropped {Count} message(s) that would move commits, latest a {Message} from {Sender}: the sender is neither on this node nor a cluster member",
-                refusedSinceLog, message.GetType().Name, Sender.Path.ToString());
+            logger.LogWarning("dropped {Count} message(s) that would move commits, latest a {Message} from {Sender}: {Why}",
+                refusedSinceLog, message.GetType().Name, Sender.Path.ToString(), why);
             lastRefusedLog = now;
             refusedSinceLog = 0;
         }
-        return false;
     }
 
     private void Dispatch(IActorRef scorers, Action<IReadOnlyList<RecordPosition>> durable)

@@ -61,6 +61,8 @@ public static class NodeOptions
         try { s.Scoring.Validate(); } catch (ArgumentException e) { throw new UsageException($"configuration: {e.Message}"); }
         // An API open to the network is a choice, never a default.
         if (s.Http.Problem() is { } problem) throw new UsageException(problem);
+        // Nor is a cluster port anyone can join.
+        if (s.Node.RemotingProblem() is { } remoting) throw new UsageException(remoting);
         return s;
     }
 

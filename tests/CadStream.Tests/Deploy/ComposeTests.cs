@@ -18,6 +18,9 @@ public sealed class ComposeTests
         ["REDIS_PASSWORD"] = "redis-" + Guid.NewGuid().ToString("N"),
         ["GRAFANA_ADMIN_PASSWORD"] = "grafana-" + Guid.NewGuid().ToString("N"),
         ["CADSTREAM_API_KEY"] = "key-" + Guid.NewGuid().ToString("N"),
+        ["CADSTREAM_ADMIN_KEY"] = "admin:" + Guid.NewGuid().ToString("N"),
+        ["CADSTREAM_SNAPSHOT_KEY"] = "snap-" + Guid.NewGuid().ToString("N"),
+        ["CADSTREAM_CERT_PASSWORD"] = "cert-" + Guid.NewGuid().ToString("N"),
     };
 
     /// <summary>The CadStream services and the roles each must run.</summary>
@@ -227,7 +230,7 @@ public sealed class ComposeTests
 
         // Every secret-looking variable is taken from the shell, never written in the file.
         var raw = ComposeFile.Load(new Dictionary<string, string>(), Regex.Replace(Repo.Read("docker-compose.yml"), @"\$\{", "$$${"));
-        var secretName = new Regex(@"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_AUTH|ApiKeys__\d+)$", RegexOptions.IgnoreCase);
+        var secretName = new Regex(@"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_AUTH|ApiKeys__\d+|SigningKey)$", RegexOptions.IgnoreCase);
         int secrets = 0;
         foreach (var (name, service) in raw.Services)
             foreach (var (key, value) in ComposeFile.Environment(service).Where(kv => secretName.IsMatch(kv.Key)))
@@ -246,7 +249,12 @@ public sealed class ComposeTests
         {
             var s = NodeSettingsOf(compose, name);  // NodeOptions.Apply: it would refuse an open API on 0.0.0.0
             Assert.False(CadStream.Host.Configuration.HttpSettings.IsLoopback(s.Http.Url));
-            Assert.Equal([Shell["CADSTREAM_API_KEY"]], s.Http.ApiKeys);
+            Assert.Equal([Shell["CADSTREAM_API_KEY"], Shell["CADSTREAM_ADMIN_KEY"]], s.Http.ApiKeys);
+            // The cluster and the snapshots are authenticated, their secrets from the shell too.
+            Assert.Null(s.Node.RemotingProblem(() => "replica"));
+            Assert.Equal("certs/ca.crt", s.Node.Tls.TrustedCa);
+            Assert.Equal(Shell["CADSTREAM_CERT_PASSWORD"], s.Node.Tls.CertificatePassword);
+            Assert.Equal(Shell["CADSTREAM_SNAPSHOT_KEY"], s.Snapshots.SigningKey);
             Assert.False(s.Http.AllowAnonymous, $"{name} serves its API to the network without a key");
             Assert.Null(s.Http.Problem());
             // The health check asks /healthz without a key, and Prometheus scrapes /metrics without one.

@@ -11,7 +11,8 @@ namespace CadStream.Tests.Deploy;
 /// </summary>
 public sealed class MonitoringConfigTests
 {
-    static readonly Dictionary<string, string> Shell = new() { ["REDIS_PASSWORD"] = "x", ["GRAFANA_ADMIN_PASSWORD"] = "y", ["CADSTREAM_API_KEY"] = "k" };
+    static readonly Dictionary<string, string> Shell = new() { ["REDIS_PASSWORD"] = "x", ["GRAFANA_ADMIN_PASSWORD"] = "y", ["CADSTREAM_API_KEY"] = "k",
+        ["CADSTREAM_ADMIN_KEY"] = "admin:a", ["CADSTREAM_SNAPSHOT_KEY"] = "s", ["CADSTREAM_CERT_PASSWORD"] = "c" };
 
     static Dictionary<string, object?> Yaml(params string[] path) =>
         ComposeFile.Map(new DeserializerBuilder().Build().Deserialize<object>(Repo.Read(path)));

@@ -71,8 +71,19 @@ public sealed class IngestSenderTests
         var warning = Assert.Single(lines, l => l.Contains("dropped", StringComparison.Ordinal));
         Assert.Contains("neither on this node nor a cluster member", warning);
 
-        // The same message from an actor of this node (a trainer on it) moves the commit.
+        // A member that does not hold the batch (another trainer, a forged sender on a member node) cannot commit it.
         var trainer = node.ActorOf(Props.Empty, "trainer");
+        var other = node.ActorOf(Props.Empty, "other-trainer");
+        ingest.Tell(new BatchHeld("m", batch, trainer), trainer);
+        durableBefore = RefusedCount(nameof(BatchesDurable));
+        heldBefore = RefusedCount(nameof(BatchHeld));
+        ingest.Tell(new BatchHeld("m", batch, trainer), other);        // speaking for the holder
+        ingest.Tell(new BatchesDurable("m", [batch], 3), other);
+        await WaitUntilAsync(() => RefusedCount(nameof(BatchesDurable)) - durableBefore >= 1 && RefusedCount(nameof(BatchHeld)) - heldBefore >= 1,
+            TimeSpan.FromSeconds(10), () => "the non-owner's messages to be refused");
+        Assert.Empty(durable);
+
+        // The holder's own message moves the commit.
         ingest.Tell(new BatchesDurable("m", [batch], 3), trainer);
         await WaitUntilAsync(() => !durable.IsEmpty, TimeSpan.FromSeconds(10), () => "the local acknowledgement to make the batch durable");
         Assert.Equal(position, Assert.Single(durable));

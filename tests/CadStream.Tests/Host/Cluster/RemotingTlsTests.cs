@@ -128,6 +128,62 @@ public sealed class RemotingTlsTests(ITestOutputHelper output) : IDisposable
         log.Write($"done in {clock.Elapsed.TotalSeconds:F1} s");
     }
 
+    /// <summary>`cadstream certs` into a folder: the CA's ca.crt and one .pfx per node (password from the environment variable nodes read).</summary>
+    string Certs(string dir, params string[] nodes)
+    {
+        var args = new List<string> { "certs", "--out", Path.Combine(folder, dir) };
+        foreach (var n in nodes) { args.Add("--node"); args.Add(n); }
+        Assert.Equal(0, CadStream.Host.Program.Run([.. args], CancellationToken.None));
+        return Path.Combine(folder, dir);
+    }
+
+    [Fact]
+    public async Task Only_nodes_with_a_certificate_of_the_clusters_CA_join()
+    {
+        Environment.SetEnvironmentVariable(CadStream.Host.Commands.CertsCommand.PasswordVariable, null);
+        var ours = Certs("ours", "seed", "member");
+        var theirs = Certs("theirs", "intruder");  // another CA: a stand-in for a public one, which chains fine elsewhere
+        TlsSettings Node(string dir, string name) => new()
+        {
+            CertificatePath = Path.Combine(dir, $"node-{name}.pfx"), TrustedCa = Path.Combine(ours, "ca.crt"),
+        };
+        var lines = new ConcurrentQueue<string>();
+        var seed = await StartAsync("seed", Node(ours, "seed"), null, lines);
+        var seedAddress = AkkaCluster.Get(seed).SelfAddress.ToString();
+        var member = await StartAsync("member", Node(ours, "member"), seedAddress, lines);
+        await WaitUntilAsync(() => Up(seed) == 2 && Up(member) == 2, TimeSpan.FromSeconds(30), () => $"two members up (seed sees {Up(seed)})");
+
+        // Trusting our CA in its own settings does not help a node whose certificate another CA signed.
+        var intruder = await StartAsync("intruder", Node(theirs, "intruder"), seedAddress, lines);
+        await WaitUntilAsync(() => lines.Any(l => l.StartsWith("[seed]", StringComparison.Ordinal) && l.Contains("refused a peer certificate (CN=intruder", StringComparison.Ordinal)),
+            TimeSpan.FromSeconds(30), () => $"the intruder to be turned away ({lines.Count} warnings so far)");
+        Assert.Equal(2, AkkaCluster.Get(seed).State.Members.Count);
+        Assert.NotEqual(Akka.Cluster.MemberStatus.Up, AkkaCluster.Get(intruder).SelfMember.Status);
+    }
+
+    [Fact]
+    public void Remoting_beyond_loopback_needs_tls_or_the_explicit_option()
+    {
+        var loopback = new NodeSettings();
+        Assert.Null(loopback.RemotingProblem());
+        var open = new NodeSettings { Hostname = "", BindHostname = "0.0.0.0" };
+        var problem = open.RemotingProblem(() => "node-1");
+        Assert.NotNull(problem);
+        Assert.Contains("cadstream certs", problem);
+        Assert.Contains("Node:AllowInsecureRemoting", problem);
+        Assert.Null((open with { AllowInsecureRemoting = true }).RemotingProblem(() => "node-1"));
+        var tls = new TlsSettings { CertificatePath = "node.pfx", TrustedCa = "ca.crt" };
+        Assert.Null((open with { Tls = tls }).RemotingProblem(() => "node-1"));
+        Assert.NotNull((open with { Tls = tls with { ValidateCertificateChain = false } }).RemotingProblem(() => "node-1"));
+
+        // `cadstream node` refuses it as bad usage (exit 2, one line); the shipped loopback settings start as they are.
+        var shipped = CadStreamSettings.Load(null) with { Http = new HttpSettings { Url = "http://0.0.0.0:8080", ApiKeys = ["k"] } };
+        var args = new CadStream.Host.Cli.ParsedArgs([], new CadStream.Host.Commands.NodeCommand().Options);
+        var refused = Assert.Throws<CadStream.Host.Cli.UsageException>(() => CadStream.Host.Commands.NodeOptions.Apply(args, shipped with { Node = open }));
+        Assert.Contains("cadstream certs", refused.Message);
+        Assert.Equal("127.0.0.1", CadStream.Host.Commands.NodeOptions.Apply(args, shipped).Node.Hostname);
+    }
+
     [Fact]
     public void Node_Tls_comes_from_the_configuration_and_a_wrong_password_is_a_clear_error()
     {
