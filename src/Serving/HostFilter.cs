@@ -9,12 +9,16 @@ namespace CadStream.Serving;
 /// site cannot reach a node on this machine through DNS rebinding (its name resolving to 127.0.0.1). A refused
 /// host gets 400 with a JSON reason. With no names given, a loopback node takes localhost and loopback addresses
 /// (127.0.0.1, [::1], ...) only, and a node on another address takes any host (it needs API keys there anyway).
+/// The probes and the scrape (<c>/healthz</c>, <c>/readyz</c>, <c>/metrics</c>) are answered under any Host:
+/// orchestrators and Prometheus reach a node by its IP address, and these read-only answers carry no user data
+/// (<c>Http:ProtectMetrics</c> puts a key on <c>/metrics</c>).
 /// </summary>
 public sealed class HostFilter
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly HashSet<string>? allowed;
     private readonly bool loopbackOnly;
+    static readonly HashSet<string> AnyHostPaths = new(StringComparer.OrdinalIgnoreCase) { "/healthz", "/readyz", "/metrics" };
 
     /// <param name="hosts">Host names (no port); "*" = any; empty = <paramref name="loopbackDefault"/> decides.</param>
     /// <param name="loopbackDefault">Whether the node listens on loopback only (then it takes loopback names by default).</param>
@@ -36,7 +40,7 @@ public sealed class HostFilter
 
     public async Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
-        if (Allows(context.Request.Host))
+        if (Allows(context.Request.Host) || AnyHostPaths.Contains(context.Request.Path.Value ?? ""))
         {
             await next(context);
             return;

@@ -260,6 +260,10 @@ public sealed class ComposeTests
             // The health check asks /healthz without a key, and Prometheus scrapes /metrics without one.
             Assert.False(s.Http.ProtectMetrics, $"{name} protects /metrics, which config/prometheus/prometheus.yml scrapes without a key");
             Assert.True(s.Http.Gate().IsOpen("/healthz"));
+            // The API answers only to this host's names (DNS rebinding), while Prometheus scrapes replicas by IP.
+            var hosts = s.Http.HostGuard();
+            Assert.True(hosts.Allows(new Microsoft.AspNetCore.Http.HostString("localhost:8080")));
+            Assert.False(hosts.Allows(new Microsoft.AspNetCore.Http.HostString("rebound.attacker.example")));
         }
         // Without the key the settings are refused, as the node would refuse to start.
         var open = ComposeFile.Environment(compose.Services["cadstream-serving"]).Where(kv => !kv.Key.StartsWith("CADSTREAM__Http__ApiKeys"));

@@ -7,10 +7,11 @@ namespace CadStream.Tests.Serving;
 /// <summary>Http:AllowedHosts: a loopback node answers only to its own names (DNS rebinding), JSON 400 otherwise.</summary>
 public sealed class HostFilterTests
 {
-    static async Task<(int Status, string Body, bool Passed)> Run(HostFilter filter, string host)
+    static async Task<(int Status, string Body, bool Passed)> Run(HostFilter filter, string host, string path = "/v1/models")
     {
         var context = new DefaultHttpContext();
         context.Request.Host = new HostString(host);
+        context.Request.Path = path;
         context.Response.Body = new MemoryStream();
         bool passed = false;
         await filter.InvokeAsync(context, _ => { passed = true; return Task.CompletedTask; });
@@ -44,5 +45,19 @@ public sealed class HostFilterTests
         Assert.False((await Run(named, "127.0.0.1:8080")).Passed);
         Assert.True((await Run(new HostFilter(["*"], loopbackDefault: true), "anything.example")).Passed);
         Assert.True((await Run(new HostFilter([], loopbackDefault: false), "anything.example")).Passed);
+    }
+
+    [Theory]
+    [InlineData("/healthz", true)]
+    [InlineData("/readyz", true)]
+    [InlineData("/metrics", true)]
+    [InlineData("/", false)]
+    [InlineData("/v1/models", false)]
+    [InlineData("/healthz/../v1/models", false)]
+    public async Task Probes_and_the_scrape_answer_under_any_host_and_nothing_else_does(string path, bool passed)
+    {
+        // Prometheus and orchestrators reach a node by its IP address (10.0.0.7 here), which no name list holds.
+        var named = new HostFilter(["cad.example.org"], loopbackDefault: false);
+        Assert.Equal(passed, (await Run(named, "10.0.0.7:8080", path)).Passed);
     }
 }
