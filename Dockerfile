@@ -29,6 +29,7 @@ COPY src/Snapshots.Redis/CadStream.Snapshots.Redis.csproj src/Snapshots.Redis/
 COPY src/Serving/CadStream.Serving.csproj src/Serving/
 COPY src/Evaluation/CadStream.Evaluation.csproj src/Evaluation/
 COPY src/Scoring/CadStream.Scoring.csproj src/Scoring/
+COPY src/Sources/CadStream.Sources.csproj src/Sources/
 COPY src/Host/CadStream.Host.csproj src/Host/
 RUN dotnet restore src/Host/CadStream.Host.csproj -r linux-x64
 COPY proto/ proto/
