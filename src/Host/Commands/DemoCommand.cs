@@ -180,13 +180,14 @@ public sealed class DemoCommand : ICommand
             return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
             {
                 Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
-                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Kind.Name()}, {m.Mode})"))}; open {runner.HttpUrl}/ in a browser");
+                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Kind.Name()}, {m.Mode.Name()})"))}; open {runner.HttpUrl}/ in a browser");
                 Console.Error.WriteLine($"demo: producing {rate} records/s from {plan.Files.Count} input(s) into {settings.Kafka.Topic}, over and over" +
                                         (plan.Limit > 0 ? $" (the first {plan.Limit} records)" : ""));
                 producing = Task.Run(() =>
                 {
                     using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
                     long maxLag = EmbeddedKafka.SafeLagPerPartition * settings.Kafka.Partitions;
+                    var lastSaid = DateTime.MinValue;
                     for (int pass = 1; !token.IsCancellationRequested; pass++)
                     {
                         // The same inputs each pass: their problems are said on the first only.
@@ -202,7 +203,12 @@ public sealed class DemoCommand : ICommand
                             Console.Error.WriteLine("demo: nothing could be read from --from on this pass; the producer stops (the node goes on)");
                             return;
                         }
-                        Console.Error.WriteLine($"demo: pass {pass} over --from done ({sent} records sent, {producer.Failed} failed in all); starting over");
+                        // A small folder is read in a fraction of a second: the first pass is said, then at most one a minute.
+                        if (pass == 1 || DateTime.UtcNow - lastSaid > TimeSpan.FromMinutes(1))
+                        {
+                            Console.Error.WriteLine($"demo: pass {pass} over --from done ({sent} records sent this pass, {producer.Delivered} delivered and {producer.Failed} failed in all); starting over");
+                            lastSaid = DateTime.UtcNow;
+                        }
                     }
                 }, CancellationToken.None);
             }, runner => Console.Error.WriteLine(view.Line(runner)));
