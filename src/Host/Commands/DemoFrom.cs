@@ -79,7 +79,8 @@ static class DemoFrom
         }
         if (captions)
         {
-            var text = Pair(settings, ConditionKind.Text, labels ? "own-text" : "own", [], size, channels).ToList();
+            // Beside class data, the text models name the classes too: the page's live grid then asks them for each.
+            var text = Pair(settings, ConditionKind.Text, labels ? "own-text" : "own", labels ? models[0].Classes : [], size, channels).ToList();
             models.AddRange(text);
             said.Add($"{first.Count(r => !string.IsNullOrWhiteSpace(r.Caption))} of the first {first.Count} records carry a caption: text models " +
                      $"{string.Join(", ", text.Select(m => m.Id))} ({shape})");
@@ -144,7 +145,7 @@ static class DemoFrom
         {
             Kind = kind,
             Dataset = "",
-            Classes = kind == ConditionKind.Class ? classes : [],
+            Classes = classes,
             Channels = channels,
             ImageSize = size,
             PaddedSize = 0,
