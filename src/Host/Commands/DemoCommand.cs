@@ -15,12 +15,13 @@ namespace CadStream.Host.Commands;
 /// <summary>
 /// `cadstream demo`: the whole system on one machine: an embedded Kafka-protocol broker, a
 /// producer of label-noised Fashion-MNIST, a single-node cluster with every role training
-/// fashion-cad and fashion-baseline side by side, snapshots, and the HTTP API and page.
+/// fashion-cad and fashion-baseline side by side, snapshots, and the HTTP API and page. With <c>--from PATH...</c> the
+/// user's own data replaces Fashion-MNIST (<see cref="DemoFrom"/>).
 /// </summary>
 public sealed class DemoCommand : ICommand
 {
     public string Name => "demo";
-    public string Summary => "Run the whole system on this machine: embedded broker, noisy Fashion-MNIST producer, online training of two models, snapshots, HTTP API and page.";
+    public string Summary => "Run the whole system on this machine: embedded broker, noisy Fashion-MNIST producer (or --from your own data), online training of two models, snapshots, HTTP API and page.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [

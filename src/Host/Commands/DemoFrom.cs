@@ -21,8 +21,15 @@ static class DemoFrom
     [
         new("size", $"--from: side of the square images the models learn, 16..{ModelSpec.MaxImageSize} px", "32", ValueName: "PX"),
         new("channels", "--from: image channels the models learn: 3 (RGB) or 1 (grey)", "3", ValueName: "N"),
-        // Resuming a stream makes no sense for a demo that loops over its data: every other reading option as produce's.
-        .. ProduceFrom.Options.Where(o => o.Name != "resume"),
+        // Resuming a stream makes no sense for a demo that loops over its data: every other reading option as produce's,
+        // said as the demo uses them.
+        .. ProduceFrom.Options.Where(o => o.Name != "resume").Select(o => o.Name switch
+        {
+            "from" => o with { Help = "train on the user's own data instead of Fashion-MNIST: WebDataset shards (.tar, .tar.gz), Parquet files, folders (class per subfolder, or .txt captions beside the images), JSONL or CSV manifests; files, folders or globs, several at once" },
+            "limit" => o with { Help = "--from: only the first N records, looped; 0 = all" },
+            "shuffle-buffer" => o with { Help = "--from: mix the stream within a buffer of N records (a new order each pass); 0 = the order read" },
+            _ => o,
+        }),
     ];
 
     /// <summary>How many records are read before the demo starts to decide the condition kinds and the classes.</summary>
