@@ -55,6 +55,10 @@ public sealed class DemoFromTests(ITestOutputHelper output)
                 Assert.True(m.GetProperty("steps").GetInt64() > 0);
             }
 
+            // No classifier knows these classes: the node has no judge (the page then says the accuracy is off).
+            var status = await http.GetFromJsonAsync<JsonElement>("/v1/status");
+            Assert.Equal(JsonValueKind.Null, status.GetProperty("sampleJudge").ValueKind);
+
             // A sample has the asked shape: 16 x 16, and grey (a 3-channel model's noise would differ between channels).
             using var answer = await http.PostAsJsonAsync("/v1/models/own-cad/samples", new { label = "square", steps = 2, seed = 3, format = "json" });
             Assert.True(answer.IsSuccessStatusCode, await answer.Content.ReadAsStringAsync());
