@@ -168,7 +168,7 @@ public sealed class DemoCommand : ICommand
         try { _ = settings.Catalog(); }
         catch (ArgumentException e) { throw new UsageException($"--from: {e.Message}"); }
         foreach (var line in plan.Said) Console.Error.WriteLine($"demo: {line}");
-        Console.Error.WriteLine("demo: no classifier knows this data, so live sample accuracy is off (the page says 'no judge'); " +
+        Console.Error.WriteLine("demo: no classifier knows this data, so live sample accuracy is off (the page says so); " +
                                 "records with a score are scored by it, the others train at c = 1");
 
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
