@@ -59,7 +59,8 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
         {
             while (true)
             {
-                foreach (var host in hosts.Values.Where(h => this.fields.For(h.Spec.Kind).CanMeasure))
+                // A model with no class names (a text model of the user's own captions) has no fixed set to sample.
+                foreach (var host in hosts.Values.Where(h => h.Spec.NumClasses > 0 && this.fields.For(h.Spec.Kind).CanMeasure))
                 {
                     if (host.Current is not { } served) continue;
                     if (latest.TryGetValue(host.ModelId, out var q) && q.SnapshotVersion == served.Version) continue;
@@ -88,7 +89,7 @@ public sealed class QualityMonitor(IReadOnlyDictionary<string, ModelHost> hosts,
     public async Task<SampleQuality?> MeasureAsync(ModelHost host, CancellationToken cancel = default)
     {
         var spec = host.CurrentSpec;
-        if (spec is null) return null;
+        if (spec is null || spec.NumClasses == 0) return null;
         int classes = spec.NumClasses, perClass = options.QualityPerClass;
         var sampler = new SamplerSettings(options.QualitySteps);
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -8,18 +8,20 @@ using CadStream.Ingress.Kafka;
 using CadStream.Ingress.Producing;
 using CadStream.Records;
 using CadStream.Scoring;
+using CadStream.Sources;
 
 namespace CadStream.Host.Commands;
 
 /// <summary>
 /// `cadstream demo`: the whole system on one machine: an embedded Kafka-protocol broker, a
 /// producer of label-noised Fashion-MNIST, a single-node cluster with every role training
-/// fashion-cad and fashion-baseline side by side, snapshots, and the HTTP API and page.
+/// fashion-cad and fashion-baseline side by side, snapshots, and the HTTP API and page. With <c>--from PATH...</c> the
+/// user's own data replaces Fashion-MNIST (<see cref="DemoFrom"/>).
 /// </summary>
 public sealed class DemoCommand : ICommand
 {
     public string Name => "demo";
-    public string Summary => "Run the whole system on this machine: embedded broker, noisy Fashion-MNIST producer, online training of two models, snapshots, HTTP API and page.";
+    public string Summary => "Run the whole system on this machine: embedded broker, noisy Fashion-MNIST producer (or --from your own data), online training of two models, snapshots, HTTP API and page.";
 
     public IReadOnlyList<OptionSpec> Options { get; } =
     [
@@ -32,6 +34,7 @@ public sealed class DemoCommand : ICommand
         new("snapshots", "snapshot folder when no Redis is given", ValueName: "DIR"),
         new("text", "also train a text model beside each configured class model (fashion-cad -> caption-cad, ...) on generated captions of the same stream", IsFlag: true),
         new("config", "configuration file", "config/cadstream.json beside the executable", ValueName: "FILE"),
+        .. DemoFrom.Options,
     ];
 
     public int Run(ParsedArgs a, CancellationToken cancel)
@@ -42,6 +45,9 @@ public sealed class DemoCommand : ICommand
         // Loopback unless --http says otherwise: the demo needs no API key on this machine.
         if (!a.Has("http")) settings = settings with { Http = settings.Http with { Url = "http://127.0.0.1:8080" } };
         settings = NodeOptions.Apply(a, settings);
+        if (a.Has("from")) return RunFrom(a, settings, cancel);
+        if (DemoFrom.Options.FirstOrDefault(o => a.Has(o.Name)) is { } alone)
+            throw new UsageException($"--{alone.Name} goes with --from PATH... (the user's own data); the Fashion-MNIST demo has its own shape");
         if (a.Has("snapshots")) settings = settings with { Snapshots = settings.Snapshots with { Folder = a.RequireString("snapshots") } };
         bool text = a.Flag("text");
         if (text) settings = settings with { Models = [.. settings.Models, .. TextCopies(settings.Models)] };
@@ -69,21 +75,8 @@ public sealed class DemoCommand : ICommand
         using var timer = NodeOptions.Deadline(a, cancel, out var token);
         // Only the producer needs the images, once the node runs: they load on the other core meanwhile.
         var loading = Task.Run(() => FashionMnist.Load(train: true));
-        EmbeddedKafka? broker = null;
-        string bootstrap = settings.Kafka.Bootstrap;
-        if (string.IsNullOrWhiteSpace(bootstrap))
-        {
-            broker = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = settings.Kafka.Partitions });
-            bootstrap = broker.BootstrapServers;
-            // The embedded broker speaks plaintext only: security settings meant for a real Kafka would only break it.
-            if (settings.Kafka.Client.Count > 0)
-            {
-                Console.Error.WriteLine($"demo: Kafka:Client ({string.Join(", ", settings.Kafka.ClientProperties().Keys)}) is not used with the embedded broker");
-                settings = settings with { Kafka = settings.Kafka with { Client = new() } };
-            }
-        }
+        var broker = Broker(ref settings, out var bootstrap);
         var client = settings.Kafka.ClientProperties();
-        if (broker is null) KafkaClientSettings.Check(client);
         try
         {
             Task? producing = null;
@@ -123,6 +116,106 @@ public sealed class DemoCommand : ICommand
         {
             // libtorch still running on the classifier's thread while the process ends can crash it (exit code 139).
             if (classifier?.Stop(TimeSpan.FromSeconds(60)) == false) Console.Error.WriteLine("demo: the classifier's training did not stop within 60 s");
+            broker?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The embedded broker unless Kafka:Bootstrap (or --kafka) names one; the settings lose the security settings the
+    /// embedded broker cannot speak, and a real Kafka's are checked.
+    /// </summary>
+    static EmbeddedKafka? Broker(ref CadStreamSettings settings, out string bootstrap)
+    {
+        EmbeddedKafka? broker = null;
+        bootstrap = settings.Kafka.Bootstrap;
+        if (string.IsNullOrWhiteSpace(bootstrap))
+        {
+            broker = EmbeddedKafka.Start(new EmbeddedKafkaOptions { Partitions = settings.Kafka.Partitions });
+            bootstrap = broker.BootstrapServers;
+            // The embedded broker speaks plaintext only: security settings meant for a real Kafka would only break it.
+            if (settings.Kafka.Client.Count > 0)
+            {
+                Console.Error.WriteLine($"demo: Kafka:Client ({string.Join(", ", settings.Kafka.ClientProperties().Keys)}) is not used with the embedded broker");
+                settings = settings with { Kafka = settings.Kafka with { Client = new() } };
+            }
+        }
+        if (broker is null) KafkaClientSettings.Check(settings.Kafka.ClientProperties());
+        return broker;
+    }
+
+    /// <summary>
+    /// `--from PATH...`: the same node and page on the user's own data (<see cref="DemoFrom"/>), sent by the sending code
+    /// of `produce --from`, over and over. No classifier knows the user's classes, so there is no live sample accuracy
+    /// and no classifier coherence: records with a score are scored by it, the others train at c = 1.
+    /// </summary>
+    int RunFrom(ParsedArgs a, CadStreamSettings settings, CancellationToken cancel)
+    {
+        if (a.Flag("text"))
+            throw new UsageException("--text makes caption models of Fashion-MNIST; with --from the data's own captions (.txt, a json caption or --caption-column) make the text models");
+        if (a.Has("noise"))
+            throw new UsageException("--noise labels Fashion-MNIST wrongly on purpose; with --from the records go as the data has them");
+        double rate = a.Has("rate") ? a.Double("rate", 0.1, 100_000) : settings.Demo.Rate;
+        var plan = DemoFrom.Read(a, settings);
+        // Snapshots of other data (other classes, another shape) could not be served: each shape keeps its own folder.
+        var folder = a.Has("snapshots") ? a.RequireString("snapshots")
+            : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(settings.Snapshots.Folder)) ?? ".", $"own-{plan.Fingerprint}");
+        settings = settings with
+        {
+            Models = [.. plan.Models],
+            Snapshots = settings.Snapshots with { Folder = folder },
+            Scoring = settings.Scoring with { Classifier = null },
+        };
+        try { _ = settings.Catalog(); }
+        catch (ArgumentException e) { throw new UsageException($"--from: {e.Message}"); }
+        foreach (var line in plan.Said) Console.Error.WriteLine($"demo: {line}");
+        Console.Error.WriteLine("demo: no classifier knows this data, so live sample accuracy is off (the page says so); " +
+                                "records with a score are scored by it, the others train at c = 1");
+
+        using var timer = NodeOptions.Deadline(a, cancel, out var token);
+        var broker = Broker(ref settings, out var bootstrap);
+        var client = settings.Kafka.ClientProperties();
+        try
+        {
+            Task? producing = null;
+            var view = new DemoView(null);
+            return NodeOptions.RunUntil(settings with { Kafka = settings.Kafka with { Bootstrap = bootstrap } }, token, runner =>
+            {
+                Console.Error.WriteLine($"demo: kafka {bootstrap}{(broker is null ? "" : " (embedded mock cluster)")}, snapshots in {runner.Store.Description}");
+                Console.Error.WriteLine($"demo: models {string.Join(", ", runner.Catalog.All.Select(m => $"{m.Id} ({m.Kind.Name()}, {m.Mode.Name()})"))}; open {runner.HttpUrl}/ in a browser");
+                Console.Error.WriteLine($"demo: producing {rate} records/s from {plan.Files.Count} input(s) into {settings.Kafka.Topic}, over and over" +
+                                        (plan.Limit > 0 ? $" (the first {plan.Limit} records)" : ""));
+                producing = Task.Run(() =>
+                {
+                    using var producer = new PairProducer(bootstrap, settings.Kafka.Topic, PairRecords.ParseFormat(settings.Demo.Format), extraConfig: client);
+                    long maxLag = EmbeddedKafka.SafeLagPerPartition * settings.Kafka.Partitions;
+                    var lastSaid = DateTime.MinValue;
+                    for (int pass = 1; !token.IsCancellationRequested; pass++)
+                    {
+                        // The same inputs each pass: their problems are said on the first only.
+                        var report = new SourceReport(pass == 1 ? p => Console.Error.WriteLine($"demo: {p}") : null);
+                        var records = ShuffleBuffer.Shuffle(SourceReading.Read(plan.Files, plan.Fields, report), plan.ShuffleBuffer, settings.Demo.Seed + pass);
+                        long before = producer.Sent;
+                        var summary = PairStreaming.Run(producer, records, plan.Limit, rate, p => view.Produced = p.Delivered, cancel: token,
+                            hold: broker is null ? null : () => view.Held = (runner.Consumer?.Lag.Values.Sum() ?? 0) > maxLag);
+                        if (summary.Interrupted || token.IsCancellationRequested) return;
+                        long sent = producer.Sent - before;
+                        if (sent == 0)
+                        {
+                            Console.Error.WriteLine("demo: nothing could be read from --from on this pass; the producer stops (the node goes on)");
+                            return;
+                        }
+                        // A small folder is read in a fraction of a second: the first pass is said, then at most one a minute.
+                        if (pass == 1 || DateTime.UtcNow - lastSaid > TimeSpan.FromMinutes(1))
+                        {
+                            Console.Error.WriteLine($"demo: pass {pass} over --from done ({sent} records sent this pass, {producer.Delivered} delivered and {producer.Failed} failed in all); starting over");
+                            lastSaid = DateTime.UtcNow;
+                        }
+                    }
+                }, CancellationToken.None);
+            }, runner => Console.Error.WriteLine(view.Line(runner)));
+        }
+        finally
+        {
             broker?.Dispose();
         }
     }
