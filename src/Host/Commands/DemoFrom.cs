@@ -51,12 +51,7 @@ static class DemoFrom
         int size = a.Int("size", 16, ModelSpec.MaxImageSize);
         int channels = a.Int("channels", 1, 3);
         if (channels == 2) throw new UsageException("--channels must be 3 (RGB) or 1 (grey) (got '2')");
-        IReadOnlyList<SourceFile> files;
-        try { files = SourceFiles.Expand(a.All("from")); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        var scale = a.Parse("score-scale", ScoreScales.Parse);
-        var fields = new FieldOptions(Name(a, "score-field", "field"), scale, null, new ParquetColumns(
-            Name(a, "image-column", "column"), Name(a, "caption-column", "column"), Name(a, "label-column", "column"), Name(a, "score-column", "column")));
+        var (files, fields) = ProduceFrom.Inputs(a, model: null);
         long limit = a.Long("limit", 0);
         int shuffle = a.Int("shuffle-buffer", 0, 10_000_000);
 
@@ -95,12 +90,6 @@ static class DemoFrom
         return new Plan(files, fields, limit, shuffle, models, said);
     }
 
-    static string? Name(ParsedArgs a, string option, string what)
-    {
-        var name = a.String(option);
-        if (name is not null && name.Trim().Length == 0) throw new UsageException($"--{option} needs a {what} name");
-        return name?.Trim();
-    }
 
     /// <summary>
     /// The class names: the subfolders of a folder input (all of them, as the folder reader labels its images by them)

@@ -33,14 +33,7 @@ static class ProduceFrom
 
     public static Plan Read(ParsedArgs a, string? model)
     {
-        IReadOnlyList<SourceFile> files;
-        try { files = SourceFiles.Expand(a.All("from")); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        ScoreScale scale;
-        try { scale = ScoreScales.Parse(a.RequireString("score-scale")); }
-        catch (ArgumentException e) { throw new UsageException(e.Message); }
-        var field = a.String("score-field");
-        if (field is not null && field.Trim().Length == 0) throw new UsageException("--score-field needs a field name");
+        var (files, fields) = Inputs(a, model);
         var resume = a.String("resume");
         long start = 0;
         if (resume is not null)
@@ -49,14 +42,28 @@ static class ProduceFrom
             try { start = ResumePoint.Load(resume); }
             catch (InvalidDataException e) { throw new UsageException(e.Message); }
         }
-        return new Plan(files, new FieldOptions(field?.Trim(), scale, model,
-            new ParquetColumns(Column(a, "image-column"), Column(a, "caption-column"), Column(a, "label-column"), Column(a, "score-column"))), a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"), resume, start);
+        return new Plan(files, fields, a.Long("limit", 0), a.Int("shuffle-buffer", 0, 10_000_000), a.Int("seed"), resume, start);
     }
 
-    static string? Column(ParsedArgs a, string option)
+    /// <summary>The inputs and how their fields become records: --from, --score-field, --score-scale and the column
+    /// options, read once for produce and demo alike; bad usage is a <see cref="UsageException"/>.</summary>
+    public static (IReadOnlyList<SourceFile> Files, FieldOptions Fields) Inputs(ParsedArgs a, string? model)
+    {
+        IReadOnlyList<SourceFile> files;
+        try { files = SourceFiles.Expand(a.All("from")); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        ScoreScale scale;
+        try { scale = ScoreScales.Parse(a.RequireString("score-scale")); }
+        catch (ArgumentException e) { throw new UsageException(e.Message); }
+        var field = Column(a, "score-field", "field");
+        return (files, new FieldOptions(field, scale, model,
+            new ParquetColumns(Column(a, "image-column"), Column(a, "caption-column"), Column(a, "label-column"), Column(a, "score-column"))));
+    }
+
+    static string? Column(ParsedArgs a, string option, string what = "column")
     {
         var name = a.String(option);
-        if (name is not null && name.Trim().Length == 0) throw new UsageException($"--{option} needs a column name");
+        if (name is not null && name.Trim().Length == 0) throw new UsageException($"--{option} needs a {what} name");
         return name?.Trim();
     }
 
